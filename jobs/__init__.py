@@ -1,0 +1,1 @@
+"""Job postings, applications, CV storage and the applicant pipeline."""

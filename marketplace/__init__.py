@@ -1,0 +1,119 @@
+"""The alumni partner marketplace: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from marketplace import database  # noqa: F401 - registers the SQLite connection settings
+from marketplace.config import build_config
+from marketplace.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app; ``overrides`` replace configuration values (tests pass theirs here)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.update(build_config(app.instance_path, overrides))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_hooks(app)
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1, x_host=1
+        )
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from marketplace.i18n import select_locale
+    from marketplace.security import register_security
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+    limiter.init_app(app)
+    api.init_app(app)
+    register_security(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from marketplace import views
+    from marketplace.accounts import api as accounts_api
+    from marketplace.accounts import views as accounts_views
+    from marketplace.admin import views as admin_views
+    from marketplace.catalog import api as catalog_api
+    from marketplace.membership import api as membership_api
+    from marketplace.moderation import api as moderation_api
+    from marketplace.moderation import views as moderation_views
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(moderation_views.bp)
+    app.register_blueprint(admin_views.bp)
+    for blueprint in (accounts_api.bp, catalog_api.bp, membership_api.bp, moderation_api.bp):
+        api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
+    # Bearer-token calls carry no cookie to forge; the API refuses session auth on writes.
+    for blueprint in (accounts_api.bp, catalog_api.bp, membership_api.bp, moderation_api.bp):
+        csrf.exempt(blueprint)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from marketplace.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from marketplace.cli import seed_cli, tasks_cli, users_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_cli)
+    app.cli.add_command(tasks_cli)
+
+
+def register_hooks(app: Flask) -> None:
+    from marketplace.notifications.services import deliver_after_request
+
+    @app.after_request
+    def send_queued_mail(response):
+        # Mail queued by a request goes out once its transaction has committed.
+        if g.get("outbox_ids") and response.status_code < 400:
+            deliver_after_request()
+        return response
+
+    @app.context_processor
+    def inject_globals() -> dict[str, Any]:
+        from flask_babel import get_locale
+
+        return {
+            "csp_nonce": g.get("csp_nonce", ""),
+            "current_locale": str(get_locale() or "fr"),
+            "association_name": app.config["ASSOCIATION_NAME"],
+        }

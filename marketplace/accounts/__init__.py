@@ -1,0 +1,1 @@
+"""People: users, alumni profiles, login, tokens and staff roles."""

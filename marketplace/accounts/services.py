@@ -1,0 +1,523 @@
+"""Every state change of accounts: registration, confirmation, login, reset, tokens, roles."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+import pyotp
+from flask import current_app
+from sqlalchemy import func, select
+
+from marketplace import audit
+from marketplace.accounts.models import (
+    AccountToken,
+    AlumniProfile,
+    ApiToken,
+    RecoveryCode,
+    Role,
+    RosterEntry,
+    User,
+    UserRole,
+    VerificationStatus,
+)
+from marketplace.catalog.models import School
+from marketplace.database import utcnow
+from marketplace.errors import Conflict, DomainError, InvalidInput, NotFound
+from marketplace.extensions import db
+from marketplace.notifications.services import queue_mail
+from marketplace.security import (
+    end_all_sessions,
+    hash_password,
+    new_token,
+    password_problem,
+    token_digest,
+    verify_password,
+)
+
+logger = logging.getLogger(__name__)
+
+CONFIRM = "confirm"
+RESET = "reset"
+
+
+class AuthenticationFailed(DomainError):
+    status = 401
+    code = "invalid_credentials"
+    message = "Invalid e-mail or password."
+
+
+class TwoFactorRequired(DomainError):
+    status = 401
+    code = "otp_required"
+    message = "A two-factor code is required."
+
+
+class InvalidToken(DomainError):
+    status = 400
+    code = "invalid_token"
+    message = "This link is invalid or has expired."
+
+
+class WeakPassword(InvalidInput):
+    code = "weak_password"
+
+
+class InvalidUpload(InvalidInput):
+    code = "invalid_file"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def check_password_policy(password: str) -> None:
+    problem = password_problem(password)
+    if problem:
+        raise WeakPassword(problem)
+
+
+# ---------------------------------------------------------------- evidence files
+
+EVIDENCE_TYPES = {
+    b"%PDF-": ("application/pdf", ".pdf"),
+    b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
+    b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
+}
+
+
+def store_evidence(stream: IO[bytes], original_name: str) -> tuple[str, str]:
+    """Check an evidence file by content and size, store it under a random name."""
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidUpload("The file is larger than 5 MB.")
+    kind = next((kind for magic, kind in EVIDENCE_TYPES.items() if data.startswith(magic)), None)
+    if kind is None:
+        raise InvalidUpload("Send a PDF, PNG or JPEG file.")
+    content_type, suffix = kind
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "evidence"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = secrets.token_hex(16) + suffix
+    path = folder / name
+    try:
+        path.write_bytes(data)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+    return name, content_type
+
+
+def evidence_path(profile: AlumniProfile) -> Path | None:
+    if not profile.evidence_filename:
+        return None
+    return Path(current_app.config["UPLOAD_FOLDER"]) / "evidence" / profile.evidence_filename
+
+
+# ---------------------------------------------------------------- registration
+
+
+@dataclass
+class Registration:
+    full_name: str
+    email: str
+    password: str
+    school_id: int
+    graduation_year: int
+    country: str
+    city: str
+    locale: str = "fr"
+    evidence_filename: str | None = None
+    evidence_original_name: str | None = None
+    evidence_content_type: str | None = None
+
+
+def create_user(*, email: str, password: str, full_name: str, locale: str = "fr") -> User:
+    """A new account, unconfirmed; refuses a weak password or a taken address."""
+    check_password_policy(password)
+    email = normalise_email(email)
+    if find_user(email) is not None:
+        raise Conflict("An account already exists for this e-mail address.")
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        full_name=full_name.strip(),
+        locale=locale,
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def register_alumnus(data: Registration) -> User | None:
+    """Register an alumnus and send the confirmation e-mail.
+
+    An address that already has an account gets an e-mail saying so instead, and the
+    caller shows the same page either way (no account enumeration). Returns the new user,
+    or None when the address was taken.
+    """
+    existing = find_user(data.email)
+    if existing is not None:
+        queue_mail(
+            to=existing.email,
+            template="accounts/already_registered",
+            subject="You already have an account",
+            locale=existing.locale,
+            user=existing,
+        )
+        return None
+    school = db.session.get(School, data.school_id)
+    if school is None:
+        raise InvalidInput("Choose your school from the list.")
+    user = create_user(
+        email=data.email, password=data.password, full_name=data.full_name, locale=data.locale
+    )
+    profile = AlumniProfile(
+        user=user,
+        school=school,
+        graduation_year=data.graduation_year,
+        country=data.country.upper(),
+        city=data.city.strip(),
+        evidence_filename=data.evidence_filename,
+        evidence_original_name=data.evidence_original_name,
+        evidence_content_type=data.evidence_content_type,
+    )
+    db.session.add(profile)
+    db.session.flush()
+    send_confirmation(user)
+    logger.info("alumnus %s registered (school %s)", user.id, school.id)
+    return user
+
+
+def issue_account_token(user: User, purpose: str, *, hours: int | None = None) -> str:
+    """A new single-use token; earlier unused tokens of the same purpose stop working."""
+    now = utcnow()
+    for old in db.session.scalars(
+        select(AccountToken).where(
+            AccountToken.user_id == user.id,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+        )
+    ):
+        old.used_at = now
+    token, digest = new_token()
+    hours = hours or current_app.config["ACCOUNT_TOKEN_HOURS"]
+    db.session.add(
+        AccountToken(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=digest,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def consume_account_token(token: str, purpose: str) -> User:
+    """Use a token once; raise InvalidToken when unknown, used or expired."""
+    row = db.session.scalar(
+        select(AccountToken).where(
+            AccountToken.token_hash == token_digest(token), AccountToken.purpose == purpose
+        )
+    )
+    now = utcnow()
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        raise InvalidToken()
+    row.used_at = now
+    return row.user
+
+
+def send_confirmation(user: User) -> None:
+    token = issue_account_token(user, CONFIRM)
+    queue_mail(
+        to=user.email,
+        template="accounts/confirm",
+        subject="Confirm your e-mail address",
+        locale=user.locale,
+        user=user,
+        token=token,
+    )
+
+
+def confirm_email(token: str) -> User:
+    """Confirm the address; a matching roster entry verifies the alumnus at once."""
+    user = consume_account_token(token, CONFIRM)
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()
+        match_roster(user)
+    return user
+
+
+def match_roster(user: User) -> bool:
+    """Verify a confirmed alumnus whose e-mail, name and school a staff roster lists."""
+    profile = user.alumni_profile
+    if (
+        profile is None
+        or user.email_confirmed_at is None
+        or profile.status == VerificationStatus.VERIFIED
+    ):
+        return False
+    entry = db.session.scalar(
+        select(RosterEntry).where(
+            RosterEntry.email == user.email,
+            RosterEntry.school_id == profile.school_id,
+        )
+    )
+    if entry is None or _name_key(entry.full_name) != _name_key(user.full_name):
+        return False
+    profile.status = VerificationStatus.VERIFIED
+    profile.verified_by_roster = True
+    profile.decided_at = utcnow()
+    entry.matched_user_id = user.id
+    audit.record(
+        "member.verified_by_roster",
+        actor=None,
+        object_type="user",
+        object_id=user.id,
+        roster_entry=entry.id,
+    )
+    queue_mail(
+        to=user.email,
+        template="moderation/member_approved",
+        subject="Your alumni status is verified",
+        locale=user.locale,
+        user=user,
+    )
+    return True
+
+
+def _name_key(name: str) -> str:
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return " ".join(sorted(folded.lower().replace("-", " ").split()))
+
+
+# ---------------------------------------------------------------- login
+
+
+def authenticate(email: str, password: str) -> User:
+    """The user for these credentials, or AuthenticationFailed (same answer for every cause)."""
+    user = find_user(email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        raise AuthenticationFailed()
+    return user
+
+
+def needs_two_factor(user: User) -> bool:
+    return user.is_staff
+
+
+def record_login(user: User) -> None:
+    user.last_login_at = utcnow()
+
+
+def logout_everywhere(user: User) -> None:
+    """Invalidate every session and remember-me cookie of this user."""
+    end_all_sessions(user)
+
+
+# ---------------------------------------------------------------- password reset
+
+
+def request_password_reset(email: str) -> None:
+    """E-mail a reset link if the account exists; silent otherwise (no enumeration)."""
+    user = find_user(email)
+    if user is None or not user.is_active:
+        logger.info("password reset asked for an unknown or disabled address")
+        return
+    token = issue_account_token(user, RESET, hours=2)
+    queue_mail(
+        to=user.email,
+        template="accounts/reset",
+        subject="Reset your password",
+        locale=user.locale,
+        user=user,
+        token=token,
+    )
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Set a new password with a reset token; every existing session ends."""
+    check_password_policy(new_password)
+    user = consume_account_token(token, RESET)
+    user.password_hash = hash_password(new_password)
+    if user.email_confirmed_at is None:
+        # The reset link proved the address.
+        user.email_confirmed_at = utcnow()
+    end_all_sessions(user)
+    return user
+
+
+def change_password(user: User, *, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise AuthenticationFailed("The current password is wrong.")
+    check_password_policy(new)
+    user.password_hash = hash_password(new)
+    end_all_sessions(user)
+
+
+def update_profile(
+    user: User,
+    *,
+    full_name: str,
+    locale: str,
+    country: str | None = None,
+    city: str | None = None,
+) -> None:
+    user.full_name = full_name.strip()
+    if locale in current_app.config["LANGUAGES"]:
+        user.locale = locale
+    if user.alumni_profile is not None:
+        if country:
+            user.alumni_profile.country = country.upper()
+        if city is not None:
+            user.alumni_profile.city = city.strip()
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def issue_api_token(user: User, *, days: int | None = None) -> tuple[str, ApiToken]:
+    """A new bearer token (shown once) and its stored row."""
+    token, digest = new_token()
+    days = days if days is not None else current_app.config["API_TOKEN_DAYS"]
+    row = ApiToken(user_id=user.id, token_hash=digest, expires_at=utcnow() + timedelta(days=days))
+    db.session.add(row)
+    db.session.flush()
+    logger.info("api token %s issued to user %s", row.id, user.id)
+    return token, row
+
+
+def revoke_api_token(token: ApiToken) -> None:
+    token.revoked_at = utcnow()
+
+
+# ---------------------------------------------------------------- roles and two-factor
+
+
+def grant_role(user: User, role: str, *, actor: User | None) -> None:
+    if role not in {r.value for r in Role}:
+        raise InvalidInput("Unknown role.")
+    if role in user.roles:
+        return
+    user.role_rows.append(UserRole(role=role, granted_by_id=getattr(actor, "id", None)))
+    audit.record("role.granted", actor=actor, object_type="user", object_id=user.id, role=role)
+
+
+def revoke_role(user: User, role: str, *, actor: User | None) -> None:
+    for row in list(user.role_rows):
+        if row.role == role:
+            user.role_rows.remove(row)
+            audit.record(
+                "role.revoked", actor=actor, object_type="user", object_id=user.id, role=role
+            )
+
+
+def set_disabled(user: User, disabled: bool, *, actor: User | None) -> None:
+    """Disable (never delete) or re-enable an account; disabling ends its sessions."""
+    if disabled and user.disabled_at is None:
+        user.disabled_at = utcnow()
+        end_all_sessions(user)
+        audit.record("user.disabled", actor=actor, object_type="user", object_id=user.id)
+    elif not disabled and user.disabled_at is not None:
+        user.disabled_at = None
+        audit.record("user.enabled", actor=actor, object_type="user", object_id=user.id)
+
+
+def start_totp_enrolment(user: User) -> str:
+    """A new secret, not yet active until a code from it is checked."""
+    if user.totp_enabled_at is not None:
+        raise Conflict("Two-factor authentication is already active.")
+    user.totp_secret = pyotp.random_base32()
+    return user.totp_secret
+
+
+def totp_uri(user: User) -> str:
+    return pyotp.TOTP(user.totp_secret or "").provisioning_uri(
+        name=user.email, issuer_name=current_app.config["ASSOCIATION_NAME"]
+    )
+
+
+def check_totp(user: User, code: str) -> bool:
+    """A current TOTP code (one step of drift), each usable once; or an unused recovery code."""
+    code = code.strip().replace(" ", "")
+    if not user.totp_secret:
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    if code.isdigit() and len(code) == 6:
+        now = utcnow()
+        for drift in (0, -1, 1):
+            at = now + timedelta(seconds=30 * drift)
+            step = int(at.timestamp()) // 30
+            if totp.verify(code, for_time=at) and (user.totp_last_step or 0) < step:
+                user.totp_last_step = step
+                return True
+        return False
+    return use_recovery_code(user, code)
+
+
+def confirm_totp_enrolment(user: User, code: str) -> list[str]:
+    """Activate two-factor with a first good code; return fresh recovery codes (shown once)."""
+    if not check_totp(user, code):
+        raise InvalidInput("This code is not valid. Check your device's clock and try again.")
+    user.totp_enabled_at = utcnow()
+    audit.record("totp.enabled", actor=user, object_type="user", object_id=user.id)
+    return new_recovery_codes(user)
+
+
+def new_recovery_codes(user: User, count: int = 10) -> list[str]:
+    for row in db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        db.session.delete(row)
+    codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(count)]
+    for code in codes:
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=token_digest(code)))
+    db.session.flush()
+    return codes
+
+
+def use_recovery_code(user: User, code: str) -> bool:
+    row = db.session.scalar(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == token_digest(code.lower()),
+            RecoveryCode.used_at.is_(None),
+        )
+    )
+    if row is None:
+        return False
+    row.used_at = utcnow()
+    audit.record("totp.recovery_code_used", actor=user, object_type="user", object_id=user.id)
+    return True
+
+
+def remaining_recovery_codes(user: User) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
+
+
+def get_user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def created_before(days: int) -> datetime:
+    return utcnow() - timedelta(days=days)

@@ -1,0 +1,1 @@
+"""Reference data the whole network shares: schools and offer categories."""

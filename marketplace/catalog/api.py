@@ -1,0 +1,24 @@
+"""GET /api/v1/categories."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import select
+
+from marketplace.catalog.models import Category
+from marketplace.extensions import db
+
+bp = Blueprint("catalog_api", __name__, url_prefix="/categories", description="Offer categories")
+
+
+class CategorySchema(Schema):
+    slug = fields.String(dump_only=True)
+    name = fields.String(dump_only=True)
+
+
+@bp.get("")
+@bp.response(200, CategorySchema(many=True))
+def list_categories():
+    """Every category, in the caller's language."""
+    return db.session.scalars(select(Category).order_by(Category.position, Category.slug)).all()

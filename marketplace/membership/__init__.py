@@ -1,0 +1,1 @@
+"""Membership (adhésion): tiers and, later, dated periods paid through Stripe."""

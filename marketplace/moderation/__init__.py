@@ -1,0 +1,1 @@
+"""Staff moderation queues: alumni verification and roster import (partners, offers, jobs later)."""

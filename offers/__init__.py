@@ -1,0 +1,1 @@
+"""Partner offers, code pools, redemption, vouchers and offer analytics."""

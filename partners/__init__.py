@@ -1,0 +1,1 @@
+"""Partner companies, their teams, invitations, the partner portal and partner plans."""

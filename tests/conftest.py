@@ -1,0 +1,283 @@
+"""Test harness: one fresh database per run (SQLite or PostgreSQL), migrations applied,
+each test inside a transaction rolled back at the end.
+
+``TEST_DATABASE=sqlite`` (default) or ``postgresql``; ``TEST_POSTGRES_URL`` names the server
+(default ``postgresql://postgres@127.0.0.1:5432/test``), where a database of our own is
+created and dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyotp
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from marketplace import create_app
+from marketplace.accounts.models import AlumniProfile, User, UserRole, VerificationStatus
+from marketplace.catalog.models import Category, School
+from marketplace.database import utcnow
+from marketplace.extensions import db, limiter
+from marketplace.membership.models import MembershipTier
+from marketplace.security import hash_password
+
+BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
+PG_SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "correct horse battery staple"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database backend: {BACKEND}"
+
+
+def _pg_admin_url() -> str:
+    return PG_SERVER_URL.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], str]]:
+    """Create empty databases of the run's backend; all are dropped at the end."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"mk_test_{uuid.uuid4().hex[:12]}"
+        if BACKEND == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / (name + '.sqlite')}"
+        with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        base = _pg_admin_url().rsplit("/", 1)[0]
+        return f"{base}/{name}"
+
+    yield make
+    if created:
+        with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+            for name in created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_config(database_url: str, folder: Path) -> dict[str, Any]:
+    """The configuration every test app shares (cheap Argon2, private folders)."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production-0123456789",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 1024,
+        "ARGON2_PARALLELISM": 1,
+        "UPLOAD_FOLDER": str(folder / "uploads"),
+        "MAIL_OUTBOX_FOLDER": str(folder / "outbox"),
+        "MAIL_SERVER": "",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "REDIS_URL": "",
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(make_database: Callable[[], str]) -> str:
+    return make_database()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The one app of the test session, its schema built by the migrations."""
+    application = create_app(test_config(database_url, tmp_path_factory.mktemp("app")))
+    with application.app_context():
+        upgrade()
+        db.engine.dispose()
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _transaction(app: Flask) -> Iterator[None]:
+    """Run the test in an outer transaction; views may commit (savepoints), all is undone."""
+    with app.app_context():
+        engine = db.engine
+    connection = engine.connect()
+    outer = connection.begin()
+    factory = sessionmaker(
+        bind=connection,
+        class_=Session,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+    original = db.session
+    db.session = scoped_session(factory, scopefunc=lambda: 0)
+    limiter.enabled = False
+    try:
+        yield
+    finally:
+        db.session.remove()
+        db.session = original
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def csrf_enabled(app: Flask) -> Iterator[None]:
+    """Turn CSRF protection on for one test (off by default to keep form tests short)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        yield
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
+def rate_limits(app: Flask) -> Iterator[None]:
+    """Turn rate limiting on for one test, with empty counters."""
+    limiter.enabled = True
+    limiter.reset()
+    try:
+        yield
+    finally:
+        limiter.enabled = False
+        limiter.reset()
+
+
+@pytest.fixture
+def outbox(app: Flask) -> Callable[..., list]:
+    """The queued e-mails, newest last; ``outbox(to=...)`` filters by recipient."""
+    from sqlalchemy import select
+
+    from marketplace.notifications.models import OutboxMessage
+
+    def read(to: str | None = None) -> list[OutboxMessage]:
+        with app.app_context():
+            query = select(OutboxMessage).order_by(OutboxMessage.id)
+            if to:
+                query = query.where(OutboxMessage.recipient == to)
+            return list(db.session.scalars(query))
+
+    return read
+
+
+# ---------------------------------------------------------------- factories
+
+
+@pytest.fixture
+def create_school(app: Flask) -> Callable[..., School]:
+    def make(name: str | None = None, city: str = "Lisbonne", country: str = "PT") -> School:
+        with app.app_context():
+            school = School(name=name or f"Lycée {uuid.uuid4().hex[:6]}", city=city,
+                            country=country)
+            db.session.add(school)
+            db.session.commit()
+            return school
+
+    return make
+
+
+@pytest.fixture
+def school(create_school: Callable[..., School]) -> School:
+    return create_school(name="Lycée français Charles Lepierre", city="Lisbonne", country="PT")
+
+
+@pytest.fixture
+def create_user(app: Flask, create_school: Callable[..., School]) -> Callable[..., User]:
+    """``create_user(email, roles=("moderator",), alumni=True, status="verified", ...)``.
+
+    Staff get a known TOTP secret (``TOTP_SECRET``) already enrolled.
+    """
+
+    def make(
+        email: str | None = None,
+        *,
+        password: str = PASSWORD,
+        full_name: str = "Camille Martin",
+        roles: tuple[str, ...] = (),
+        alumni: bool = False,
+        status: str = "pending",
+        confirmed: bool = True,
+        locale: str = "fr",
+        school: School | None = None,
+        totp: bool | None = None,
+        graduation_year: int = 2015,
+    ) -> User:
+        with app.app_context():
+            user = User(
+                email=(email or f"user-{uuid.uuid4().hex[:8]}@example.org").lower(),
+                password_hash=hash_password(password),
+                full_name=full_name,
+                locale=locale,
+                email_confirmed_at=utcnow() if confirmed else None,
+            )
+            for role in roles:
+                user.role_rows.append(UserRole(role=role))
+            if totp if totp is not None else bool(roles):
+                user.totp_secret = TOTP_SECRET
+                user.totp_enabled_at = utcnow()
+            db.session.add(user)
+            if alumni:
+                school_row = school or create_school()
+                db.session.add(
+                    AlumniProfile(
+                        user=user,
+                        school_id=school_row.id,
+                        graduation_year=graduation_year,
+                        country="PT",
+                        city="Lisbonne",
+                        status=VerificationStatus(status),
+                    )
+                )
+            db.session.commit()
+            return user
+
+    return make
+
+
+@pytest.fixture
+def login(app: Flask) -> Callable[[FlaskClient, User], FlaskClient]:
+    """Put a signed-in session on ``client`` (staff sessions have passed two-factor)."""
+
+    def sign_in(client: FlaskClient, user: User, *, mfa: bool | None = None) -> FlaskClient:
+        now = utcnow().timestamp()
+        with client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+            session["login_at"] = now
+            session["seen_at"] = now
+            session["mfa"] = bool(user.role_rows) if mfa is None else mfa
+        return client
+
+    return sign_in
+
+
+def totp_now() -> str:
+    return pyotp.TOTP(TOTP_SECRET).now()
+
+
+@pytest.fixture
+def seed_reference(app: Flask) -> None:
+    """Two categories and three tiers, as a small catalogue."""
+    with app.app_context():
+        db.session.add_all(
+            [
+                Category(slug="travel", name_fr="Voyages", name_en="Travel", position=1),
+                Category(slug="books", name_fr="Livres", name_en="Books", position=2),
+                MembershipTier(code="young", name_fr="Jeune diplômé", name_en="Young graduate",
+                               amount=1500, position=1),
+                MembershipTier(code="standard", name_fr="Standard", name_en="Standard",
+                               amount=4000, position=2),
+                MembershipTier(code="benefactor", name_fr="Bienfaiteur", name_en="Benefactor",
+                               amount=10000, position=3),
+            ]
+        )
+        db.session.commit()
