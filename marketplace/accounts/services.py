@@ -521,3 +521,26 @@ def get_user_or_404(user_id: int) -> User:
 
 def created_before(days: int) -> datetime:
     return utcnow() - timedelta(days=days)
+
+
+def answer_info_request(
+    user: User,
+    *,
+    answer: str,
+    evidence_filename: str | None = None,
+    evidence_original_name: str | None = None,
+    evidence_content_type: str | None = None,
+) -> AlumniProfile:
+    """The alumnus answers a moderator's question; the file goes back to the queue."""
+    profile = user.alumni_profile
+    if profile is None or profile.status != VerificationStatus.INFO_REQUESTED:
+        raise Conflict("No information was requested from you.")
+    profile.member_answer = answer.strip()
+    if evidence_filename:
+        profile.evidence_filename = evidence_filename
+        profile.evidence_original_name = evidence_original_name
+        profile.evidence_content_type = evidence_content_type
+    profile.status = VerificationStatus.PENDING
+    profile.submitted_at = utcnow()
+    audit.record("member.info_answered", actor=user, object_type="user", object_id=user.id)
+    return profile
