@@ -1,0 +1,100 @@
+# The two commands: `make run` (demo on SQLite) and `make test` (whole suite, SQLite + PostgreSQL).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+STRIPE_PORT ?= 8420
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint format translations translations-update services chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Catalogues are kept in git as .po and compiled by the build.
+translations: install
+	$(BIN)/pybabel compile --use-fuzzy -d marketplace/translations -D messages --statistics 2>&1 | tail -n 2
+
+translations-update: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project "alumni-marketplace" -o marketplace/translations/messages.pot .
+	$(BIN)/pybabel update -i marketplace/translations/messages.pot -d marketplace/translations \
+		--no-fuzzy-matching --ignore-obsolete
+
+.ONESHELL:
+run: install translations
+	set -euo pipefail
+	mkdir -p instance
+	$(FLASK) db upgrade
+	$(FLASK) seed demo
+	if ! (exec 3<>/dev/tcp/127.0.0.1/$(STRIPE_PORT)) 2>/dev/null; then
+	  $(BIN)/localstripe --port $(STRIPE_PORT) > instance/localstripe.log 2>&1 &
+	  LOCALSTRIPE_PID=$$!
+	  trap 'kill $$LOCALSTRIPE_PID 2>/dev/null || true' EXIT
+	fi
+	cat <<-TXT
+
+	  Alumni marketplace running at http://$(HOST):$(PORT)/  (localstripe on port $(STRIPE_PORT))
+
+	  Demo logins, password: demo-password-2026
+	    admin@example.org       administrator      (two-factor code: make otp EMAIL=admin@example.org)
+	    moderator@example.org   moderator          (two-factor code: make otp EMAIL=moderator@example.org)
+	    treasurer@example.org   treasurer          (two-factor code: make otp EMAIL=treasurer@example.org)
+	    alice@example.org       verified alumna (English)
+	    bruno@example.org       verified alumnus
+	    chloe@example.org       pending alumna
+
+	  E-mails are written to instance/outbox/. Stop with Ctrl-C.
+
+	TXT
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+otp: install
+	$(FLASK) users otp $(EMAIL)
+
+test: install translations services chromium
+	set -euo pipefail
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	status=0
+	TEST_DATABASE=sqlite $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) || status=1
+	TEST_DATABASE=postgresql TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
+		$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) || status=1
+	exit $$status
+
+# PostgreSQL and Redis are usually running already (CI machines start them); start them if not.
+services:
+	set -euo pipefail
+	if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+	  command -v pg_ctlcluster >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start
+	  for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+	fi
+	if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+	  command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	fi
+
+chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) instance test-output .pytest_cache .ruff_cache
