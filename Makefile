@@ -30,6 +30,11 @@ translations-update: install
 		--project "alumni-marketplace" -o marketplace/translations/messages.pot .
 	$(BIN)/pybabel update -i marketplace/translations/messages.pot -d marketplace/translations \
 		--no-fuzzy-matching --ignore-obsolete
+	# English is the source language: its catalogue repeats each msgid.
+	$(BIN)/python -c 'import sys; from babel.messages.pofile import read_po, write_po; \
+	path = "marketplace/translations/en/LC_MESSAGES/messages.po"; cat = read_po(open(path, "rb")); \
+	[setattr(m, "string", m.id) for m in cat if m.id and not m.string]; \
+	write_po(open(path, "wb"), cat, no_location=True, sort_output=True)'
 
 .ONESHELL:
 run: install translations

@@ -7,6 +7,7 @@ from http import HTTPStatus
 
 from flask import Flask, render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
@@ -80,6 +81,11 @@ def register_errorhandlers(app: Flask) -> None:
         if error.code == 405:
             return error
         return response
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(error: CSRFError):
+        # An expired or missing form token: say so plainly, change nothing.
+        return render_template("errors/csrf.html", status=400), 400
 
     @app.errorhandler(DomainError)
     def handle_domain(error: DomainError):

@@ -1,0 +1,93 @@
+"""Security headers, cookies and error pages (CHECKS.md "Headers")."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from marketplace.extensions import db
+
+
+def test_csp_has_a_fresh_nonce_and_strict_directives(client):
+    first = client.get("/").headers["Content-Security-Policy"]
+    second = client.get("/").headers["Content-Security-Policy"]
+    nonces = [re.search(r"'nonce-([^']+)'", csp).group(1) for csp in (first, second)]
+    assert nonces[0] != nonces[1]
+    for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+        assert directive in first
+    assert "unsafe-inline" not in first
+
+
+def test_pages_send_the_protective_headers(client):
+    response = client.get("/")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "Strict-Transport-Security" not in response.headers  # development: no HSTS
+
+
+def test_production_sends_hsts_and_secure_cookies(tmp_path, database_url):
+    from marketplace import create_app
+    from tests.conftest import test_config
+
+    config = test_config(database_url, tmp_path)
+    config.update(ENV_NAME="production", PREFERRED_URL_SCHEME="https")
+    production = create_app(config)
+    response = production.test_client().get("/", base_url="https://alumni.example.org")
+    assert "max-age=" in response.headers["Strict-Transport-Security"]
+    assert production.config["SESSION_COOKIE_SECURE"] is True
+    assert production.config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(client):
+    client.post("/language", data={"locale": "en", "next": "/"})
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    assert cookie.http_only
+    assert cookie.same_site == "Lax"
+
+
+def test_no_wildcard_cors_anywhere(client):
+    for path in ("/", "/api/v1/categories", "/api/v1/openapi.json"):
+        assert client.get(path).headers.get("Access-Control-Allow-Origin") != "*"
+
+
+@pytest.mark.parametrize(("path", "status"), [("/no-such-page", 404), ("/api/v1/nothing", 404)])
+def test_not_found_in_the_sites_look_or_as_json(client, path, status):
+    response = client.get(path)
+    assert response.status_code == status
+    if path.startswith("/api/"):
+        assert response.json["code"] == 404
+        assert response.json["status"] == "Not Found"
+    else:
+        assert b'class="error-page"' in response.data
+
+
+def test_unexpected_error_shows_a_generic_page_without_details(app, client, monkeypatch):
+    def broken():
+        raise RuntimeError("secret detail sk_live_123 in the message")
+
+    monkeypatch.setitem(app.view_functions, "main.health", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 500
+    assert b'class="error-page"' in response.data
+    assert b"sk_live_123" not in response.data
+    assert b"Traceback" not in response.data
+
+
+def test_database_down_answers_503(app, client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def lost_connection():
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setitem(app.view_functions, "main.health", lost_connection)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert b'class="error-page"' in response.data
+
+
+def test_health_check_reaches_the_database(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert db.session is not None
