@@ -77,7 +77,7 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
         "LANGUAGES": ["fr", "en"],
-        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "API_TOKEN_DAYS": 30,

@@ -151,7 +151,6 @@ def start_session(user: Any, *, remember: bool = False) -> None:
     now = utcnow().timestamp()
     session["login_at"] = now
     session["seen_at"] = now
-    session.permanent = True
 
 
 def end_all_sessions(user: Any) -> None:
