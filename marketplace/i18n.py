@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_login import current_user
+
+
+def N_(msgid: str) -> str:  # noqa: N802 - gettext's conventional name
+    """Mark a string for extraction, translated later (e-mail subjects, in the reader's locale)."""
+    return msgid
 
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("locale")

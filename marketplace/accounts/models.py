@@ -52,7 +52,10 @@ class User(UserMixin, db.Model):
     totp_last_step: Mapped[int | None]
 
     role_rows: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        foreign_keys="UserRole.user_id",
     )
     alumni_profile: Mapped[AlumniProfile | None] = relationship(
         back_populates="user",

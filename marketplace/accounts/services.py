@@ -11,6 +11,7 @@ from typing import IO
 
 import pyotp
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from marketplace import audit
@@ -29,6 +30,7 @@ from marketplace.catalog.models import School
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, DomainError, InvalidInput, NotFound
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
 from marketplace.security import (
     end_all_sessions,
@@ -48,19 +50,19 @@ RESET = "reset"
 class AuthenticationFailed(DomainError):
     status = 401
     code = "invalid_credentials"
-    message = "Invalid e-mail or password."
+    message = _l("Invalid e-mail or password.")
 
 
 class TwoFactorRequired(DomainError):
     status = 401
     code = "otp_required"
-    message = "A two-factor code is required."
+    message = _l("A two-factor code is required.")
 
 
 class InvalidToken(DomainError):
     status = 400
     code = "invalid_token"
-    message = "This link is invalid or has expired."
+    message = _l("This link is invalid or has expired.")
 
 
 class WeakPassword(InvalidInput):
@@ -99,10 +101,10 @@ def store_evidence(stream: IO[bytes], original_name: str) -> tuple[str, str]:
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise InvalidUpload("The file is larger than 5 MB.")
+        raise InvalidUpload(_l("The file is larger than 5 MB."))
     kind = next((kind for magic, kind in EVIDENCE_TYPES.items() if data.startswith(magic)), None)
     if kind is None:
-        raise InvalidUpload("Send a PDF, PNG or JPEG file.")
+        raise InvalidUpload(_l("Send a PDF, PNG or JPEG file."))
     content_type, suffix = kind
     folder = Path(current_app.config["UPLOAD_FOLDER"]) / "evidence"
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,6 +122,33 @@ def evidence_path(profile: AlumniProfile) -> Path | None:
     if not profile.evidence_filename:
         return None
     return Path(current_app.config["UPLOAD_FOLDER"]) / "evidence" / profile.evidence_filename
+
+
+def delete_evidence(filename: str | None) -> None:
+    """Remove a stored evidence file (one no row points to any more)."""
+    if filename:
+        (Path(current_app.config["UPLOAD_FOLDER"]) / "evidence" / Path(filename).name).unlink(
+            missing_ok=True
+        )
+
+
+# ---------------------------------------------------------------- schools
+
+
+def active_schools() -> list[School]:
+    """The schools an alumnus may choose from, by name."""
+    return list(
+        db.session.scalars(select(School).where(School.active.is_(True)).order_by(School.name))
+    )
+
+
+def find_active_school(name: str) -> School | None:
+    """An active school of the network by its name, ignoring case and outer spaces."""
+    return db.session.scalar(
+        select(School).where(
+            School.active.is_(True), func.lower(School.name) == name.strip().lower()
+        )
+    )
 
 
 # ---------------------------------------------------------------- registration
@@ -145,7 +174,7 @@ def create_user(*, email: str, password: str, full_name: str, locale: str = "fr"
     check_password_policy(password)
     email = normalise_email(email)
     if find_user(email) is not None:
-        raise Conflict("An account already exists for this e-mail address.")
+        raise Conflict(_l("An account already exists for this e-mail address."))
     user = User(
         email=email,
         password_hash=hash_password(password),
@@ -166,17 +195,19 @@ def register_alumnus(data: Registration) -> User | None:
     """
     existing = find_user(data.email)
     if existing is not None:
+        # Spend the time a new account costs, so the answer's delay says nothing either.
+        hash_password(data.password)
         queue_mail(
             to=existing.email,
             template="accounts/already_registered",
-            subject="You already have an account",
+            subject=N_("You already have an account"),
             locale=existing.locale,
             user=existing,
         )
         return None
     school = db.session.get(School, data.school_id)
     if school is None:
-        raise InvalidInput("Choose your school from the list.")
+        raise InvalidInput(_l("Choose your school from the list."))
     user = create_user(
         email=data.email, password=data.password, full_name=data.full_name, locale=data.locale
     )
@@ -222,17 +253,26 @@ def issue_account_token(user: User, purpose: str, *, hours: int | None = None) -
     return token
 
 
-def consume_account_token(token: str, purpose: str) -> User:
-    """Use a token once; raise InvalidToken when unknown, used or expired."""
+def _usable_token(token: str, purpose: str) -> AccountToken:
     row = db.session.scalar(
         select(AccountToken).where(
             AccountToken.token_hash == token_digest(token), AccountToken.purpose == purpose
         )
     )
-    now = utcnow()
-    if row is None or row.used_at is not None or row.expires_at <= now:
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
         raise InvalidToken()
-    row.used_at = now
+    return row
+
+
+def check_account_token(token: str, purpose: str) -> User:
+    """The token's user, without using it up; raise InvalidToken when unknown, used or expired."""
+    return _usable_token(token, purpose).user
+
+
+def consume_account_token(token: str, purpose: str) -> User:
+    """Use a token once; raise InvalidToken when unknown, used or expired."""
+    row = _usable_token(token, purpose)
+    row.used_at = utcnow()
     return row.user
 
 
@@ -241,7 +281,7 @@ def send_confirmation(user: User) -> None:
     queue_mail(
         to=user.email,
         template="accounts/confirm",
-        subject="Confirm your e-mail address",
+        subject=N_("Confirm your e-mail address"),
         locale=user.locale,
         user=user,
         token=token,
@@ -288,7 +328,7 @@ def match_roster(user: User) -> bool:
     queue_mail(
         to=user.email,
         template="moderation/member_approved",
-        subject="Your alumni status is verified",
+        subject=N_("Your alumni status is verified"),
         locale=user.locale,
         user=user,
     )
@@ -340,7 +380,7 @@ def request_password_reset(email: str) -> None:
     queue_mail(
         to=user.email,
         template="accounts/reset",
-        subject="Reset your password",
+        subject=N_("Reset your password"),
         locale=user.locale,
         user=user,
         token=token,
@@ -361,7 +401,7 @@ def reset_password(token: str, new_password: str) -> User:
 
 def change_password(user: User, *, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current):
-        raise AuthenticationFailed("The current password is wrong.")
+        raise AuthenticationFailed(_l("The current password is wrong."))
     check_password_policy(new)
     user.password_hash = hash_password(new)
     end_all_sessions(user)
@@ -408,7 +448,7 @@ def revoke_api_token(token: ApiToken) -> None:
 
 def grant_role(user: User, role: str, *, actor: User | None) -> None:
     if role not in {r.value for r in Role}:
-        raise InvalidInput("Unknown role.")
+        raise InvalidInput(_l("Unknown role."))
     if role in user.roles:
         return
     user.role_rows.append(UserRole(role=role, granted_by_id=getattr(actor, "id", None)))
@@ -438,7 +478,7 @@ def set_disabled(user: User, disabled: bool, *, actor: User | None) -> None:
 def start_totp_enrolment(user: User) -> str:
     """A new secret, not yet active until a code from it is checked."""
     if user.totp_enabled_at is not None:
-        raise Conflict("Two-factor authentication is already active.")
+        raise Conflict(_l("Two-factor authentication is already active."))
     user.totp_secret = pyotp.random_base32()
     return user.totp_secret
 
@@ -449,28 +489,42 @@ def totp_uri(user: User) -> str:
     )
 
 
+def _is_totp_code(code: str) -> bool:
+    return code.isdigit() and len(code) == 6
+
+
+def _check_totp_code(user: User, code: str) -> bool:
+    """A current TOTP code (one step of drift), each usable once."""
+    if not user.totp_secret or not _is_totp_code(code):
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    now = utcnow()
+    for drift in (0, -1, 1):
+        at = now + timedelta(seconds=30 * drift)
+        step = int(at.timestamp()) // 30
+        if totp.verify(code, for_time=at) and (user.totp_last_step or 0) < step:
+            user.totp_last_step = step
+            return True
+    return False
+
+
 def check_totp(user: User, code: str) -> bool:
     """A current TOTP code (one step of drift), each usable once; or an unused recovery code."""
     code = code.strip().replace(" ", "")
     if not user.totp_secret:
         return False
-    totp = pyotp.TOTP(user.totp_secret)
-    if code.isdigit() and len(code) == 6:
-        now = utcnow()
-        for drift in (0, -1, 1):
-            at = now + timedelta(seconds=30 * drift)
-            step = int(at.timestamp()) // 30
-            if totp.verify(code, for_time=at) and (user.totp_last_step or 0) < step:
-                user.totp_last_step = step
-                return True
-        return False
+    if _is_totp_code(code):
+        return _check_totp_code(user, code)
     return use_recovery_code(user, code)
 
 
 def confirm_totp_enrolment(user: User, code: str) -> list[str]:
     """Activate two-factor with a first good code; return fresh recovery codes (shown once)."""
-    if not check_totp(user, code):
-        raise InvalidInput("This code is not valid. Check your device's clock and try again.")
+    # Only the new device proves the enrolment: leftover recovery codes do not.
+    if user.totp_enabled_at is not None:
+        raise Conflict(_l("Two-factor authentication is already active."))
+    if not _check_totp_code(user, code.strip().replace(" ", "")):
+        raise InvalidInput(_l("This code is not valid. Check your device's clock and try again."))
     user.totp_enabled_at = utcnow()
     audit.record("totp.enabled", actor=user, object_type="user", object_id=user.id)
     return new_recovery_codes(user)
@@ -484,6 +538,16 @@ def new_recovery_codes(user: User, count: int = 10) -> list[str]:
         db.session.add(RecoveryCode(user_id=user.id, code_hash=token_digest(code)))
     db.session.flush()
     return codes
+
+
+def regenerate_recovery_codes(user: User, *, code: str) -> list[str]:
+    """Replace an enrolled user's recovery codes, proven by a current code; return the new ones."""
+    if user.totp_enabled_at is None:
+        raise Conflict(_l("Two-factor authentication is not active."))
+    if not check_totp(user, code):
+        raise InvalidInput(_l("This code is not valid. Check your device's clock and try again."))
+    audit.record("totp.recovery_codes_renewed", actor=user, object_type="user", object_id=user.id)
+    return new_recovery_codes(user)
 
 
 def use_recovery_code(user: User, code: str) -> bool:
@@ -534,7 +598,7 @@ def answer_info_request(
     """The alumnus answers a moderator's question; the file goes back to the queue."""
     profile = user.alumni_profile
     if profile is None or profile.status != VerificationStatus.INFO_REQUESTED:
-        raise Conflict("No information was requested from you.")
+        raise Conflict(_l("No information was requested from you."))
     profile.member_answer = answer.strip()
     if evidence_filename:
         profile.evidence_filename = evidence_filename

@@ -1,35 +1,617 @@
-"""Placeholder replaced by the accounts pages."""
+"""Account pages: registration, e-mail confirmation, sign-in with two-factor, password reset,
+profile and the alumnus' verification status."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import PurePath
+from typing import Any, NamedTuple
+
+import qrcode
+import qrcode.image.svg
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, logout_user
+from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import FileStorage
+
+from marketplace import security
+from marketplace.accounts import services
+from marketplace.accounts.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    InfoAnswerForm,
+    LoginForm,
+    ProfileForm,
+    RegistrationForm,
+    ResetPasswordForm,
+    TotpCodeForm,
+    TwoFactorForm,
+    country_name,
+)
+from marketplace.accounts.models import User, VerificationStatus
+from marketplace.accounts.reasons import refusal_label
+from marketplace.database import utcnow
+from marketplace.errors import DomainError
+from marketplace.extensions import db, limiter, login_attempt_key
+from marketplace.security import login_required, redirect_back
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
+# A password checked, the code not yet: how long the half-signed-in state lasts.
+PENDING_SECONDS = 10 * 60
 
-@bp.get("/login")
+
+# ---------------------------------------------------------------- helpers
+
+
+def _render(template: str, **context: Any):
+    """A page; a form sent back with errors answers 422 so clients can tell."""
+    status = 422 if request.method == "POST" else 200
+    return render_template(template, **context), status
+
+
+def _me() -> User:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _next_arg() -> str | None:
+    """The ``next`` of this request, passed on as it is: ``redirect_back`` vets it at the end."""
+    return request.args.get("next") or None
+
+
+def _continue_url() -> str:
+    """A vetted ``next`` (the rule of ``redirect_back``), else the profile page."""
+    return redirect_back("accounts.profile").location
+
+
+def _clear_session() -> None:
+    """Empty the session but keep the visitor's language."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+
+
+class Evidence(NamedTuple):
+    """A stored evidence file (all None when none was sent)."""
+
+    filename: str | None = None
+    content_type: str | None = None
+    original_name: str | None = None
+
+
+def _original_name(upload: FileStorage) -> str:
+    """The file's own name, kept for the download: no client path, no control characters."""
+    # Some browsers send a full client path; a newline would break the header it goes in.
+    name = PurePath((upload.filename or "").replace("\\", "/")).name
+    name = "".join(char for char in name if char.isprintable()).strip()
+    return name[:255] or "evidence"
+
+
+@contextmanager
+def _uploaded_evidence(field: Any) -> Iterator[Evidence]:
+    """Store the field's file, if any, for the block; if the block fails it is deleted again.
+
+    A refused file raises InvalidUpload before anything is written.
+    """
+    upload = field.data
+    if not isinstance(upload, FileStorage) or not upload.filename:
+        yield Evidence()
+        return
+    original = _original_name(upload)
+    filename, content_type = services.store_evidence(upload.stream, original)
+    try:
+        yield Evidence(filename, content_type, original)
+    except BaseException:
+        db.session.rollback()
+        services.delete_evidence(filename)
+        raise
+
+
+def _invalid_link(kind: str):
+    return render_template("accounts/invalid_link.html", kind=kind), 400
+
+
+# ---------------------------------------------------------------- registration
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("20/hour", key_func=get_remote_address, methods=["POST"])
+def register():
+    """An alumnus asks to join; the same answer whether the address was known or not."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        try:
+            with _uploaded_evidence(form.evidence) as evidence:
+                user = services.register_alumnus(
+                    services.Registration(
+                        full_name=form.full_name.data,
+                        email=form.email.data,
+                        password=form.password.data,
+                        school_id=form.school_row.id,  # type: ignore[union-attr]
+                        graduation_year=form.graduation_year.data,
+                        country=form.country.data,
+                        city=form.city.data,
+                        locale=str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
+                        evidence_filename=evidence.filename,
+                        evidence_original_name=evidence.original_name,
+                        evidence_content_type=evidence.content_type,
+                    )
+                )
+                db.session.commit()
+        except services.InvalidUpload as error:
+            form.evidence.errors.append(str(error.message))
+        except DomainError as error:
+            form.form_errors.append(str(error.message))
+        except IntegrityError:
+            # The same address registered by a concurrent request: the answer for a taken one.
+            logger.info("registration lost a race for the same address")
+            return redirect(url_for("accounts.registered"))
+        else:
+            if user is None:
+                # The address was taken: the file has no registration to belong to.
+                services.delete_evidence(evidence.filename)
+            return redirect(url_for("accounts.registered"))
+    return _render("accounts/register.html", form=form, schools=services.active_schools())
+
+
+@bp.get("/register/check-inbox")
+def registered():
+    return render_template("accounts/registered.html")
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    """The link of the confirmation e-mail: a button confirms (mail scanners only GET)."""
+    try:
+        services.check_account_token(token, services.CONFIRM)
+    except services.InvalidToken:
+        return _invalid_link("confirm")
+    return render_template("accounts/confirm.html", token=token)
+
+
+@bp.post("/confirm/<token>")
+def confirm_email(token: str):
+    try:
+        user = services.confirm_email(token)
+    except services.InvalidToken:
+        return _invalid_link("confirm")
+    db.session.commit()
+    flash(_("Your e-mail address is confirmed."), "success")
+    if current_user.is_authenticated and current_user.id == user.id:
+        if user.alumni_profile is not None:
+            return redirect(url_for("accounts.status"))
+        return redirect(url_for("accounts.profile"))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.post("/confirm/resend")
+@login_required
+@limiter.limit("5/hour")
+def resend_confirmation():
+    user = _me()
+    if user.email_confirmed_at is not None:
+        flash(_("Your e-mail address is already confirmed."), "info")
+    else:
+        services.send_confirmation(user)
+        db.session.commit()
+        flash(_("We sent you a new confirmation link."), "success")
+    return redirect(url_for("accounts.profile"))
+
+
+# ---------------------------------------------------------------- sign in and out
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10/minute", key_func=login_attempt_key, methods=["POST"])
+@limiter.limit("60/minute", key_func=get_remote_address, methods=["POST"])
 def login():
-    return "login"
+    if current_user.is_authenticated:
+        return redirect_back()
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except services.AuthenticationFailed as error:
+            # One message for an unknown address, a wrong password and a disabled account.
+            form.form_errors.append(str(error.message))
+        else:
+            if services.needs_two_factor(user):
+                _begin_two_factor(user, remember=form.remember.data)
+                target = (
+                    "accounts.two_factor"
+                    if user.totp_enabled_at is not None
+                    else "accounts.two_factor_setup"
+                )
+                return redirect(url_for(target, next=_next_arg()))
+            security.start_session(user, remember=form.remember.data)
+            services.record_login(user)
+            db.session.commit()
+            return redirect_back()
+    return _render("accounts/login.html", form=form)
+
+
+def _begin_two_factor(user: User, *, remember: bool) -> None:
+    """Password checked: remember who is signing in, without signing them in yet."""
+    _clear_session()
+    session["pending_2fa"] = user.get_id()
+    session["pending_remember"] = bool(remember)
+    session["pending_at"] = utcnow().timestamp()
+
+
+def _pending_user() -> User | None:
+    """The person half-way through signing in, if the state is recent and still valid."""
+    raw = session.get("pending_2fa")
+    started = session.get("pending_at") or 0
+    if not raw or utcnow().timestamp() - started > PENDING_SECONDS:
+        return None
+    # The same check as a session: a logout or a disabling since then voids it.
+    return security.load_user(raw)
+
+
+def _finish_sign_in(user: User, *, pending: bool) -> None:
+    """Two-factor passed: a pending sign-in becomes a session; either way it holds mfa."""
+    if pending:
+        security.start_session(user, remember=bool(session.get("pending_remember")))
+        services.record_login(user)
+    session["mfa"] = True
+
+
+def _two_factor_key() -> str:
+    """Codes are also counted per account, so many addresses cannot share the guessing."""
+    raw = session.get("pending_2fa")
+    if raw:
+        return f"2fa:{str(raw).split(':', 1)[0]}"
+    if current_user.is_authenticated:
+        return f"2fa:{current_user.id}"
+    return f"2fa-ip:{get_remote_address()}"
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@limiter.limit("10/minute", key_func=get_remote_address, methods=["POST"])
+@limiter.limit("10/minute", key_func=_two_factor_key, methods=["POST"])
+def two_factor():
+    """The second step of a staff sign-in, or of a staff session that has not passed it yet."""
+    user = _pending_user()
+    pending = user is not None
+    if user is None:
+        if not current_user.is_authenticated:
+            return redirect(url_for("accounts.login", next=_next_arg()))
+        user = _me()
+        if session.get("mfa") or not services.needs_two_factor(user):
+            return redirect_back()
+    if user.totp_enabled_at is None:
+        return redirect(url_for("accounts.two_factor_setup", next=_next_arg()))
+    form = TwoFactorForm()
+    if form.validate_on_submit():
+        code = form.code.data.strip().replace(" ", "")
+        if services.check_totp(user, code):
+            _finish_sign_in(user, pending=pending)
+            db.session.commit()
+            if not code.isdigit():
+                flash(
+                    _(
+                        "You used a recovery code; %(n)d remain.",
+                        n=services.remaining_recovery_codes(user),
+                    ),
+                    "warning",
+                )
+            return redirect_back()
+        form.code.errors.append(_("This code is not valid."))
+    return _render("accounts/two_factor.html", form=form)
+
+
+def _qr_svg(uri: str) -> Markup:
+    """The provisioning URI as an inline SVG (server-side: no script, no external request)."""
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage)
+    return Markup(image.to_string(encoding="unicode"))  # noqa: S704 - our own SVG markup
+
+
+@bp.route("/two-factor/setup", methods=["GET", "POST"])
+@limiter.limit("10/minute", key_func=get_remote_address, methods=["POST"])
+def two_factor_setup():
+    """Staff enrol an authenticator app; the recovery codes are shown once."""
+    user = _pending_user()
+    pending = user is not None
+    if user is None:
+        if not current_user.is_authenticated:
+            return redirect(url_for("accounts.login", next=_next_arg()))
+        user = _me()
+        if not user.is_staff:
+            abort(404)
+    if user.totp_enabled_at is not None:
+        if pending or not session.get("mfa"):
+            return redirect(url_for("accounts.two_factor", next=_next_arg()))
+        return redirect(url_for("accounts.recovery_codes"))
+    if user.totp_secret is None:
+        # The secret is made once and kept until confirmed, so a reload shows the same one.
+        services.start_totp_enrolment(user)
+        db.session.commit()
+    form = TotpCodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = services.confirm_totp_enrolment(user, form.code.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.code.errors.append(str(error.message))
+        else:
+            _finish_sign_in(user, pending=pending)
+            db.session.commit()
+            flash(_("Two-factor authentication is active."), "success")
+            # Rendered, not redirected: the codes are never stored where they could be read again.
+            return render_template(
+                "accounts/recovery_codes.html", codes=codes, continue_url=_continue_url()
+            )
+    return _render(
+        "accounts/two_factor_setup.html",
+        form=form,
+        secret=user.totp_secret,
+        qr_svg=_qr_svg(services.totp_uri(user)),
+    )
+
+
+@bp.route("/two-factor/recovery-codes", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10/hour", methods=["POST"])
+def recovery_codes():
+    """An enrolled person replaces their recovery codes (the old ones stop working)."""
+    user = _me()
+    if user.totp_enabled_at is None:
+        abort(404)
+    form = TotpCodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = services.regenerate_recovery_codes(user, code=form.code.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.code.errors.append(str(error.message))
+        else:
+            db.session.commit()
+            return render_template(
+                "accounts/recovery_codes.html",
+                codes=codes,
+                continue_url=url_for("accounts.profile"),
+            )
+    return _render(
+        "accounts/recovery_codes_renew.html",
+        form=form,
+        remaining=services.remaining_recovery_codes(user),
+    )
 
 
 @bp.post("/logout")
 def logout():
-    return "logout"
+    """Sign out everywhere: every cookie of this account, remember-me included, stops working."""
+    locale = None
+    if current_user.is_authenticated:
+        user = _me()
+        locale = user.locale
+        services.logout_everywhere(user)
+        db.session.commit()
+    # Cleared first: logout_user then flags the remember-me cookie for deletion.
+    session.clear()
+    logout_user()
+    if locale:
+        session["locale"] = locale
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("main.index"))
 
 
-@bp.get("/register")
-def register():
-    return "register"
+# ---------------------------------------------------------------- password reset
 
 
-@bp.get("/profile")
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10/hour", key_func=get_remote_address, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        return redirect(url_for("accounts.reset_sent"))
+    return _render("accounts/forgot_password.html", form=form)
+
+
+@bp.get("/password/forgot/sent")
+def reset_sent():
+    return render_template("accounts/reset_sent.html")
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10/hour", key_func=get_remote_address, methods=["POST"])
+def reset_password(token: str):
+    """A new password from the e-mailed link; then a normal sign-in (staff still pass TOTP)."""
+    try:
+        services.check_account_token(token, services.RESET)
+    except services.InvalidToken:
+        return _invalid_link("reset")
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except services.InvalidToken:
+            return _invalid_link("reset")
+        except services.WeakPassword as error:
+            db.session.rollback()
+            form.password.errors.append(str(error.message))
+        else:
+            db.session.commit()
+            _clear_session()
+            flash(_("Your password is changed. You can sign in with it now."), "success")
+            return redirect(url_for("accounts.login"))
+    return _render("accounts/reset_password.html", form=form, token=token)
+
+
+# ---------------------------------------------------------------- profile
+
+
+def _profile_form(user: User) -> ProfileForm:
+    profile = user.alumni_profile
+    data: dict[str, Any] = {"full_name": user.full_name, "locale": user.locale}
+    if profile is not None:
+        data.update(country=profile.country, city=profile.city)
+    return ProfileForm(data=data, profile=profile)
+
+
+def _render_profile(
+    user: User,
+    profile_form: ProfileForm | None = None,
+    password_form: ChangePasswordForm | None = None,
+):
+    return _render(
+        "accounts/profile.html",
+        user=user,
+        form=profile_form or _profile_form(user),
+        password_form=password_form or ChangePasswordForm(formdata=None),
+        remaining_codes=(services.remaining_recovery_codes(user) if user.totp_enabled_at else None),
+    )
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
 def profile():
-    return "profile"
+    user = _me()
+    form = _profile_form(user)
+    if form.validate_on_submit():
+        services.update_profile(
+            user,
+            full_name=form.full_name.data,
+            locale=form.locale.data,
+            country=form.country.data if "country" in form else None,
+            city=form.city.data if "city" in form else None,
+        )
+        db.session.commit()
+        # Kept for after sign-out too.
+        session["locale"] = user.locale
+        flash(_("Your profile is saved."), "success")
+        return redirect(url_for("accounts.profile"))
+    return _render_profile(user, profile_form=form)
+
+
+@bp.post("/password")
+@login_required
+@limiter.limit("10/hour")
+def change_password():
+    """A new password ends every other session; this one starts afresh."""
+    user = _me()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                user, current=form.current_password.data, new=form.new_password.data
+            )
+        except services.AuthenticationFailed as error:
+            form.current_password.errors.append(str(error.message))
+        except services.WeakPassword as error:
+            form.new_password.errors.append(str(error.message))
+        else:
+            db.session.commit()
+            mfa = bool(session.get("mfa"))
+            remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            security.start_session(user, remember=remember in request.cookies)
+            if mfa:
+                session["mfa"] = True
+            flash(_("Your password is changed."), "success")
+            return redirect(url_for("accounts.profile"))
+    return _render_profile(user, password_form=form)
+
+
+# ---------------------------------------------------------------- verification status
+
+
+def _render_status(user: User, form: InfoAnswerForm | None = None):
+    profile = user.alumni_profile
+    if profile is None:
+        abort(404)
+    if form is None and profile.status == VerificationStatus.INFO_REQUESTED:
+        form = InfoAnswerForm()
+    return _render(
+        "accounts/status.html",
+        profile=profile,
+        form=form,
+        country=country_name(profile.country),
+        refusal=refusal_label(profile.refusal_reason)
+        if profile.status == VerificationStatus.REFUSED
+        else None,
+    )
 
 
 @bp.get("/status")
+@login_required
 def status():
-    return "status"
+    return _render_status(_me())
 
 
-@bp.get("/two-factor")
-def two_factor():
-    return "2fa"
+@bp.post("/status/answer")
+@login_required
+@limiter.limit("20/hour")
+def answer():
+    """The alumnus answers a request for information, possibly with a new file."""
+    user = _me()
+    if user.alumni_profile is None:
+        abort(404)
+    if user.alumni_profile.status != VerificationStatus.INFO_REQUESTED:
+        flash(_("No information was requested from you."), "info")
+        return redirect(url_for("accounts.status"))
+    form = InfoAnswerForm()
+    if form.validate_on_submit():
+        previous = user.alumni_profile.evidence_filename
+        try:
+            with _uploaded_evidence(form.evidence) as evidence:
+                services.answer_info_request(
+                    user,
+                    answer=form.answer.data,
+                    evidence_filename=evidence.filename,
+                    evidence_original_name=evidence.original_name,
+                    evidence_content_type=evidence.content_type,
+                )
+                db.session.commit()
+        except services.InvalidUpload as error:
+            form.evidence.errors.append(str(error.message))
+        else:
+            if evidence.filename and previous:
+                # The replaced file is no longer anyone's evidence.
+                services.delete_evidence(previous)
+            flash(_("Thank you: your answer was sent to the association."), "success")
+            return redirect(url_for("accounts.status"))
+    return _render_status(user, form)
+
+
+@bp.get("/evidence")
+@login_required
+def evidence():
+    """The owner downloads the evidence file they sent, as an attachment."""
+    profile = _me().alumni_profile
+    path = services.evidence_path(profile) if profile is not None else None
+    if profile is None or path is None or not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=profile.evidence_content_type or "application/octet-stream",
+        as_attachment=True,
+        download_name=profile.evidence_original_name or path.name,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response
