@@ -11,7 +11,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from marketplace import database  # noqa: F401 - registers the SQLite connection settings
 from marketplace.config import build_config
-from marketplace.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+from marketplace.extensions import api as smorest_api  # the subpackage marketplace.api owns "api"
+from marketplace.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,7 +60,7 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     limiter.init_app(app)
-    api.init_app(app)
+    smorest_api.init_app(app)
     register_security(app)
 
 
@@ -78,10 +79,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(moderation_views.bp)
     app.register_blueprint(admin_views.bp)
     for blueprint in (accounts_api.bp, catalog_api.bp, membership_api.bp, moderation_api.bp):
-        api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
+        smorest_api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
     # Bearer-token calls carry no cookie to forge; the API refuses session auth on writes.
     for blueprint in (accounts_api.bp, catalog_api.bp, membership_api.bp, moderation_api.bp):
         csrf.exempt(blueprint)
+        # One budget for the whole API per caller: per account signed in, per IP otherwise.
+        limiter.shared_limit("300/minute", scope="api")(blueprint)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -76,7 +76,10 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):
         if is_api_request():
-            return api.handle_http_exception(error)
+            body, status, headers = api.handle_http_exception(error)
+            # Every API error says what happened, even a bare abort() or a rate limit.
+            body.setdefault("message", error.description)
+            return body, status, headers
         response = _render_error(error.code or 500, None)
         if error.code == 405:
             return error

@@ -39,7 +39,10 @@ def rate_limit_key() -> str:
 
 def login_attempt_key() -> str:
     """Login attempts are also counted per account (the e-mail typed)."""
-    email = request.form.get("email") or (request.get_json(silent=True) or {}).get("email") or ""
+    body = request.get_json(silent=True)
+    # A JSON body may be any value (a list, a string): only an object carries an e-mail.
+    email = request.form.get("email") or (body.get("email") if isinstance(body, dict) else "")
+    email = email or ""
     return f"login:{str(email).strip().lower()}"
 
 

@@ -1,8 +1,150 @@
-from flask import Blueprint
+"""Administration pages: users and their staff roles, and the audit log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from marketplace.accounts.models import User
+from marketplace.accounts.services import remaining_recovery_codes
+from marketplace.admin import forms, services
+from marketplace.errors import DomainError
+from marketplace.extensions import db
+from marketplace.security import admin_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def _page_number() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def _filter_values(form, *names: str) -> dict[str, str]:
+    """The valid filters of a GET form; a field with a bad value is ignored, not an error."""
+    form.validate()
+    return {name: "" if form[name].errors else (form[name].data or "") for name in names}
+
+
+def _flash_refusal(error: DomainError) -> None:
+    db.session.rollback()
+    flash(str(error.message), "error")
+
+
 @bp.get("/users")
+@admin_required
 def users():
-    return "users"
+    form = forms.UserFilterForm(formdata=request.args)
+    filters = _filter_values(form, "q", "role", "state")
+    page = services.search_users(**filters, page=_page_number())
+    return render_template(
+        "admin/users.html",
+        form=form,
+        page=page,
+        filters={key: value for key, value in filters.items() if value},
+        role_labels=forms.role_labels(),
+    )
+
+
+@bp.get("/users/<int:user_id>")
+@admin_required
+def user(user_id: int):
+    person = db.get_or_404(User, user_id)
+    return render_template(
+        "admin/user.html",
+        person=person,
+        role_labels=forms.role_labels(),
+        recovery_codes_left=remaining_recovery_codes(person),
+        history=services.user_history(person),
+        GRANT=forms.GRANT,
+        REVOKE=forms.REVOKE,
+    )
+
+
+@bp.post("/users/<int:user_id>/roles")
+@admin_required
+def roles(user_id: int):
+    person = db.get_or_404(User, user_id)
+    form = forms.RoleForm()
+    if not form.validate():
+        flash(_("Choose a role and an action."), "error")
+        return redirect(url_for("admin.user", user_id=person.id))
+    granting = form.action.data == forms.GRANT
+    label = forms.role_labels()[form.role.data]
+    try:
+        services.change_role(person, role=form.role.data, grant=granting, actor=current_user)
+    except DomainError as error:
+        _flash_refusal(error)
+    else:
+        db.session.commit()
+        if granting:
+            flash(_("%(name)s is now %(role)s.", name=person.full_name, role=label), "success")
+        else:
+            flash(
+                _("%(name)s is no longer %(role)s.", name=person.full_name, role=label), "success"
+            )
+    return redirect(url_for("admin.user", user_id=person.id))
+
+
+@bp.post("/users/<int:user_id>/disable")
+@admin_required
+def disable(user_id: int):
+    return _set_disabled(user_id, disabled=True)
+
+
+@bp.post("/users/<int:user_id>/enable")
+@admin_required
+def enable(user_id: int):
+    return _set_disabled(user_id, disabled=False)
+
+
+def _set_disabled(user_id: int, *, disabled: bool):
+    person = db.get_or_404(User, user_id)
+    if not forms.ConfirmForm().validate():
+        flash(_("The form has expired; please try again."), "error")
+        return redirect(url_for("admin.user", user_id=person.id))
+    try:
+        services.set_user_disabled(person, disabled=disabled, actor=current_user)
+    except DomainError as error:
+        _flash_refusal(error)
+    else:
+        db.session.commit()
+        if disabled:
+            flash(_("The account is disabled and its sessions have ended."), "success")
+        else:
+            flash(_("The account is enabled again."), "success")
+    return redirect(url_for("admin.user", user_id=person.id))
+
+
+@bp.post("/users/<int:user_id>/two-factor/reset")
+@admin_required
+def reset_two_factor(user_id: int):
+    person = db.get_or_404(User, user_id)
+    if not forms.ConfirmForm().validate():
+        flash(_("The form has expired; please try again."), "error")
+        return redirect(url_for("admin.user", user_id=person.id))
+    try:
+        services.reset_two_factor(person, actor=current_user)
+    except DomainError as error:
+        _flash_refusal(error)
+    else:
+        db.session.commit()
+        flash(
+            _("Two-factor authentication was reset: the person sets it up again at next login."),
+            "success",
+        )
+    return redirect(url_for("admin.user", user_id=person.id))
+
+
+@bp.get("/audit")
+@admin_required
+def audit():
+    form = forms.AuditFilterForm(formdata=request.args, actions=services.audit_actions())
+    filters = _filter_values(form, "action", "actor")
+    page = services.search_audit(**filters, page=_page_number())
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        page=page,
+        filters={key: value for key, value in filters.items() if value},
+    )
