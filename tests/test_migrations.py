@@ -1,0 +1,76 @@
+"""The migrations build the models' schema from nothing, go back down, and have one head."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+
+import marketplace.model_registry  # noqa: F401 - every model on the metadata
+from marketplace import create_app
+from marketplace.extensions import db
+from tests.conftest import test_config as make_test_config
+
+
+@pytest.fixture
+def empty_app(make_database: Callable[[], str], tmp_path: Path) -> Iterator[Flask]:
+    """An app on a new, empty database of the run's backend (not the shared test one)."""
+    application = create_app(make_test_config(make_database(), tmp_path))
+    with application.app_context():
+        yield application
+        db.engine.dispose()
+
+
+def schema_drift() -> list:
+    """What autogenerate would put in a new migration (``flask db check``); empty = no drift."""
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "compare_server_default": False},
+        )
+        return compare_metadata(context, db.metadata)
+
+
+def user_tables() -> set[str]:
+    with db.engine.connect() as connection:
+        return set(inspect(connection).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_on_an_empty_database_matches_the_models(empty_app):
+    assert user_tables() == set()
+
+    upgrade()
+
+    assert user_tables() == set(db.metadata.tables)
+    assert schema_drift() == []
+
+
+def test_downgrade_to_base_and_upgrade_again(empty_app):
+    upgrade()
+
+    downgrade(revision="base")
+
+    assert user_tables() == set()
+
+    upgrade()
+
+    assert user_tables() == set(db.metadata.tables)
+    assert schema_drift() == []
+
+
+def test_migrations_have_a_single_head(empty_app):
+    config = current_app.extensions["migrate"].migrate.get_config()
+    script = ScriptDirectory.from_config(config)
+
+    heads = script.get_heads()
+
+    assert len(heads) == 1, f"migrations have several heads: {heads}; merge them"
+    # Every revision descends from the one base, so history is a single line to the head.
+    assert len(script.get_bases()) == 1
