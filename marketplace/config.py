@@ -80,6 +80,8 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # A sliding window: ten attempts are ten, even across a minute boundary.
+        "RATELIMIT_STRATEGY": "moving-window",
         "API_TOKEN_DAYS": 30,
         "ACCOUNT_TOKEN_HOURS": 48,
         "API_TITLE": "Alumni marketplace",

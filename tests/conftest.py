@@ -91,13 +91,16 @@ def database_url(make_database: Callable[[], str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """The one app of the test session, its schema built by the migrations."""
     application = create_app(test_config(database_url, tmp_path_factory.mktemp("app")))
     with application.app_context():
         upgrade()
         db.engine.dispose()
-    return application
+    yield application
+    # Close pooled connections before the database is dropped (else a ResourceWarning at exit).
+    with application.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -176,8 +179,9 @@ def outbox(app: Flask) -> Callable[..., list]:
 def create_school(app: Flask) -> Callable[..., School]:
     def make(name: str | None = None, city: str = "Lisbonne", country: str = "PT") -> School:
         with app.app_context():
-            school = School(name=name or f"Lycée {uuid.uuid4().hex[:6]}", city=city,
-                            country=country)
+            school = School(
+                name=name or f"Lycée {uuid.uuid4().hex[:6]}", city=city, country=country
+            )
             db.session.add(school)
             db.session.commit()
             return school
@@ -219,8 +223,7 @@ def create_user(app: Flask, create_school: Callable[..., School]) -> Callable[..
                 locale=locale,
                 email_confirmed_at=utcnow() if confirmed else None,
             )
-            for role in roles:
-                user.role_rows.append(UserRole(role=role))
+            user.role_rows = [UserRole(role=role) for role in roles]
             if totp if totp is not None else bool(roles):
                 user.totp_secret = TOTP_SECRET
                 user.totp_enabled_at = utcnow()
@@ -272,12 +275,23 @@ def seed_reference(app: Flask) -> None:
             [
                 Category(slug="travel", name_fr="Voyages", name_en="Travel", position=1),
                 Category(slug="books", name_fr="Livres", name_en="Books", position=2),
-                MembershipTier(code="young", name_fr="Jeune diplômé", name_en="Young graduate",
-                               amount=1500, position=1),
-                MembershipTier(code="standard", name_fr="Standard", name_en="Standard",
-                               amount=4000, position=2),
-                MembershipTier(code="benefactor", name_fr="Bienfaiteur", name_en="Benefactor",
-                               amount=10000, position=3),
+                MembershipTier(
+                    code="young",
+                    name_fr="Jeune diplômé",
+                    name_en="Young graduate",
+                    amount=1500,
+                    position=1,
+                ),
+                MembershipTier(
+                    code="standard", name_fr="Standard", name_en="Standard", amount=4000, position=2
+                ),
+                MembershipTier(
+                    code="benefactor",
+                    name_fr="Bienfaiteur",
+                    name_en="Benefactor",
+                    amount=10000,
+                    position=3,
+                ),
             ]
         )
         db.session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -71,7 +72,9 @@ def _send(message: OutboxMessage) -> None:
         folder = Path(config["MAIL_OUTBOX_FOLDER"])
         folder.mkdir(parents=True, exist_ok=True)
         stamp = utcnow().strftime("%Y%m%dT%H%M%S")
-        (folder / f"{stamp}-{message.id:08d}.eml").write_bytes(bytes(email))
+        # Ids repeat across databases (tests, resets): a random suffix keeps each file.
+        name = f"{stamp}-{message.id:08d}-{secrets.token_hex(4)}.eml"
+        (folder / name).write_bytes(bytes(email))
     # Recipient and subject only: bodies carry confirmation and reset links.
     logger.info("mail %s sent to %s: %s", message.id, message.recipient, message.subject)
 

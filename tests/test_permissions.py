@@ -1,0 +1,115 @@
+"""Who may open what: a table of role × route → status (CHECKS.md "CSRF and access control").
+
+Every GET route of the url map must appear in ``EXPECTED``: a new route that is not added
+here fails ``test_every_route_is_in_the_table``. Writes are covered per blueprint in their
+own tests and by tests/test_csrf.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from marketplace.extensions import db
+
+ROLES = ("anonymous", "pending", "verified", "moderator", "treasurer", "admin")
+
+# 200 ok, 302 redirect (to sign-in for anonymous callers), 401 API auth, 403 forbidden,
+# 404 no such object for this caller.
+EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
+    # endpoint:                     anon pend veri mod  tres adm
+    "main.index": (200, 200, 200, 200, 200, 200),
+    "main.health": (200, 200, 200, 200, 200, 200),
+    "static": (200, 200, 200, 200, 200, 200),
+    "accounts.login": (200, 302, 302, 302, 302, 302),
+    "accounts.register": (200, 302, 302, 302, 302, 302),
+    "accounts.registered": (200, 200, 200, 200, 200, 200),
+    "accounts.confirm": (400, 400, 400, 400, 400, 400),
+    "accounts.forgot_password": (200, 200, 200, 200, 200, 200),
+    "accounts.reset_sent": (200, 200, 200, 200, 200, 200),
+    "accounts.reset_password": (400, 400, 400, 400, 400, 400),
+    "accounts.profile": (302, 200, 200, 200, 200, 200),
+    "accounts.status": (302, 200, 200, 404, 404, 404),
+    "accounts.evidence": (302, 404, 404, 404, 404, 404),
+    "accounts.two_factor": (302, 302, 302, 302, 302, 302),
+    "accounts.two_factor_setup": (302, 404, 404, 302, 302, 302),
+    "accounts.recovery_codes": (302, 404, 404, 200, 200, 200),
+    "moderation.members": (302, 403, 403, 200, 403, 200),
+    "moderation.member": (302, 403, 403, 200, 403, 200),
+    "moderation.evidence": (302, 403, 403, 404, 403, 404),
+    "moderation.roster": (302, 403, 403, 200, 403, 200),
+    "admin.users": (302, 403, 403, 403, 403, 200),
+    "admin.user": (302, 403, 403, 403, 403, 200),
+    "admin.audit": (302, 403, 403, 403, 403, 200),
+    "catalog_api.list_categories": (200, 200, 200, 200, 200, 200),
+    "membership_api.list_tiers": (200, 200, 200, 200, 200, 200),
+    "accounts_api.me": (401, 200, 200, 200, 200, 200),
+    "api-docs.openapi_json": (200, 200, 200, 200, 200, 200),
+}
+
+
+@pytest.fixture
+def people(create_user, school):
+    return {
+        "anonymous": None,
+        "pending": create_user(alumni=True, status="pending", school=school),
+        "verified": create_user(alumni=True, status="verified", school=school),
+        "moderator": create_user(roles=("moderator",)),
+        "treasurer": create_user(roles=("treasurer",)),
+        "admin": create_user(roles=("admin",)),
+    }
+
+
+def _url(app, endpoint: str, people) -> str:
+    rule = next(rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint)
+    values = {}
+    for name in rule.arguments:
+        if name == "profile_id":
+            with app.app_context():
+                values[name] = db.session.get(type(people["pending"]), people["pending"].id)
+                values[name] = values[name].alumni_profile.id
+        elif name == "user_id":
+            values[name] = people["verified"].id
+        elif name == "filename":
+            values[name] = "css/site.css"
+        else:
+            values[name] = "not-a-valid-token"
+    return rule.build(values)[1]
+
+
+def _get_endpoints(app) -> set[str]:
+    return {rule.endpoint for rule in app.url_map.iter_rules() if "GET" in (rule.methods or set())}
+
+
+def test_every_route_is_in_the_table(app):
+    missing = sorted(_get_endpoints(app) - set(EXPECTED))
+    assert missing == [], f"add these routes to EXPECTED: {missing}"
+
+
+def _table_size(app) -> dict[str, int]:
+    counts = {}
+    for table in db.metadata.sorted_tables:
+        counts[table.name] = db.session.scalar(select(func.count()).select_from(table))
+    return counts
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_route_status_table(app, login, people, role):
+    user = people[role]
+    client = app.test_client()
+    if user is not None:
+        login(client, user, mfa=bool(role in {"moderator", "treasurer", "admin"}))
+    with app.app_context():
+        before = _table_size(app)
+    column = ROLES.index(role)
+    wrong = []
+    for endpoint in sorted(_get_endpoints(app) & set(EXPECTED)):
+        url = _url(app, endpoint, people)
+        response = client.get(url)
+        status = response.status_code
+        response.close()
+        if status != EXPECTED[endpoint][column]:
+            wrong.append((endpoint, url, status, EXPECTED[endpoint][column]))
+    assert wrong == [], "\n".join(map(str, wrong))
+    with app.app_context():
+        assert _table_size(app) == before, "a GET changed the database"
