@@ -33,7 +33,7 @@ translations-update: install
 	# English is the source language: its catalogue repeats each msgid.
 	$(BIN)/python -c 'import sys; from babel.messages.pofile import read_po, write_po; \
 	path = "marketplace/translations/en/LC_MESSAGES/messages.po"; cat = read_po(open(path, "rb")); \
-	[setattr(m, "string", m.id) for m in cat if m.id and not m.string]; \
+	[setattr(m, "string", m.id if isinstance(m.id, str) else tuple(m.id[min(i, 1)] for i in range(cat.num_plurals))) for m in cat if m.id and not (m.string if isinstance(m.string, str) else all(m.string))]; \
 	write_po(open(path, "wb"), cat, no_location=True, sort_output=True)'
 
 .ONESHELL:
