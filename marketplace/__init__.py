@@ -74,14 +74,36 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.moderation import api as moderation_api
     from marketplace.moderation import views as moderation_views
 
-    app.register_blueprint(views.bp)
-    app.register_blueprint(accounts_views.bp)
-    app.register_blueprint(moderation_views.bp)
-    app.register_blueprint(admin_views.bp)
-    for blueprint in (accounts_api.bp, catalog_api.bp, membership_api.bp, moderation_api.bp):
+    # The domain packages: the core imports them only here, to plug them in.
+    from offers import api as offers_api
+    from offers import partner_api as partner_offers_api
+    from offers import redemption_api
+    from offers import views as offers_views
+    from partners import api as partners_api
+    from partners import views as partners_views
+
+    for blueprint in (
+        views.bp,
+        accounts_views.bp,
+        moderation_views.bp,
+        admin_views.bp,
+        partners_views.bp,
+        offers_views.bp,
+    ):
+        app.register_blueprint(blueprint)
+    api_blueprints = (
+        accounts_api.bp,
+        catalog_api.bp,
+        membership_api.bp,
+        moderation_api.bp,
+        partners_api.bp,
+        offers_api.bp,
+        partner_offers_api.bp,
+        redemption_api.bp,
+    )
+    for blueprint in api_blueprints:
         smorest_api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
-    # Bearer-token calls carry no cookie to forge; the API refuses session auth on writes.
-    for blueprint in (accounts_api.bp, catalog_api.bp, membership_api.bp, moderation_api.bp):
+        # Bearer-token calls carry no cookie to forge; the API refuses session auth on writes.
         csrf.exempt(blueprint)
         # One budget for the whole API per caller: per account signed in, per IP otherwise.
         limiter.shared_limit("300/minute", scope="api")(blueprint)

@@ -5,6 +5,8 @@ from alembic import context
 from flask import current_app
 
 import marketplace.model_registry  # noqa: F401 - every model on the metadata
+import offers.models  # noqa: F401
+import partners.models  # noqa: F401
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.

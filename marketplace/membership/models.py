@@ -1,11 +1,14 @@
-"""Membership tiers."""
+"""Membership tiers and adhesion periods."""
 
 from __future__ import annotations
 
-from flask_babel import get_locale
-from sqlalchemy import CheckConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+from datetime import date, datetime
 
+from flask_babel import get_locale
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.database import UTCDateTime, utcnow
 from marketplace.extensions import db
 
 
@@ -35,3 +38,24 @@ class MembershipTier(db.Model):
 
     def __repr__(self) -> str:
         return f"<MembershipTier {self.code} {self.amount} {self.currency}>"
+
+
+class Membership(db.Model):
+    """A dated adhesion period of one tier: paid (payments issue) or granted by staff."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (CheckConstraint("ends_on > starts_on", name="period_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("membership_tiers.id"))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date] = mapped_column(index=True)
+    source: Mapped[str] = mapped_column(String(20), default="staff")
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    tier: Mapped[MembershipTier | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Membership user={self.user_id} {self.starts_on}..{self.ends_on}>"

@@ -1,0 +1,70 @@
+"""Who acts for which partner: team membership, and the guard of portal routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, g, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from marketplace.extensions import db, login_manager
+from partners.models import Partner, PartnerMember, PartnerStatus, TeamRole
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_membership() -> PartnerMember | None:
+    """The caller's active membership of an approved partner (cached for the request)."""
+    if "partner_membership" in g:
+        return g.partner_membership
+    membership = None
+    if current_user.is_authenticated:
+        membership = db.session.scalar(
+            select(PartnerMember)
+            .join(Partner, Partner.id == PartnerMember.partner_id)
+            .where(
+                PartnerMember.user_id == current_user.id,
+                PartnerMember.disabled_at.is_(None),
+                Partner.status == PartnerStatus.APPROVED,
+            )
+            .order_by(PartnerMember.id)
+            .limit(1)
+        )
+    g.partner_membership = membership
+    return membership
+
+
+def current_partner() -> Partner:
+    """The caller's partner; only call behind ``partner_required``."""
+    membership = current_membership()
+    if membership is None:
+        abort(403)
+    return membership.partner
+
+
+def partner_required(*, owner: bool = False) -> Callable[[F], F]:
+    """A signed-in representative of an approved partner (an owner when ``owner``)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            if not current_user.is_authenticated:
+                if request.path.startswith("/api/"):
+                    abort(401)
+                return login_manager.unauthorized()
+            if request.path.startswith("/api/"):
+                from marketplace.api import api_caller
+
+                if api_caller() is None:
+                    abort(401)
+            membership = current_membership()
+            if membership is None or (owner and membership.role != TeamRole.OWNER):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,119 @@
+"""Partner companies, the people who act for them, and invitations to join a team."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.accounts.models import User
+from marketplace.database import UTCDateTime, utcnow
+from marketplace.extensions import db
+
+
+class PartnerStatus(enum.StrEnum):
+    """Where a partner's application stands."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class TeamRole(enum.StrEnum):
+    """A representative's role in a partner team."""
+
+    OWNER = "owner"
+    MANAGER = "manager"
+
+
+class Partner(db.Model):
+    """A company that offers discounts and jobs to the network's alumni."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))
+    slug: Mapped[str] = mapped_column(String(180), unique=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    website: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    contact_name: Mapped[str] = mapped_column(String(160))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    logo_filename: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[PartnerStatus] = mapped_column(
+        Enum(PartnerStatus, native_enum=False, length=20, validate_strings=True),
+        default=PartnerStatus.PENDING,
+        index=True,
+    )
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    members: Mapped[list[PartnerMember]] = relationship(
+        back_populates="partner", order_by="PartnerMember.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Partner {self.id} {self.name!r} {self.status}>"
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == PartnerStatus.APPROVED
+
+
+class PartnerMember(db.Model):
+    """A person acting for a partner; disabled, never deleted, so authorship survives."""
+
+    __tablename__ = "partner_members"
+    __table_args__ = (UniqueConstraint("partner_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[TeamRole] = mapped_column(
+        Enum(TeamRole, native_enum=False, length=20, validate_strings=True),
+        default=TeamRole.MANAGER,
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    partner: Mapped[Partner] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<PartnerMember partner={self.partner_id} user={self.user_id} {self.role}>"
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
+
+
+class PartnerInvitation(db.Model):
+    """An e-mailed invitation to join a partner team, valid 7 days, used once."""
+
+    __tablename__ = "partner_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[TeamRole] = mapped_column(
+        Enum(TeamRole, native_enum=False, length=20, validate_strings=True)
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    partner: Mapped[Partner] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<PartnerInvitation partner={self.partner_id} {self.email}>"
