@@ -295,3 +295,48 @@ def seed_reference(app: Flask) -> None:
             ]
         )
         db.session.commit()
+
+
+# ---------------------------------------------------------------- localstripe
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[str]:
+    """A real localstripe server on a free port, fresh state; yields its base URL."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = free_port()
+    executable = shutil.which("localstripe", path=str(Path(sys.executable).parent))
+    assert executable, "localstripe is installed by `make test` (the test extra)"
+    process = subprocess.Popen(
+        [executable, "--port", str(port), "--from-scratch"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"{base}/js.stripe.com/v3/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("localstripe did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
