@@ -1,0 +1,154 @@
+"""Forms of the partner pages (validation only: the rules live in partners.services)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, Optional
+
+from marketplace.accounts.forms import NewPassword, clean_text, country_choices
+from marketplace.security import MAX_PASSWORD_LENGTH
+from partners.models import TeamRole
+from partners.services import REASON_MAX_LENGTH
+
+ROLE_LABELS = {TeamRole.OWNER: _l("Owner"), TeamRole.MANAGER: _l("Manager")}
+LOGO_ACCEPT = {"accept": "image/png,image/jpeg"}
+
+
+def _role_choices() -> list[tuple[str, Any]]:
+    return [(role.value, label) for role, label in ROLE_LABELS.items()]
+
+
+def _website() -> StringField:
+    return StringField(
+        _l("Website"),
+        filters=[clean_text],
+        validators=[Optional(), URL(require_tld=True), Length(max=300)],
+        render_kw={"type": "url", "placeholder": "https://", "autocomplete": "url"},
+    )
+
+
+def _description() -> TextAreaField:
+    return TextAreaField(
+        _l("Description of the company"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=5000)],
+        render_kw={"rows": 6},
+    )
+
+
+def _contact_name() -> StringField:
+    return StringField(
+        _l("Contact name"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=160)],
+        render_kw={"autocomplete": "name"},
+    )
+
+
+def _contact_email() -> StringField:
+    return StringField(
+        _l("Contact e-mail address"),
+        filters=[clean_text],
+        validators=[DataRequired(), Email(), Length(max=254)],
+        render_kw={"type": "email", "autocomplete": "email"},
+    )
+
+
+def _contact_phone() -> StringField:
+    return StringField(
+        _l("Phone (optional)"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=40)],
+        render_kw={"type": "tel", "autocomplete": "tel"},
+    )
+
+
+class ApplicationForm(FlaskForm):
+    """A company asks to become a partner."""
+
+    name = StringField(
+        _l("Company name"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=160)],
+        render_kw={"autocomplete": "organization"},
+    )
+    country = SelectField(_l("Country"), validators=[DataRequired()])
+    website = _website()
+    description = _description()
+    contact_name = _contact_name()
+    contact_email = _contact_email()
+    contact_phone = _contact_phone()
+    logo = FileField(_l("Logo (optional)"), render_kw=LOGO_ACCEPT)
+    password = PasswordField(
+        _l("Password for your account"),
+        validators=[InputRequired(), NewPassword()],
+        render_kw={
+            "autocomplete": "new-password",
+            "minlength": 8,
+            "maxlength": MAX_PASSWORD_LENGTH,
+        },
+    )
+
+    def __init__(self, *args: Any, signed_in: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", _l("Choose a country")), *country_choices()]
+        if signed_in:
+            # The signed-in person becomes the owner: no account to create.
+            del self.password
+
+
+class ProfileForm(FlaskForm):
+    """The company details an owner may edit."""
+
+    description = _description()
+    website = _website()
+    contact_name = _contact_name()
+    contact_email = _contact_email()
+    contact_phone = _contact_phone()
+    logo = FileField(_l("New logo (optional)"), render_kw=LOGO_ACCEPT)
+
+
+class RefuseForm(FlaskForm):
+    """A moderator refuses an application; the reason is sent to the applicant."""
+
+    reason = TextAreaField(
+        _l("Reason (sent to the applicant)"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=REASON_MAX_LENGTH)],
+        render_kw={"rows": 4},
+    )
+
+
+class InviteForm(FlaskForm):
+    """An owner invites a colleague by e-mail."""
+
+    email = StringField(
+        _l("E-mail address"),
+        filters=[clean_text],
+        validators=[DataRequired(), Email(), Length(max=254)],
+        render_kw={"type": "email", "autocomplete": "off"},
+    )
+    role = SelectField(_l("Role"), validators=[DataRequired()])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.role.choices = _role_choices()
+
+
+class RoleForm(FlaskForm):
+    """An owner changes a representative's role."""
+
+    role = SelectField(_l("Role"), validators=[DataRequired()])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.role.choices = _role_choices()
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state (the CSRF token only)."""
