@@ -11,6 +11,8 @@ from marketplace.accounts.services import remaining_recovery_codes
 from marketplace.admin import forms, services
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.membership.forms import GrantMembershipForm
+from marketplace.membership.services import active_membership, grant_membership
 from marketplace.security import admin_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -56,6 +58,8 @@ def user(user_id: int):
         role_labels=forms.role_labels(),
         recovery_codes_left=remaining_recovery_codes(person),
         history=services.user_history(person),
+        membership=active_membership(person),
+        membership_form=GrantMembershipForm(formdata=None),
         GRANT=forms.GRANT,
         REVOKE=forms.REVOKE,
     )
@@ -83,6 +87,26 @@ def roles(user_id: int):
             flash(
                 _("%(name)s is no longer %(role)s.", name=person.full_name, role=label), "success"
             )
+    return redirect(url_for("admin.user", user_id=person.id))
+
+
+@bp.post("/users/<int:user_id>/membership")
+@admin_required
+def membership(user_id: int):
+    person = db.get_or_404(User, user_id)
+    form = GrantMembershipForm()
+    if not form.validate():
+        flash(_("Give a length between 1 and 120 months."), "error")
+        return redirect(url_for("admin.user", user_id=person.id))
+    try:
+        granted = grant_membership(
+            person, actor=current_user, months=form.months.data, tier=form.selected_tier()
+        )
+    except DomainError as error:
+        _flash_refusal(error)
+    else:
+        db.session.commit()
+        flash(_("Membership granted until %(date)s.", date=granted.ends_on.isoformat()), "success")
     return redirect(url_for("admin.user", user_id=person.id))
 
 
