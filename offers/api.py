@@ -1,7 +1,118 @@
-"""Public offers API."""
+"""Public offers API: GET /api/v1/offers (search, filters, pages) and GET /api/v1/offers/{id}.
+
+Anyone may call it; it never returns a code or a partner link (``PublicOfferSchema`` has no
+such field), whoever asks.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import abort
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from marketplace.extensions import db
+from offers import search
+from offers.models import Offer
 
 bp = Blueprint("offers_api", __name__, url_prefix="/offers", description="Offers")
+
+MAX_PAGE_SIZE = 100
+
+
+class OfferQuerySchema(Schema):
+    """The search and filters of ``GET /offers``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    category = fields.String(load_default="", metadata={"description": "A category slug."})
+    country = fields.String(
+        load_default="",
+        validate=validate.Length(max=2),
+        metadata={"description": "ISO 3166 alpha-2; worldwide offers always match."},
+    )
+    city = fields.String(load_default="")
+    online = fields.Boolean(load_default=None, allow_none=True)
+    partner = fields.String(load_default="", metadata={"description": "A partner id or slug."})
+    sort = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf([sort.value for sort in search.Sort]),
+    )
+
+
+class PublicOfferSchema(Schema):
+    """An offer as the public sees it: no shared code, no partner link."""
+
+    id = fields.Integer(dump_only=True)
+    title = fields.String(dump_only=True)
+    summary = fields.String(dump_only=True)
+    description = fields.String(dump_only=True, metadata={"description": "Markdown."})
+    title_fr = fields.String(dump_only=True, allow_none=True)
+    title_en = fields.String(dump_only=True, allow_none=True)
+    summary_fr = fields.String(dump_only=True, allow_none=True)
+    summary_en = fields.String(dump_only=True, allow_none=True)
+    category = fields.Function(
+        lambda offer: offer.category.slug if offer.category else None, dump_only=True
+    )
+    countries = fields.List(fields.String(), dump_only=True)
+    city = fields.String(dump_only=True, allow_none=True)
+    online = fields.Boolean(dump_only=True)
+    starts_at = fields.DateTime(dump_only=True, allow_none=True)
+    ends_at = fields.DateTime(dump_only=True, allow_none=True)
+    audience = fields.String(dump_only=True)
+    redemption_method = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    partner = fields.Function(lambda offer: offer.partner.name, dump_only=True)
+    redeemed_count = fields.Integer(dump_only=True)
+
+
+def _filters(args: dict[str, Any]) -> search.OfferFilters:
+    return search.OfferFilters(
+        q=args["q"].strip(),
+        category=args["category"].strip(),
+        country=args["country"].strip().upper(),
+        city=args["city"].strip(),
+        online=args["online"],
+        partner=args["partner"].strip(),
+        sort=search.Sort(args["sort"]) if args["sort"] else None,
+    )
+
+
+@bp.get("")
+@bp.arguments(OfferQuerySchema, location="query")
+@bp.response(200, PublicOfferSchema(many=True))
+@bp.paginate(page_size=20, max_page_size=MAX_PAGE_SIZE)
+def list_offers(args: dict[str, Any], pagination_parameters: PaginationParameters) -> list[Offer]:
+    """Published offers valid now, searched and filtered; newest first, or by relevance."""
+    statement = search.search_offers(_filters(args))
+    page = db.paginate(
+        statement,
+        page=pagination_parameters.page,
+        per_page=pagination_parameters.page_size,
+        error_out=False,
+    )
+    pagination_parameters.item_count = page.total or 0
+    return list(page.items)
+
+
+@bp.get("/<int:offer_id>")
+@bp.response(200, PublicOfferSchema)
+@bp.alt_response(404, description="No such published offer.")
+@bp.alt_response(410, description="The offer has ended.")
+def get_offer(offer_id: int) -> Offer:
+    """One published offer; an ended one answers 410 Gone."""
+    offer = search.get_public_offer(offer_id)
+    if offer is None:
+        abort(404)
+    state = search.offer_state(offer)
+    if state == "upcoming":
+        abort(404)
+    if state == "ended":
+        abort(410, description=_("This offer has ended."))
+    return offer

@@ -2,11 +2,79 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
 
-from offers import moderation, portal, wallet
+from marketplace.catalog.models import Category
+from marketplace.database import utcnow
+from marketplace.extensions import db
+from offers import moderation, portal, search, wallet
+from offers.markdown import render_markdown
+from offers.models import Audience
 
 bp = Blueprint("offers", __name__, url_prefix="/offers")
 bp.register_blueprint(portal.bp)
 bp.register_blueprint(moderation.bp)
 bp.register_blueprint(wallet.bp)
+
+REDEEM_ENDPOINT = "offers.wallet.redeem"
+
+
+def _reader_is_verified() -> bool:
+    return bool(current_user.is_authenticated and current_user.is_verified_alumnus)
+
+
+@bp.app_template_global()
+def latest_offers(limit: int = 3) -> list:
+    """The newest live offers (the home page shows a few)."""
+    return search.latest_offers(limit)
+
+
+@bp.get("/")
+def index():
+    filters = search.OfferFilters.from_args(request.args)
+    page_number = max(request.args.get("page", 1, type=int) or 1, 1)
+    statement = search.search_offers(filters)
+    page = db.paginate(statement, page=page_number, per_page=search.PAGE_SIZE, error_out=False)
+    if page_number > 1 and not page.items and page.pages:
+        page = db.paginate(statement, page=page.pages, per_page=search.PAGE_SIZE)
+    categories = db.session.scalars(select(Category).order_by(Category.position, Category.slug))
+    return render_template(
+        "offers/index.html",
+        page=page,
+        filters=filters,
+        args=filters.as_args(),
+        categories=list(categories),
+        sorts=search.Sort,
+        can_redeem=_reader_is_verified(),
+        MEMBERS=Audience.MEMBERS,
+    )
+
+
+@bp.get("/<int:offer_id>")
+def detail(offer_id: int):
+    offer = search.get_public_offer(offer_id)
+    if offer is None:
+        abort(404)
+    state = search.offer_state(offer)
+    if state == "upcoming":
+        abort(404)
+    # Rendered before the commit below, which would expire the loaded offer and reload it.
+    page = render_template(
+        "offers/detail.html",
+        offer=offer,
+        ended=state == "ended",
+        description=render_markdown(offer.description),
+        can_redeem=_reader_is_verified(),
+        redeem_available=REDEEM_ENDPOINT in current_app.view_functions,
+        redeem_endpoint=REDEEM_ENDPOINT,
+        MEMBERS=Audience.MEMBERS,
+    )
+    if state == "live":
+        # Analytics: one view more for today. Only a live offer counts, so a GET of a missing,
+        # hidden or ended offer changes nothing (tests/test_permissions.py compares row counts
+        # before and after its GETs, and asks for an id that does not exist).
+        search.count_offer_view(offer_id=offer.id, day=utcnow().date())
+        db.session.commit()
+    return page

@@ -491,6 +491,10 @@ def test_run_due_retention_with_a_moved_clock(app, create_user):
         run_due(utcnow() + timedelta(days=30), echo=lines.append)
         assert db.session.get(User, recent_id) is None
 
-    assert lines[1] == "retention: 0 unconfirmed registration(s) older than 30 days deleted"
-    assert lines[3] == "retention: 1 unconfirmed registration(s) older than 30 days deleted"
+    # Other packages register tasks of their own (offer expiry...): look at retention's lines.
+    retention = [line for line in lines if line.startswith("retention:")]
+    assert retention == [
+        "retention: 0 unconfirmed registration(s) older than 30 days deleted",
+        "retention: 1 unconfirmed registration(s) older than 30 days deleted",
+    ]
     assert not recent_file.exists()

@@ -45,6 +45,38 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "membership_api.list_tiers": (200, 200, 200, 200, 200, 200),
     "accounts_api.me": (401, 200, 200, 200, 200, 200),
     "api-docs.openapi_json": (200, 200, 200, 200, 200, 200),
+    # partners (issue 3, point 1): application, staff queue, portal, invitations
+    "partners.apply": (200, 200, 200, 200, 200, 200),
+    "partners.applied": (200, 200, 200, 200, 200, 200),
+    "partners.application_status": (302, 404, 404, 404, 404, 404),
+    "partners.applications": (302, 403, 403, 200, 403, 200),
+    "partners.application": (302, 403, 403, 404, 403, 404),
+    "partners.dashboard": (302, 403, 403, 403, 403, 403),
+    "partners.profile": (302, 403, 403, 403, 403, 403),
+    "partners.logo": (404, 404, 404, 404, 404, 404),
+    "partners.team": (302, 403, 403, 403, 403, 403),
+    "partners.invitation": (400, 400, 400, 400, 400, 400),
+    # offers browse: public listing and offer page (a missing offer id → 404), public API
+    "offers.index": (200, 200, 200, 200, 200, 200),
+    "offers.detail": (404, 404, 404, 404, 404, 404),
+    "offers_api.list_offers": (200, 200, 200, 200, 200, 200),
+    "offers_api.get_offer": (404, 404, 404, 404, 404, 404),
+    # offers wallet and redemption API (issue 3, points 3 and 5): a missing redemption id → 404
+    "offers.wallet.index": (302, 200, 200, 200, 200, 200),
+    "offers.wallet.show": (302, 404, 404, 404, 404, 404),
+    "offers.wallet.check": (302, 403, 403, 403, 403, 403),
+    "redemptions_api.my_redemptions": (401, 200, 200, 200, 200, 200),
+    "redemptions_api.offer_redemptions": (401, 403, 403, 403, 403, 403),
+    # offers portal, review queue and partner offers API (issue 3, points 2-3): no caller here
+    # is a partner representative (403); a missing offer id → 404 for moderators
+    "offers.portal.index": (302, 403, 403, 403, 403, 403),
+    "offers.portal.create": (302, 403, 403, 403, 403, 403),
+    "offers.portal.detail": (302, 403, 403, 403, 403, 403),
+    "offers.portal.edit": (302, 403, 403, 403, 403, 403),
+    "offers.moderation.queue": (302, 403, 403, 200, 403, 200),
+    "offers.moderation.review": (302, 403, 403, 404, 403, 404),
+    "partner_offers_api.list_partner_offers": (401, 403, 403, 403, 403, 403),
+    "partner_offers_api.get_partner_offer": (401, 403, 403, 403, 403, 403),
 }
 
 
@@ -70,8 +102,15 @@ def _url(app, endpoint: str, people) -> str:
                 values[name] = values[name].alumni_profile.id
         elif name == "user_id":
             values[name] = people["verified"].id
+        elif name == "offer_id":
+            # An id no offer has: the offer page would count a view (a new row) for a real one.
+            values[name] = 999_999_999
+        elif name == "redemption_id":
+            values[name] = 999_999_999  # no such redemption
         elif name == "filename":
             values[name] = "css/site.css"
+        elif name == "partner_id":
+            values[name] = 987654321  # no such partner
         else:
             values[name] = "not-a-valid-token"
     return rule.build(values)[1]

@@ -1,0 +1,266 @@
+"""Finding published offers: full-text search, filters, sorting, and the public offer loader.
+
+Full-text search runs on what the database offers (migration ``5f3c2a9d1b7e``):
+
+- PostgreSQL: the generated column ``offers.search_vector`` (French and English
+  configurations, GIN index), queried with ``websearch_to_tsquery`` and ranked by ``ts_rank``;
+- SQLite: the FTS5 table ``offers_fts`` (``unicode61 remove_diacritics 2``), kept in sync
+  by triggers, queried with a MATCH expression built here from quoted words, so user input
+  never reaches FTS syntax raw.
+
+Both sides see accent-folded, lower-case text (``folded``), so accents are ignored.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+
+from sqlalchemy import Select, and_, bindparam, exists, func, literal_column, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.sql.elements import ColumnElement
+
+from marketplace.catalog.models import Category
+from marketplace.database import utcnow
+from marketplace.extensions import db
+from offers.models import Offer, OfferCountry, OfferDailyStat, OfferStatus
+from partners.models import Partner
+
+# Objects created by the search migration outside the models; autogenerate must skip them.
+SEARCH_COLUMN = "search_vector"
+SEARCH_INDEX = "ix_offers_search_vector"
+FTS_TABLE_PREFIX = "offers_fts"
+
+PAGE_SIZE = 20
+# Statuses whose page stays reachable and says the offer has ended.
+ENDED_STATUSES = frozenset({OfferStatus.EXPIRED, OfferStatus.ARCHIVED})
+MAX_QUERY_WORDS = 12
+
+
+class Sort(enum.StrEnum):
+    """The orders a listing can be sorted in."""
+
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    ENDING = "ending"
+    POPULAR = "popular"
+
+
+def is_search_object(name: str | None, type_: str) -> bool:
+    """True for the search column, index and FTS tables that the models do not declare."""
+    if not name:
+        return False
+    if type_ == "column":
+        return name == SEARCH_COLUMN
+    if type_ == "index":
+        return name == SEARCH_INDEX
+    if type_ == "table":
+        return name.startswith(FTS_TABLE_PREFIX)
+    return False
+
+
+def folded(text_: str | None) -> str:
+    """Lower-case ``text_`` without accents (NFKD, combining marks dropped)."""
+    if not text_:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text_)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
+
+
+def query_words(query: str | None) -> list[str]:
+    """The folded words of a user's query (letters and digits only, at most a dozen)."""
+    return re.findall(r"\w+", folded(query))[:MAX_QUERY_WORDS]
+
+
+def fts5_match(query: str | None) -> str:
+    """A safe FTS5 MATCH expression: every word quoted and prefix-matched, all required.
+
+    Quoting makes ``OR``, ``NEAR(``, ``-``, ``*`` and ``:`` plain text; a ``"`` inside a
+    word is doubled, as FTS5 strings require.
+    """
+    return " ".join('"{}"*'.format(word.replace('"', '""')) for word in query_words(query))
+
+
+@dataclass(frozen=True)
+class OfferFilters:
+    """What a reader asked the listing (page or API) for; empty values mean no filter."""
+
+    q: str = ""
+    category: str = ""
+    country: str = ""
+    city: str = ""
+    online: bool | None = None
+    partner: str = ""
+    sort: Sort | None = None
+
+    @classmethod
+    def from_args(cls, args) -> OfferFilters:
+        """Read the filters from a query string, ignoring values that make no sense."""
+        online_arg = (args.get("online") or "").strip().lower()
+        online = {"1": True, "true": True, "yes": True, "0": False, "false": False}.get(online_arg)
+        sort_arg = (args.get("sort") or "").strip()
+        return cls(
+            q=(args.get("q") or "").strip()[:200],
+            category=(args.get("category") or "").strip()[:60],
+            country=(args.get("country") or "").strip().upper()[:2],
+            city=(args.get("city") or "").strip()[:120],
+            online=online,
+            partner=(args.get("partner") or "").strip()[:180],
+            sort=Sort(sort_arg) if sort_arg in Sort.__members__.values() else None,
+        )
+
+    @property
+    def effective_sort(self) -> Sort:
+        """Relevance needs words to rank by; without them the default is newest first."""
+        has_words = bool(query_words(self.q))
+        if self.sort is None or (self.sort == Sort.RELEVANCE and not has_words):
+            return Sort.RELEVANCE if has_words else Sort.NEWEST
+        return self.sort
+
+    def as_args(self) -> dict[str, str]:
+        """The non-empty filters as query-string values (for links that keep them)."""
+        values: dict[str, str] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is None or value == "":
+                continue
+            if field.name == "online":
+                value = "1" if value else "0"
+            values[field.name] = str(value)
+        return values
+
+
+def _live(now: datetime) -> ColumnElement[bool]:
+    """Published and within its dates."""
+    return and_(
+        Offer.status == OfferStatus.PUBLISHED,
+        or_(Offer.starts_at.is_(None), Offer.starts_at <= now),
+        or_(Offer.ends_at.is_(None), Offer.ends_at > now),
+    )
+
+
+def _text_match(query: str) -> tuple[ColumnElement[bool], ColumnElement | None]:
+    """The full-text condition and its rank expression (lower sorts first) for ``query``."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        terms = bindparam("fts_q", " ".join(query_words(query)))
+        tsquery = func.websearch_to_tsquery(literal_column("'french'::regconfig"), terms).op("||")(
+            func.websearch_to_tsquery(literal_column("'english'::regconfig"), terms)
+        )
+        vector = literal_column(f"offers.{SEARCH_COLUMN}")
+        return vector.op("@@")(tsquery), -func.ts_rank(vector, tsquery)
+    match = bindparam("fts_q", fts5_match(query))
+    condition = Offer.id.in_(
+        text("SELECT rowid FROM offers_fts WHERE offers_fts MATCH :fts_q").bindparams(match)
+    )
+    # FTS5's built-in ``rank`` is bm25(): smaller is more relevant.
+    rank = (
+        select(literal_column("rank"))
+        .select_from(text("offers_fts"))
+        .where(text("offers_fts MATCH :fts_q AND offers_fts.rowid = offers.id").bindparams(match))
+        .scalar_subquery()
+    )
+    return condition, rank
+
+
+def search_offers(filters: OfferFilters, *, now: datetime | None = None) -> Select:
+    """The live offers matching ``filters``, in the asked order, partner/category/countries
+    eager-loaded (a fixed number of queries whatever the page holds)."""
+    now = now or utcnow()
+    statement = (
+        select(Offer)
+        .join(Offer.partner)
+        .outerjoin(Offer.category)
+        .options(
+            contains_eager(Offer.partner),
+            contains_eager(Offer.category),
+            selectinload(Offer.country_rows),
+        )
+        .where(_live(now))
+    )
+    rank = None
+    if query_words(filters.q):
+        condition, rank = _text_match(filters.q)
+        statement = statement.where(condition)
+    elif filters.q:
+        # Only punctuation was typed: nothing can match.
+        statement = statement.where(literal_column("1") == 0)
+    if filters.category:
+        statement = statement.where(Category.slug == filters.category)
+    if filters.country:
+        has_country = exists().where(
+            OfferCountry.offer_id == Offer.id, OfferCountry.country == filters.country
+        )
+        worldwide = ~exists().where(OfferCountry.offer_id == Offer.id)
+        statement = statement.where(or_(has_country, worldwide))
+    if filters.city:
+        statement = statement.where(func.lower(Offer.city) == filters.city.lower())
+    if filters.online is not None:
+        statement = statement.where(Offer.online.is_(filters.online))
+    if filters.partner:
+        if filters.partner.isdigit():
+            statement = statement.where(Offer.partner_id == int(filters.partner))
+        else:
+            statement = statement.where(Partner.slug == filters.partner)
+    return statement.order_by(*_ordering(filters.effective_sort, rank))
+
+
+def _ordering(sort: Sort, rank: ColumnElement | None) -> list:
+    newest = [Offer.published_at.desc(), Offer.id.desc()]
+    if sort == Sort.RELEVANCE and rank is not None:
+        return [rank, *newest]
+    if sort == Sort.ENDING:
+        # Offers without an end date come last.
+        return [Offer.ends_at.is_(None), Offer.ends_at.asc(), Offer.id.desc()]
+    if sort == Sort.POPULAR:
+        return [Offer.redeemed_count.desc(), *newest]
+    return newest
+
+
+def latest_offers(limit: int = 3) -> list[Offer]:
+    """The newest live offers, for the home page."""
+    return list(db.session.scalars(search_offers(OfferFilters()).limit(limit)).unique())
+
+
+def get_public_offer(offer_id: int) -> Offer | None:
+    """The offer if the public may see its page (live or ended), else None; one query."""
+    visible = or_(Offer.status == OfferStatus.PUBLISHED, Offer.status.in_(ENDED_STATUSES))
+    return db.session.scalar(
+        select(Offer)
+        .options(
+            joinedload(Offer.partner),
+            joinedload(Offer.category),
+            selectinload(Offer.country_rows),
+        )
+        .where(Offer.id == offer_id, visible)
+    )
+
+
+def offer_state(offer: Offer, *, now: datetime | None = None) -> str:
+    """``"live"``, ``"ended"`` or ``"upcoming"``, for a published or ended offer."""
+    now = now or utcnow()
+    if offer.status in ENDED_STATUSES or (offer.ends_at is not None and offer.ends_at <= now):
+        return "ended"
+    if offer.starts_at is not None and offer.starts_at > now:
+        return "upcoming"
+    return "live"
+
+
+def count_offer_view(*, offer_id: int, day: date) -> None:
+    """Add one view to the offer's statistics of ``day`` (insert or increment, atomically)."""
+    # ON CONFLICT makes the first-view-of-the-day race harmless on both databases: two
+    # concurrent first views both end as one row with views = 2, never a unique violation.
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(OfferDailyStat).values(
+        offer_id=offer_id, day=day, views=1, reveals=0, redemptions=0
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[OfferDailyStat.offer_id, OfferDailyStat.day],
+        set_={"views": OfferDailyStat.views + 1},
+    )
+    db.session.execute(statement)
