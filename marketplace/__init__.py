@@ -65,6 +65,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    # The domain packages (jobs, offers, partners) are imported only here, to plug them in.
+    from jobs import api as jobs_api
+    from jobs import application_api
+    from jobs import partner_api as partner_jobs_api
+    from jobs import views as jobs_views
     from marketplace import views
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import views as accounts_views
@@ -73,8 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.membership import api as membership_api
     from marketplace.moderation import api as moderation_api
     from marketplace.moderation import views as moderation_views
-
-    # The domain packages: the core imports them only here, to plug them in.
+    from marketplace.notifications import views as notification_views
     from offers import api as offers_api
     from offers import partner_api as partner_offers_api
     from offers import redemption_api
@@ -89,6 +93,8 @@ def register_blueprints(app: Flask) -> None:
         admin_views.bp,
         partners_views.bp,
         offers_views.bp,
+        jobs_views.bp,
+        notification_views.bp,
     ):
         app.register_blueprint(blueprint)
     api_blueprints = (
@@ -100,6 +106,9 @@ def register_blueprints(app: Flask) -> None:
         offers_api.bp,
         partner_offers_api.bp,
         redemption_api.bp,
+        jobs_api.bp,
+        partner_jobs_api.bp,
+        application_api.bp,
     )
     for blueprint in api_blueprints:
         smorest_api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
@@ -117,10 +126,12 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from marketplace.cli import seed_cli, tasks_cli, users_cli
+    from partners.commands import partners_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(tasks_cli)
+    app.cli.add_command(partners_cli)
 
 
 def register_hooks(app: Flask) -> None:

@@ -4,6 +4,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+import jobs.models  # noqa: F401
 import marketplace.model_registry  # noqa: F401 - every model on the metadata
 import offers.models  # noqa: F401
 import partners.models  # noqa: F401

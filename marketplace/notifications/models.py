@@ -1,11 +1,11 @@
-"""The mail outbox."""
+"""The mail outbox and members' saved searches."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.database import UTCDateTime, utcnow
@@ -32,3 +32,40 @@ class OutboxMessage(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.template} {self.status}>"
+
+
+class SavedSearch(db.Model):
+    """A member's saved search of jobs or offers, e-mailed instantly, daily or weekly."""
+
+    __tablename__ = "saved_searches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    frequency: Mapped[str] = mapped_column(String(10), default="weekly")
+    # The random token of the one-click unsubscribe link, stored as its SHA-256.
+    unsubscribe_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<SavedSearch {self.id} {self.kind} {self.frequency}>"
+
+
+class SavedSearchHit(db.Model):
+    """An item already sent for a saved search: never the same item twice."""
+
+    __tablename__ = "saved_search_hits"
+    __table_args__ = (UniqueConstraint("saved_search_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    saved_search_id: Mapped[int] = mapped_column(
+        ForeignKey("saved_searches.id", ondelete="CASCADE")
+    )
+    item_id: Mapped[int]
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<SavedSearchHit {self.saved_search_id} {self.item_id}>"
