@@ -55,9 +55,13 @@ run: install translations
 	    admin@example.org       administrator      (two-factor code: make otp EMAIL=admin@example.org)
 	    moderator@example.org   moderator          (two-factor code: make otp EMAIL=moderator@example.org)
 	    treasurer@example.org   treasurer          (two-factor code: make otp EMAIL=treasurer@example.org)
-	    alice@example.org       verified alumna (English)
+	    alice@example.org       verified alumna (English), paying member
 	    bruno@example.org       verified alumnus
-	    chloe@example.org       pending alumna
+	    emma@example.org        alumna waiting for verification
+	    partner-owner@example.org     owner of the partner Librairie Voltaire
+	    partner-manager@example.org   manager of the partner Librairie Voltaire
+	    horizon-owner@example.org     owner of the partner Air Horizon
+	    partner-applicant@example.org partner application waiting for review
 
 	  E-mails are written to instance/outbox/. Stop with Ctrl-C.
 

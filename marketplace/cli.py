@@ -133,7 +133,7 @@ def otp_command(email: str) -> None:
 @in_english
 def seed_demo_command() -> None:
     """Load the demo data (idempotent: existing rows are kept as they are)."""
-    from marketplace.seed import DEMO_PASSWORD, DEMO_STAFF, seed_demo
+    from marketplace.seed import DEMO_LOGINS, DEMO_PASSWORD, DEMO_STAFF, seed_demo
 
     # Known passwords and two-factor secrets must never reach a public site.
     _refuse_in_production("Loading demo accounts")
@@ -144,7 +144,8 @@ def seed_demo_command() -> None:
     click.echo(f"Every demo account's password: {DEMO_PASSWORD}")
     for email, _name, role, _secret in DEMO_STAFF:
         click.echo(f"  {role}: {email} (two-factor code: flask --app wsgi users otp {email})")
-    click.echo("  verified alumna (English): alice@example.org")
+    for email, description in DEMO_LOGINS:
+        click.echo(f"  {description}: {email}")
 
 
 # ---------------------------------------------------------------- tasks

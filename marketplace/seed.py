@@ -130,6 +130,12 @@ def add_demo_step(name: str, run: Callable[[], int], *, after: str | None = None
         DEMO_STEPS.append(step)
 
 
+def add_demo_login(email: str, description: str) -> None:
+    """List a demo account in what ``seed demo`` prints (once per e-mail)."""
+    if all(existing != email for existing, _description in DEMO_LOGINS):
+        DEMO_LOGINS.append((email, description))
+
+
 def seed_demo() -> list[tuple[str, int]]:
     """Run every demo step (flushing after each); return (step name, rows created)."""
     report = []
@@ -391,6 +397,13 @@ def seed_alumni() -> int:
         created += 1
     return created
 
+
+# Demo accounts of other packages that ``seed demo`` prints: (e-mail, what it shows).
+DEMO_LOGINS: list[tuple[str, str]] = [
+    ("alice@example.org", "verified alumna (English)"),
+    ("bruno@example.org", "verified alumnus"),
+    ("emma@example.org", "alumna waiting for verification"),
+]
 
 DEMO_STEPS: list[SeedStep] = [
     SeedStep("schools", seed_schools),

@@ -35,6 +35,7 @@ from marketplace.extensions import db, limiter
 from marketplace.security import login_required, moderator_required
 from offers.models import Offer, OfferStatus
 from partners import services
+from partners import tasks as _tasks  # noqa: F401 - registers the orphan-application task
 from partners.access import current_membership, current_partner, partner_required
 from partners.forms import (
     ROLE_LABELS,

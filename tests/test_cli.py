@@ -19,17 +19,20 @@ from marketplace.accounts.models import (
     User,
     VerificationStatus,
 )
-from marketplace.accounts.services import check_totp, issue_account_token
+from marketplace.accounts.services import check_totp, find_user, issue_account_token
 from marketplace.audit import AuditLog
 from marketplace.catalog.models import Category, School
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.membership.models import MembershipTier
+from marketplace.membership.models import Membership, MembershipTier
+from marketplace.membership.services import has_active_membership
 from marketplace.notifications.models import OutboxMessage
 from marketplace.security import password_problem, token_digest
 from marketplace.security import verify_password as check_password
 from marketplace.seed import DEMO_PASSWORD, DEMO_SCHOOLS, DEMO_STAFF
 from marketplace.tasks import run_due
+from offers.models import Audience, Offer, OfferCode, OfferStatus, Redemption, RedemptionMethod
+from partners.models import Partner, PartnerStatus, TeamRole
 from tests.conftest import TOTP_SECRET
 from tests.conftest import test_config as make_test_config
 
@@ -498,3 +501,126 @@ def test_run_due_retention_with_a_moved_clock(app, create_user):
         "retention: 1 unconfirmed registration(s) older than 30 days deleted",
     ]
     assert not recent_file.exists()
+
+
+# ---------------------------------------------------------------- partners create
+
+
+def test_partners_create_makes_a_pending_partner_owned_by_the_account(app, cli, create_user):
+    owner = create_user("owner@example.org", full_name="Olga Owner")
+
+    result = cli("partners", "create", "Librairie Étoile", "--owner", "Owner@Example.org")
+
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        partner = db.session.scalar(select(Partner).where(Partner.name == "Librairie Étoile"))
+        assert partner is not None
+        assert result.output.strip() == str(partner.id)
+        assert partner.status == PartnerStatus.PENDING
+        assert partner.decided_at is None
+        assert partner.country == "FR"
+        assert partner.slug == "librairie-etoile"
+        assert (partner.contact_email, partner.contact_name) == ("owner@example.org", "Olga Owner")
+        members = [(m.user_id, m.role) for m in partner.members]
+        assert members == [(owner.id, TeamRole.OWNER)]
+
+
+def test_partners_create_approved(app, cli, create_user):
+    create_user("owner@example.org")
+
+    result = cli("partners", "create", "Air Test", "--owner", "owner@example.org", "--approved")
+
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        partner = db.session.get(Partner, int(result.output.strip()))
+        assert partner.status == PartnerStatus.APPROVED
+        assert partner.decided_at is not None
+        assert db.session.scalar(
+            select(AuditLog).where(
+                AuditLog.action == "partner.approved", AuditLog.object_id == partner.id
+            )
+        )
+
+
+def test_partners_create_unknown_owner_exits_1(app, cli):
+    result = cli("partners", "create", "Ghost Ltd", "--owner", "nobody@example.org")
+
+    assert result.exit_code == 1
+    assert "No account for nobody@example.org" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Partner)) == 0
+
+
+# ---------------------------------------------------------------- seed demo: partners and offers
+
+
+def test_seed_demo_partners_offers_and_redemptions(app, cli):
+    result = cli("seed", "demo")
+    assert result.exit_code == 0, result.output
+    assert "partner-owner@example.org" in result.output
+
+    with app.app_context():
+        partners = {p.name: p for p in db.session.scalars(select(Partner))}
+        assert {name for name, p in partners.items() if p.status == PartnerStatus.APPROVED} == {
+            "Librairie Voltaire",
+            "Air Horizon",
+            "CodeCamp Lisboa",
+        }
+        assert [p.status for p in partners.values()].count(PartnerStatus.PENDING) == 1
+        for name in ("Librairie Voltaire", "Air Horizon", "CodeCamp Lisboa"):
+            roles = sorted(m.role for m in partners[name].members if m.is_active)
+            assert roles == [TeamRole.MANAGER, TeamRole.OWNER]
+        voltaire = {m.user.email for m in partners["Librairie Voltaire"].members}
+        assert voltaire == {"partner-owner@example.org", "partner-manager@example.org"}
+        for email in ("partner-owner@example.org", "partner-manager@example.org"):
+            assert check_password(find_user(email).password_hash, DEMO_PASSWORD)
+
+        offers = list(db.session.scalars(select(Offer)))
+        assert {o.redemption_method for o in offers} == set(RedemptionMethod)
+        statuses = [o.status for o in offers]
+        for status in (OfferStatus.DRAFT, OfferStatus.SUBMITTED, OfferStatus.EXPIRED):
+            assert statuses.count(status) == 1
+        assert statuses.count(OfferStatus.PUBLISHED) >= 5
+        assert any(o.audience == Audience.MEMBERS for o in offers)
+        assert any(o.online and not o.countries for o in offers)
+        assert len({o.category_id for o in offers}) >= 3
+        assert any(o.title_en is None and o.title_fr for o in offers)
+        assert any(o.title_en and o.title_fr for o in offers)
+        assert all(o.search_fr for o in offers)
+
+        pool = next(o for o in offers if o.redemption_method == RedemptionMethod.UNIQUE_CODES)
+        codes = list(db.session.scalars(select(OfferCode).where(OfferCode.offer_id == pool.id)))
+        assert len(codes) == 30
+
+        redemptions = list(db.session.scalars(select(Redemption)))
+        assert len(redemptions) >= 5
+        for offer in offers:
+            mine = [r for r in redemptions if r.offer_id == offer.id]
+            assert offer.redeemed_count == len(mine)
+        assert sum(1 for c in codes if c.redemption_id is not None) == pool.redeemed_count > 0
+        by_method = {r.offer.redemption_method: r for r in redemptions}
+        assert by_method[RedemptionMethod.VOUCHER].voucher_token
+        assert by_method[RedemptionMethod.GENERATED_CODES].code
+        assert all(db.session.get(User, r.user_id).is_verified_alumnus for r in redemptions)
+        alice = find_user("alice@example.org")
+        assert has_active_membership(alice)
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(Membership).where(Membership.source == "staff")
+            )
+            == 1
+        )
+
+
+def test_seed_demo_twice_keeps_every_table_the_same(app, cli):
+    assert cli("seed", "demo").exit_code == 0
+    first = row_counts(app)
+    for table in ("partners", "partner_members", "offers", "offer_codes", "redemptions"):
+        assert first[table] > 0, table
+
+    second = cli("seed", "demo")
+
+    assert second.exit_code == 0, second.output
+    assert row_counts(app) == first
+    for step in ("partners", "memberships", "offers", "redemptions"):
+        assert f"{step}: 0 created" in second.output
