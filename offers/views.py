@@ -9,7 +9,7 @@ from sqlalchemy import select
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from offers import moderation, portal, search, wallet
+from offers import analytics_views, moderation, portal, search, wallet
 from offers.markdown import render_markdown
 from offers.models import Audience
 
@@ -17,6 +17,7 @@ bp = Blueprint("offers", __name__, url_prefix="/offers")
 bp.register_blueprint(portal.bp)
 bp.register_blueprint(moderation.bp)
 bp.register_blueprint(wallet.bp)
+bp.register_blueprint(analytics_views.bp)
 
 REDEEM_ENDPOINT = "offers.wallet.redeem"
 

@@ -23,6 +23,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db, limiter
 from marketplace.security import login_required, verified_alumnus_required
+from offers import analytics
 from offers import redemption as services
 from offers.models import Offer, Redemption
 from partners.access import current_partner, partner_required
@@ -92,9 +93,15 @@ def show(redemption_id: int):
     qr = None
     if redemption.voucher_token and state == "valid":
         qr = qr_svg(check_url(redemption.voucher_token))
-    return render_template(
+    # Rendered before the commit below, which would expire the loaded rows and reload them.
+    page = render_template(
         "offers/wallet/show.html", redemption=redemption, offer=redemption.offer, state=state, qr=qr
     )
+    if state == "valid":
+        # Analytics: the code, pass or link was shown to the member once more.
+        analytics.count_reveal(offer_id=redemption.offer_id, day=services.utcnow().date())
+        db.session.commit()
+    return page
 
 
 def _render_check(token: str):
