@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
+from flask import current_app, has_request_context
 from sqlalchemy import select
 
 from marketplace.accounts.models import User
@@ -65,6 +67,13 @@ def purge_unconfirmed_registrations(now: datetime) -> str:
     for path in files:
         path.unlink(missing_ok=True)
     return f"{len(users)} unconfirmed registration(s) older than 30 days deleted"
+
+
+def site_request_context() -> AbstractContextManager[object]:
+    """Outside a request (cron, commands), a request context on ``SITE_URL`` for e-mail links."""
+    if has_request_context():
+        return nullcontext()
+    return current_app.test_request_context("/", base_url=current_app.config["SITE_URL"])
 
 
 def add_due_task(name: str, run: Callable[[datetime], str]) -> None:
