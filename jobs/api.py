@@ -1,7 +1,117 @@
-"""Public jobs API."""
+"""Public jobs API: GET /api/v1/jobs (search, filters, pages) and GET /api/v1/jobs/{id}.
+
+Anyone may call it. A closed, expired or archived job (or a published one past its listing
+or application deadline) answers 410 Gone; a job the public may not see answers 404.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import abort
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from jobs import search
+from jobs.models import Contract, Job, Remote
+from marketplace.extensions import db
 
 bp = Blueprint("jobs_api", __name__, url_prefix="/jobs", description="Jobs")
+
+MAX_PAGE_SIZE = 100
+
+
+class JobQuerySchema(Schema):
+    """The search and filters of ``GET /jobs``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    contract = fields.String(
+        load_default="", validate=validate.OneOf(["", *(item.value for item in Contract)])
+    )
+    country = fields.String(
+        load_default="", validate=validate.Length(max=2), metadata={"description": "ISO 3166."}
+    )
+    city = fields.String(load_default="", validate=validate.Length(max=120))
+    remote = fields.String(
+        load_default="", validate=validate.OneOf(["", *(item.value for item in Remote)])
+    )
+    language = fields.String(
+        load_default="", validate=validate.Length(max=2), metadata={"description": "ISO 639-1."}
+    )
+    sort = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf([sort.value for sort in search.Sort]),
+    )
+
+
+class PublicJobSchema(Schema):
+    """A job as the public sees it."""
+
+    id = fields.Integer(dump_only=True)
+    title = fields.String(dump_only=True, metadata={"description": "In the reader's language."})
+    description = fields.String(dump_only=True, metadata={"description": "Markdown."})
+    title_fr = fields.String(dump_only=True, allow_none=True)
+    title_en = fields.String(dump_only=True, allow_none=True)
+    description_fr = fields.String(dump_only=True, allow_none=True)
+    description_en = fields.String(dump_only=True, allow_none=True)
+    contract = fields.String(dump_only=True)
+    country = fields.String(dump_only=True)
+    city = fields.String(dump_only=True, allow_none=True)
+    remote = fields.String(dump_only=True)
+    languages = fields.List(fields.String(), dump_only=True)
+    salary_min = fields.Integer(dump_only=True, allow_none=True)
+    salary_max = fields.Integer(dump_only=True, allow_none=True)
+    currency = fields.String(dump_only=True, allow_none=True)
+    apply_deadline = fields.Date(dump_only=True, allow_none=True)
+    published_at = fields.DateTime(dump_only=True, allow_none=True)
+    status = fields.String(dump_only=True)
+    partner = fields.Function(lambda job: job.partner.name, dump_only=True)
+
+
+def _filters(args: dict[str, Any]) -> search.JobFilters:
+    return search.JobFilters(
+        q=args["q"].strip(),
+        contract=args["contract"],
+        country=args["country"].strip().upper(),
+        city=args["city"].strip(),
+        remote=args["remote"],
+        language=args["language"].strip().lower(),
+        sort=search.Sort(args["sort"]) if args["sort"] else None,
+    )
+
+
+@bp.get("")
+@bp.arguments(JobQuerySchema, location="query")
+@bp.response(200, PublicJobSchema(many=True))
+@bp.paginate(page_size=20, max_page_size=MAX_PAGE_SIZE)
+def list_jobs(args: dict[str, Any], pagination_parameters: PaginationParameters) -> list[Job]:
+    """Published jobs still open, searched and filtered; newest first, or by relevance."""
+    statement = search.search_jobs(_filters(args))
+    page = db.paginate(
+        statement,
+        page=pagination_parameters.page,
+        per_page=pagination_parameters.page_size,
+        error_out=False,
+    )
+    pagination_parameters.item_count = page.total or 0
+    return list(page.items)
+
+
+@bp.get("/<int:job_id>")
+@bp.response(200, PublicJobSchema)
+@bp.alt_response(404, description="No such published job.")
+@bp.alt_response(410, description="The job is closed or has expired.")
+def get_job(job_id: int) -> Job:
+    """One published job; a closed or expired one answers 410 Gone."""
+    job = search.get_public_job(job_id)
+    if job is None:
+        abort(404)
+    if not search.job_is_open(job):
+        abort(410, description=_("This job offer has ended."))
+    return job

@@ -2,12 +2,98 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from babel import Locale, UnknownLocaleError
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
-from jobs import applications, moderation, pipeline, portal
+from jobs import applications, moderation, pipeline, portal, search
+from jobs.models import Contract, Remote
+from marketplace.extensions import db
+from marketplace.markdown import render_markdown
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 bp.register_blueprint(portal.bp)
 bp.register_blueprint(moderation.bp)
 bp.register_blueprint(applications.bp)
 bp.register_blueprint(pipeline.bp)
+
+APPLY_ENDPOINT = "jobs.applications.apply"
+
+CONTRACT_LABELS = {
+    Contract.PERMANENT: _l("Permanent contract"),
+    Contract.FIXED_TERM: _l("Fixed-term contract"),
+    Contract.INTERNSHIP: _l("Internship"),
+    Contract.APPRENTICESHIP: _l("Apprenticeship"),
+    Contract.VIE: _l("International volunteering (VIE)"),
+    Contract.FREELANCE: _l("Freelance"),
+    Contract.VOLUNTEER: _l("Volunteering"),
+}
+REMOTE_LABELS = {
+    Remote.ONSITE: _l("On site"),
+    Remote.HYBRID: _l("Hybrid"),
+    Remote.REMOTE: _l("Remote"),
+}
+# The languages offered in the filter; a job may ask for any ISO 639-1 code.
+FILTER_LANGUAGES = ("fr", "en", "de", "es", "it", "pt", "nl", "ar", "zh", "ja")
+
+
+def language_name(code: str) -> str:
+    """The name of the language ``code`` in the reader's language (the code if unknown)."""
+    try:
+        name = Locale.parse(code).get_display_name(str(get_locale() or "fr"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return code
+    return name or code
+
+
+def _reader_is_verified() -> bool:
+    return bool(current_user.is_authenticated and current_user.is_verified_alumnus)
+
+
+def _labels() -> dict:
+    return {
+        "contract_labels": CONTRACT_LABELS,
+        "remote_labels": REMOTE_LABELS,
+        "language_name": language_name,
+    }
+
+
+@bp.get("/")
+def index():
+    filters = search.JobFilters.from_args(request.args)
+    page_number = max(request.args.get("page", 1, type=int) or 1, 1)
+    statement = search.search_jobs(filters)
+    page = db.paginate(statement, page=page_number, per_page=search.PAGE_SIZE, error_out=False)
+    if page_number > 1 and not page.items and page.pages:
+        page = db.paginate(statement, page=page.pages, per_page=search.PAGE_SIZE)
+    return render_template(
+        "jobs/index.html",
+        page=page,
+        filters=filters,
+        args=filters.as_args(),
+        sorts=search.Sort,
+        contracts=list(Contract),
+        remotes=list(Remote),
+        filter_languages=FILTER_LANGUAGES,
+        can_apply=_reader_is_verified(),
+        **_labels(),
+    )
+
+
+@bp.get("/<int:job_id>")
+def detail(job_id: int):
+    job = search.get_public_job(job_id)
+    if job is None:
+        abort(404)
+    return render_template(
+        "jobs/detail.html",
+        job=job,
+        ended=not search.job_is_open(job),
+        description=render_markdown(job.description),
+        can_apply=_reader_is_verified(),
+        apply_available=APPLY_ENDPOINT in current_app.view_functions,
+        apply_endpoint=APPLY_ENDPOINT,
+        **_labels(),
+    )

@@ -8,7 +8,8 @@ import jobs.models  # noqa: F401
 import marketplace.model_registry  # noqa: F401 - every model on the metadata
 import offers.models  # noqa: F401
 import partners.models  # noqa: F401
-from offers.search import is_search_object
+from jobs.search import is_search_object as is_job_search_object
+from offers.search import is_search_object as is_offer_search_object
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -51,8 +52,8 @@ def get_metadata():
 
 
 def include_object(object, name, type_, reflected, compare_to):
-    """Skip what the search migration creates outside the models (tsvector, FTS5 tables)."""
-    return not is_search_object(name, type_)
+    """Skip what the search migrations create outside the models (tsvector, FTS5 tables)."""
+    return not (is_offer_search_object(name, type_) or is_job_search_object(name, type_))
 
 
 def run_migrations_offline():

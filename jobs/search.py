@@ -1,0 +1,215 @@
+"""Finding published jobs: full-text search, filters, sorting, and the public job loader.
+
+Full-text search runs on what the database offers (migration ``172455a6f570``):
+
+- PostgreSQL: the generated column ``jobs.search_vector`` (French and English
+  configurations, GIN index), queried with ``websearch_to_tsquery`` and ranked by ``ts_rank``;
+- SQLite: the FTS5 table ``jobs_fts`` (``unicode61 remove_diacritics 2``), kept in sync by
+  triggers, queried with a MATCH expression built here from quoted words, so user input never
+  reaches FTS syntax raw.
+
+Both sides see accent-folded, lower-case text (``jobs.services.fold``), so accents are ignored.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+
+from sqlalchemy import Select, and_, bindparam, exists, func, literal_column, or_, select, text
+from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.sql.elements import ColumnElement
+
+from jobs.models import Contract, Job, JobLanguage, JobStatus, Remote
+from jobs.services import fold
+from marketplace.database import utcnow
+from marketplace.extensions import db
+
+# Objects created by the search migration outside the models; autogenerate must skip them.
+SEARCH_COLUMN = "search_vector"
+SEARCH_INDEX = "ix_jobs_search_vector"
+FTS_TABLE_PREFIX = "jobs_fts"
+
+PAGE_SIZE = 20
+# Statuses whose page stays reachable and says the job has ended.
+ENDED_STATUSES = frozenset({JobStatus.CLOSED, JobStatus.EXPIRED, JobStatus.ARCHIVED})
+MAX_QUERY_WORDS = 12
+
+
+class Sort(enum.StrEnum):
+    """The orders the job list can be sorted in."""
+
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    DEADLINE = "deadline"
+
+
+def is_search_object(name: str | None, type_: str) -> bool:
+    """True for the search column, index and FTS tables that the models do not declare."""
+    if not name:
+        return False
+    if type_ == "column":
+        return name == SEARCH_COLUMN
+    if type_ == "index":
+        return name == SEARCH_INDEX
+    if type_ == "table":
+        return name.startswith(FTS_TABLE_PREFIX)
+    return False
+
+
+def query_words(query: str | None) -> list[str]:
+    """The folded words of a user's query (letters and digits only, at most a dozen)."""
+    return re.findall(r"\w+", fold(query))[:MAX_QUERY_WORDS]
+
+
+def fts5_match(query: str | None) -> str:
+    """A safe FTS5 MATCH expression: every word quoted and prefix-matched, all required.
+
+    Quoting makes ``OR``, ``NEAR(``, ``-``, ``*`` and ``:`` plain text; a ``"`` inside a
+    word is doubled, as FTS5 strings require.
+    """
+    return " ".join('"{}"*'.format(word.replace('"', '""')) for word in query_words(query))
+
+
+def _choice(kind: type[enum.StrEnum], value: str | None) -> str:
+    value = (value or "").strip().lower()
+    return value if value in kind.__members__.values() else ""
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """What a reader asked the job list (page or API) for; empty values mean no filter."""
+
+    q: str = ""
+    contract: str = ""
+    country: str = ""
+    city: str = ""
+    remote: str = ""
+    language: str = ""
+    sort: Sort | None = None
+
+    @classmethod
+    def from_args(cls, args) -> JobFilters:
+        """Read the filters from a query string, ignoring values that make no sense."""
+        sort_arg = (args.get("sort") or "").strip()
+        return cls(
+            q=(args.get("q") or "").strip()[:200],
+            contract=_choice(Contract, args.get("contract")),
+            country=(args.get("country") or "").strip().upper()[:2],
+            city=(args.get("city") or "").strip()[:120],
+            remote=_choice(Remote, args.get("remote")),
+            language=(args.get("language") or "").strip().lower()[:2],
+            sort=Sort(sort_arg) if sort_arg in Sort.__members__.values() else None,
+        )
+
+    @property
+    def effective_sort(self) -> Sort:
+        """Relevance needs words to rank by; without them the default is newest first."""
+        has_words = bool(query_words(self.q))
+        if self.sort is None or (self.sort == Sort.RELEVANCE and not has_words):
+            return Sort.RELEVANCE if has_words else Sort.NEWEST
+        return self.sort
+
+    def as_args(self) -> dict[str, str]:
+        """The non-empty filters as query-string values (for links that keep them)."""
+        return {
+            field.name: str(getattr(self, field.name))
+            for field in fields(self)
+            if getattr(self, field.name) not in (None, "")
+        }
+
+
+def _live(now: datetime, today: date) -> ColumnElement[bool]:
+    """Published, still listed, and still open to applications."""
+    return and_(
+        Job.status == JobStatus.PUBLISHED,
+        or_(Job.listed_until.is_(None), Job.listed_until > now),
+        or_(Job.apply_deadline.is_(None), Job.apply_deadline >= today),
+    )
+
+
+def _text_match(query: str) -> tuple[ColumnElement[bool], ColumnElement]:
+    """The full-text condition and its rank expression (lower sorts first) for ``query``."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        terms = bindparam("fts_q", " ".join(query_words(query)))
+        tsquery = func.websearch_to_tsquery(literal_column("'french'::regconfig"), terms).op("||")(
+            func.websearch_to_tsquery(literal_column("'english'::regconfig"), terms)
+        )
+        vector = literal_column(f"jobs.{SEARCH_COLUMN}")
+        return vector.op("@@")(tsquery), -func.ts_rank(vector, tsquery)
+    match = bindparam("fts_q", fts5_match(query))
+    condition = Job.id.in_(
+        text("SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH :fts_q").bindparams(match)
+    )
+    # FTS5's built-in ``rank`` is bm25(): smaller is more relevant.
+    rank = (
+        select(literal_column("rank"))
+        .select_from(text("jobs_fts"))
+        .where(text("jobs_fts MATCH :fts_q AND jobs_fts.rowid = jobs.id").bindparams(match))
+        .scalar_subquery()
+    )
+    return condition, rank
+
+
+def search_jobs(filters: JobFilters, *, now: datetime | None = None) -> Select:
+    """The live jobs matching ``filters``, in the asked order, with their partner joined and
+    their languages loaded in one more query (a fixed number of queries per page)."""
+    now = now or utcnow()
+    statement = (
+        select(Job)
+        .join(Job.partner)
+        .options(contains_eager(Job.partner))
+        .where(_live(now, now.date()))
+    )
+    rank = None
+    if query_words(filters.q):
+        condition, rank = _text_match(filters.q)
+        statement = statement.where(condition)
+    elif filters.q:
+        # Only punctuation was typed: nothing can match.
+        statement = statement.where(literal_column("1") == 0)
+    if filters.contract:
+        statement = statement.where(Job.contract == Contract(filters.contract))
+    if filters.country:
+        statement = statement.where(Job.country == filters.country.upper())
+    if filters.city:
+        statement = statement.where(func.lower(Job.city) == filters.city.lower())
+    if filters.remote:
+        statement = statement.where(Job.remote == Remote(filters.remote))
+    if filters.language:
+        statement = statement.where(
+            exists().where(
+                JobLanguage.job_id == Job.id, JobLanguage.language == filters.language.lower()
+            )
+        )
+    return statement.order_by(*_ordering(filters.effective_sort, rank))
+
+
+def _ordering(sort: Sort, rank: ColumnElement | None) -> list:
+    newest = [Job.published_at.desc(), Job.id.desc()]
+    if sort == Sort.RELEVANCE and rank is not None:
+        return [rank, *newest]
+    if sort == Sort.DEADLINE:
+        # Jobs without a deadline come last.
+        return [Job.apply_deadline.is_(None), Job.apply_deadline.asc(), *newest]
+    return newest
+
+
+def get_public_job(job_id: int) -> Job | None:
+    """The job if the public may see its page (published or ended), else None."""
+    visible = or_(Job.status == JobStatus.PUBLISHED, Job.status.in_(ENDED_STATUSES))
+    return db.session.scalar(
+        select(Job).options(joinedload(Job.partner)).where(Job.id == job_id, visible)
+    )
+
+
+def job_is_open(job: Job, *, now: datetime | None = None) -> bool:
+    """True while a published job is listed and its application deadline has not passed."""
+    now = now or utcnow()
+    if job.status != JobStatus.PUBLISHED:
+        return False
+    if job.listed_until is not None and job.listed_until <= now:
+        return False
+    return job.apply_deadline is None or job.apply_deadline >= now.date()
