@@ -116,6 +116,9 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)
         # One budget for the whole API per caller: per account signed in, per IP otherwise.
         limiter.shared_limit("300/minute", scope="api")(blueprint)
+    # Saved-search alerts: importing these registers each domain's source with the digests.
+    import jobs.alerts  # noqa: F401
+    import offers.alerts  # noqa: F401
 
 
 def register_errorhandlers(app: Flask) -> None:

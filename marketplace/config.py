@@ -58,6 +58,8 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "MAX_CONTENT_LENGTH": 6 * 1024 * 1024,
         "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
         "PREFERRED_URL_SCHEME": env.get("PREFERRED_URL_SCHEME", "http"),
+        # The site's public address, for links in e-mails written outside a request (cron).
+        "SITE_URL": env.get("SITE_URL", "http://127.0.0.1:5000"),
         "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
         # Sessions: signed cookie plus a per-user version checked on every request.
         "SESSION_COOKIE_HTTPONLY": True,

@@ -13,14 +13,13 @@ redemption offer + member) and creates only what is missing: running it twice ch
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, has_request_context
+from flask import has_request_context
 from sqlalchemy import exists, select
 
 from marketplace.accounts.models import User
@@ -30,6 +29,7 @@ from marketplace.extensions import db
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.membership.services import grant_membership
 from marketplace.seed import DEMO_PASSWORD, add_demo_login, add_demo_step, create_account
+from marketplace.tasks import site_request_context
 from offers import services as offers
 from offers.models import Offer, OfferStatus, Redemption
 from offers.redemption import redeem_offer
@@ -38,8 +38,6 @@ from partners.services import Application, apply_as_user, approve_partner
 
 logger = logging.getLogger(__name__)
 
-# Links in the e-mails the services queue (approvals...) point at the local demo site.
-DEMO_BASE_URL = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:5000")
 MODERATOR = "moderator@example.org"
 
 
@@ -264,7 +262,7 @@ def _mail_links() -> Iterator[None]:
     if has_request_context():
         yield
         return
-    with current_app.test_request_context(base_url=DEMO_BASE_URL):
+    with site_request_context():
         yield
 
 

@@ -77,6 +77,40 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "offers.moderation.review": (302, 403, 403, 404, 403, 404),
     "partner_offers_api.list_partner_offers": (401, 403, 403, 403, 403, 403),
     "partner_offers_api.get_partner_offer": (401, 403, 403, 403, 403, 403),
+    # offers analytics (issue 3, point 6): partner portal pages and CSV export
+    "offers.analytics.index": (302, 403, 403, 403, 403, 403),
+    "offers.analytics.detail": (302, 403, 403, 403, 403, 403),
+    "offers.analytics.redemptions_csv": (302, 403, 403, 403, 403, 403),
+    # saved-search alerts (issue 4, point 6): own searches; an unknown unsubscribe token → 404
+    "notifications.searches": (302, 200, 200, 200, 200, 200),
+    "notifications.unsubscribe": (404, 404, 404, 404, 404, 404),
+    # jobs browse (issue 4, point 2): public listing and job page (a missing job id → 404), API
+    "jobs.index": (200, 200, 200, 200, 200, 200),
+    "jobs.detail": (404, 404, 404, 404, 404, 404),
+    "jobs_api.list_jobs": (200, 200, 200, 200, 200, 200),
+    "jobs_api.get_job": (404, 404, 404, 404, 404, 404),
+    # job applications and pipeline (issue 4, points 3-4, 7): a missing job or application id
+    # → 404 for whoever may use the route; no caller here is a partner representative (403)
+    "jobs.applications.apply": (302, 403, 404, 403, 403, 403),
+    "jobs.applications.index": (302, 200, 200, 200, 200, 200),
+    "jobs.applications.cv": (302, 404, 404, 404, 404, 404),
+    "jobs.pipeline.job": (302, 403, 403, 403, 403, 403),
+    "jobs.pipeline.application": (302, 403, 403, 403, 403, 403),
+    "jobs.pipeline.cv": (302, 403, 403, 403, 403, 403),
+    "jobs.pipeline.export": (302, 403, 403, 403, 403, 403),
+    "applications_api.my_applications": (401, 200, 200, 200, 200, 200),
+    "applications_api.partner_job_applications": (401, 403, 403, 403, 403, 403),
+    "applications_api.partner_application_cv": (401, 403, 403, 403, 403, 403),
+    # job postings (issue 4, points 1 and 7): portal, review queue and partner jobs API; no caller
+    # here is a partner representative (403); a missing job id → 404 for moderators
+    "jobs.portal.index": (302, 403, 403, 403, 403, 403),
+    "jobs.portal.create": (302, 403, 403, 403, 403, 403),
+    "jobs.portal.detail": (302, 403, 403, 403, 403, 403),
+    "jobs.portal.edit": (302, 403, 403, 403, 403, 403),
+    "jobs.moderation.queue": (302, 403, 403, 200, 403, 200),
+    "jobs.moderation.review": (302, 403, 403, 404, 403, 404),
+    "partner_jobs_api.list_partner_jobs": (401, 403, 403, 403, 403, 403),
+    "partner_jobs_api.get_partner_job": (401, 403, 403, 403, 403, 403),
 }
 
 
@@ -105,6 +139,10 @@ def _url(app, endpoint: str, people) -> str:
         elif name == "offer_id":
             # An id no offer has: the offer page would count a view (a new row) for a real one.
             values[name] = 999_999_999
+        elif name == "job_id":
+            values[name] = 999_999_999  # no such job
+        elif name == "application_id":
+            values[name] = 999_999_999  # no such application
         elif name == "redemption_id":
             values[name] = 999_999_999  # no such redemption
         elif name == "filename":

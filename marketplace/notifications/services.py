@@ -6,6 +6,7 @@ import logging
 import secrets
 import smtplib
 import ssl
+from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,14 @@ def queue_mail(
     return message
 
 
+# RFC 5322 lines may reach 998 characters. At the default 78, a long header without spaces
+# (List-Unsubscribe: <https://…/token>) is turned into RFC 2047 encoded words, which mail
+# clients do not read as a URL.
+EMAIL_POLICY = email_policy.default.clone(max_line_length=998)
+
+
 def _build(message: OutboxMessage) -> EmailMessage:
-    email = EmailMessage()
+    email = EmailMessage(policy=EMAIL_POLICY)
     email["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     email["To"] = message.recipient
     email["Subject"] = message.subject
