@@ -71,10 +71,10 @@ WITHDRAWABLE = {
 ENDED_JOB = {JobStatus.CLOSED, JobStatus.EXPIRED, JobStatus.ARCHIVED}
 
 STATUS_LABELS = {
-    ApplicationStatus.SUBMITTED: _l("Submitted"),
+    ApplicationStatus.SUBMITTED: _l("Sent"),
     ApplicationStatus.IN_REVIEW: _l("In review"),
     ApplicationStatus.INTERVIEW: _l("Interview"),
-    ApplicationStatus.OFFER: _l("Offer"),
+    ApplicationStatus.OFFER: _l("Job offer made"),
     ApplicationStatus.HIRED: _l("Hired"),
     ApplicationStatus.REJECTED: _l("Not retained"),
     ApplicationStatus.WITHDRAWN: _l("Withdrawn"),
