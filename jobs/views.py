@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from jobs import applications, moderation, pipeline, portal, search
+from jobs import demo as _demo  # noqa: F401 - registers the demo data steps (seed demo)
 from jobs.models import Contract, Remote
 from marketplace.extensions import db
 from marketplace.markdown import render_markdown

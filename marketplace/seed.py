@@ -119,15 +119,29 @@ class SeedStep:
 
 
 def add_demo_step(name: str, run: Callable[[], int], *, after: str | None = None) -> None:
-    """Register a step (once per name), at the end or right after the step named ``after``."""
-    if any(step.name == name for step in DEMO_STEPS):
+    """Register a step (once per name), at the end or right after the step named ``after``.
+
+    A step whose ``after`` is not registered yet (its package is imported later) waits for it:
+    the order holds whichever package the application imports first.
+    """
+    waiting = [step.name for steps in WAITING_STEPS.values() for step in steps]
+    if name in waiting or any(step.name == name for step in DEMO_STEPS):
         return
     step = SeedStep(name, run)
     names = [existing.name for existing in DEMO_STEPS]
-    if after in names:
-        DEMO_STEPS.insert(names.index(after) + 1, step)
+    if after is None:
+        _place(step, len(DEMO_STEPS))
+    elif after in names:
+        _place(step, names.index(after) + 1)
     else:
-        DEMO_STEPS.append(step)
+        WAITING_STEPS.setdefault(after, []).append(step)
+
+
+def _place(step: SeedStep, index: int) -> None:
+    """Insert ``step`` at ``index``, then the steps that waited for it right after it."""
+    DEMO_STEPS.insert(index, step)
+    for follower in reversed(WAITING_STEPS.pop(step.name, [])):
+        _place(follower, index + 1)
 
 
 def add_demo_login(email: str, description: str) -> None:
@@ -139,7 +153,9 @@ def add_demo_login(email: str, description: str) -> None:
 def seed_demo() -> list[tuple[str, int]]:
     """Run every demo step (flushing after each); return (step name, rows created)."""
     report = []
-    for step in DEMO_STEPS:
+    # Steps whose predecessor was never registered still run, last.
+    left = [step for steps in WAITING_STEPS.values() for step in steps]
+    for step in DEMO_STEPS + left:
         created = step.run()
         db.session.flush()
         report.append((step.name, created))
@@ -404,6 +420,9 @@ DEMO_LOGINS: list[tuple[str, str]] = [
     ("bruno@example.org", "verified alumnus"),
     ("emma@example.org", "alumna waiting for verification"),
 ]
+
+# Steps registered with an ``after`` step that is not registered yet, by that step's name.
+WAITING_STEPS: dict[str, list[SeedStep]] = {}
 
 DEMO_STEPS: list[SeedStep] = [
     SeedStep("schools", seed_schools),
