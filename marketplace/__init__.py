@@ -9,7 +9,10 @@ from typing import Any
 from flask import Flask, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from marketplace import database  # noqa: F401 - registers the SQLite connection settings
+from marketplace import (
+    database,  # noqa: F401 - registers the SQLite connection settings
+    model_registry,  # noqa: F401 - every core model on the metadata
+)
 from marketplace.config import build_config
 from marketplace.extensions import api as smorest_api  # the subpackage marketplace.api owns "api"
 from marketplace.extensions import babel, csrf, db, limiter, login_manager, migrate

@@ -5,3 +5,4 @@ from marketplace.accounts import models as accounts_models  # noqa: F401
 from marketplace.catalog import models as catalog_models  # noqa: F401
 from marketplace.membership import models as membership_models  # noqa: F401
 from marketplace.notifications import models as notification_models  # noqa: F401
+from marketplace.payments import models as payment_models  # noqa: F401

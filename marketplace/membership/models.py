@@ -52,6 +52,7 @@ class Membership(db.Model):
     starts_on: Mapped[date]
     ends_on: Mapped[date] = mapped_column(index=True)
     source: Mapped[str] = mapped_column(String(20), default="staff")
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

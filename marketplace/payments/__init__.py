@@ -1,0 +1,1 @@
+"""Payments through Stripe: ledger, webhooks, documents, refunds, reconciliation."""

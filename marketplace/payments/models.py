@@ -1,0 +1,197 @@
+"""The payment ledger: payments, refunds, Stripe events, document numbers, saved cards."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.database import UTCDateTime, utcnow
+from marketplace.extensions import db
+
+
+class PaymentKind(enum.StrEnum):
+    """What a payment pays for."""
+
+    MEMBERSHIP = "membership"
+    PARTNER_PLAN = "partner_plan"
+    FEATURED = "featured"
+
+
+class PaymentStatus(enum.StrEnum):
+    """A payment moves only forward (see ``STATUS_RANK``)."""
+
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"
+
+
+# pending → requires_action → succeeded | failed | canceled, then refunds and disputes.
+STATUS_RANK = {
+    PaymentStatus.PENDING: 0,
+    PaymentStatus.REQUIRES_ACTION: 1,
+    PaymentStatus.FAILED: 2,
+    PaymentStatus.CANCELED: 2,
+    PaymentStatus.SUCCEEDED: 3,
+    PaymentStatus.PARTIALLY_REFUNDED: 4,
+    PaymentStatus.REFUNDED: 5,
+    PaymentStatus.DISPUTED: 5,
+}
+
+
+def _enum(kind: type[enum.Enum]) -> Enum:
+    return Enum(kind, native_enum=False, length=20, validate_strings=True)
+
+
+class Payment(db.Model):
+    """One payment, created before Stripe is called; amounts in minor units."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_bounds"),
+        UniqueConstraint("document_year", "document_sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[PaymentKind] = mapped_column(_enum(PaymentKind), index=True)
+    status: Mapped[PaymentStatus] = mapped_column(
+        _enum(PaymentStatus), default=PaymentStatus.PENDING, index=True
+    )
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    # The payer; kept as NULL once the person is anonymised (the ledger stays, French law).
+    payer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    payer_name: Mapped[str] = mapped_column(String(200))
+    payer_email: Mapped[str | None] = mapped_column(String(254))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    # What is bought: {"tier": code, "months": 12} / {"plan": code} / {"offer_id": 1, "days": 30}.
+    subject: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    description: Mapped[str] = mapped_column(String(255))
+    off_session: Mapped[bool] = mapped_column(default=False)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(64))
+    stripe_setup_intent_id: Mapped[str | None] = mapped_column(String(64))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    stripe_fee: Mapped[int | None]
+    refunded_amount: Mapped[int] = mapped_column(default=0)
+    failure_message: Mapped[str | None] = mapped_column(String(255))
+    # Set when what Stripe reports does not match this row: the treasurer must look.
+    flag: Mapped[str | None] = mapped_column(String(40), index=True)
+    flag_detail: Mapped[str | None] = mapped_column(Text)
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    document_year: Mapped[int | None]
+    document_sequence: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="payment", order_by="Refund.id", lazy="selectin"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Payment {self.id} {self.kind} {self.amount} {self.currency} {self.status}>"
+
+    @property
+    def document_number(self) -> str | None:
+        """The gap-free yearly number, e.g. ``2026-000123``."""
+        if self.document_year is None or self.document_sequence is None:
+            return None
+        return f"{self.document_year}-{self.document_sequence:06d}"
+
+
+class Refund(db.Model):
+    """A full or partial refund of a payment, by a treasurer or from the Stripe dashboard."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    amount: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    failure_message: Mapped[str | None] = mapped_column(String(255))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="refunds")
+
+    def __repr__(self) -> str:
+        return f"<Refund {self.id} payment={self.payment_id} {self.amount} {self.status}>"
+
+
+class StripeEvent(db.Model):
+    """A webhook event, stored once (the unique id makes a duplicate delivery a no-op)."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(80), unique=True)
+    type: Mapped[str] = mapped_column(String(80))
+    object_id: Mapped[str | None] = mapped_column(String(80))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<StripeEvent {self.event_id} {self.type}>"
+
+
+class DocumentCounter(db.Model):
+    """The last document number of a year; incremented under a row lock (gap-free)."""
+
+    __tablename__ = "document_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_sequence: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<DocumentCounter {self.year} {self.last_sequence}>"
+
+
+class PaymentProfile(db.Model):
+    """A person's Stripe customer, saved card and auto-renewal choice."""
+
+    __tablename__ = "payment_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(64))
+    payment_method_id: Mapped[str | None] = mapped_column(String(64))
+    card_brand: Mapped[str | None] = mapped_column(String(20))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    auto_renew: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<PaymentProfile user={self.user_id}>"
+
+
+class AssociationDetails(db.Model):
+    """The association's identity printed on documents (one row, edited by admins)."""
+
+    __tablename__ = "association_details"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(Text)
+    siret: Mapped[str | None] = mapped_column(String(20))
+    rna: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    vat_note: Mapped[str | None] = mapped_column(String(255))
+
+    def __repr__(self) -> str:
+        return f"<AssociationDetails {self.name!r}>"
