@@ -5,12 +5,13 @@ from __future__ import annotations
 from babel import Locale, UnknownLocaleError
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from jobs import applications, moderation, pipeline, portal, search
 from jobs import demo as _demo  # noqa: F401 - registers the demo data steps (seed demo)
+from jobs.forms import CONTRACT_LABELS, REMOTE_LABELS
 from jobs.models import Contract, Remote
+from marketplace.accounts.forms import country_name
 from marketplace.extensions import db
 from marketplace.markdown import render_markdown
 
@@ -22,20 +23,6 @@ bp.register_blueprint(pipeline.bp)
 
 APPLY_ENDPOINT = "jobs.applications.apply"
 
-CONTRACT_LABELS = {
-    Contract.PERMANENT: _l("Permanent contract"),
-    Contract.FIXED_TERM: _l("Fixed-term contract"),
-    Contract.INTERNSHIP: _l("Internship"),
-    Contract.APPRENTICESHIP: _l("Apprenticeship"),
-    Contract.VIE: _l("International volunteering (VIE)"),
-    Contract.FREELANCE: _l("Freelance"),
-    Contract.VOLUNTEER: _l("Volunteering"),
-}
-REMOTE_LABELS = {
-    Remote.ONSITE: _l("On site"),
-    Remote.HYBRID: _l("Hybrid"),
-    Remote.REMOTE: _l("Remote"),
-}
 # The languages offered in the filter; a job may ask for any ISO 639-1 code.
 FILTER_LANGUAGES = ("fr", "en", "de", "es", "it", "pt", "nl", "ar", "zh", "ja")
 
@@ -58,6 +45,7 @@ def _labels() -> dict:
         "contract_labels": CONTRACT_LABELS,
         "remote_labels": REMOTE_LABELS,
         "language_name": language_name,
+        "country_name": country_name,
     }
 
 
