@@ -79,9 +79,16 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.admin import views as admin_views
     from marketplace.catalog import api as catalog_api
     from marketplace.membership import api as membership_api
+    from marketplace.membership import me_api as my_membership_api
+    from marketplace.membership import views as membership_views
     from marketplace.moderation import api as moderation_api
     from marketplace.moderation import views as moderation_views
     from marketplace.notifications import views as notification_views
+    from marketplace.payments import api as payments_api
+    from marketplace.payments import document_views
+    from marketplace.payments import views as payment_views
+    from marketplace.treasury import api as treasury_api
+    from marketplace.treasury import views as treasury_views
     from offers import api as offers_api
     from offers import partner_api as partner_offers_api
     from offers import redemption_api
@@ -98,12 +105,18 @@ def register_blueprints(app: Flask) -> None:
         offers_views.bp,
         jobs_views.bp,
         notification_views.bp,
+        membership_views.bp,
+        payment_views.bp,
+        document_views.bp,
+        treasury_views.bp,
     ):
         app.register_blueprint(blueprint)
     api_blueprints = (
         accounts_api.bp,
         catalog_api.bp,
         membership_api.bp,
+        my_membership_api.bp,
+        payments_api.bp,
         moderation_api.bp,
         partners_api.bp,
         offers_api.bp,
@@ -112,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
         jobs_api.bp,
         partner_jobs_api.bp,
         application_api.bp,
+        treasury_api.bp,
     )
     for blueprint in api_blueprints:
         smorest_api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
@@ -121,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
         limiter.shared_limit("300/minute", scope="api")(blueprint)
     # Saved-search alerts: importing these registers each domain's source with the digests.
     import jobs.alerts  # noqa: F401
+    import marketplace.payments.tasks  # noqa: F401 - payment re-sync and dashboard refunds
     import offers.alerts  # noqa: F401
 
 
@@ -138,6 +153,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(tasks_cli)
     app.cli.add_command(partners_cli)
+    from marketplace.payments.commands import payments_cli
+
+    app.cli.add_command(payments_cli)
 
 
 def register_hooks(app: Flask) -> None:

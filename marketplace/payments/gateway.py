@@ -1,0 +1,337 @@
+"""The one module that talks to Stripe: our own dataclasses in, our own dataclasses out.
+
+Works with real Stripe and with localstripe (``STRIPE_API_BASE``). Every create call carries an
+idempotency key derived from our row; network calls time out after 10 seconds and are not retried
+by the SDK (the caller, the webhook retry or the reconciliation job retries).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 10
+EXTENSION_KEY = "stripe_gateway"
+
+
+class GatewayError(Exception):
+    """Stripe said no or failed; ``user_message`` is a safe, translatable sentence."""
+
+    default_message = _l("The payment could not be processed. Please try again later.")
+
+    def __init__(self, detail: str = "", user_message: str | None = None) -> None:
+        super().__init__(detail or str(self.default_message))
+        self.detail = detail
+        self.user_message = user_message or str(self.default_message)
+
+
+class GatewayUnavailable(GatewayError):
+    """Network error, timeout or a 5xx from Stripe: the payment service is unreachable."""
+
+    default_message = _l("The payment service is unreachable. Please try again in a few minutes.")
+
+
+class CardDeclined(GatewayError):
+    """The card was refused (HTTP 402); ``user_message`` carries Stripe's decline message."""
+
+    default_message = _l("Your card was declined.")
+
+
+class InvalidSignature(Exception):
+    """A webhook whose signature, secret or timestamp does not verify."""
+
+
+@dataclass(frozen=True)
+class SetupIntentInfo:
+    id: str
+    client_secret: str | None
+    status: str
+    payment_method: str | None
+    customer: str | None
+
+
+@dataclass(frozen=True)
+class PaymentIntentInfo:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    client_secret: str | None
+    payment_method: str | None
+    customer: str | None
+    latest_charge: str | None
+    last_error: str | None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    id: str
+    amount: int
+    status: str
+    charge: str | None
+    payment_intent: str | None
+
+
+@dataclass(frozen=True)
+class ChargeInfo:
+    id: str
+    amount: int
+    amount_refunded: int
+    currency: str
+    fee: int | None
+    disputed: bool
+    payment_intent: str | None
+    refunds: tuple[RefundInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    id: str
+    type: str
+    object_id: str | None
+    object_type: str | None
+    data: dict = field(default_factory=dict)
+
+
+def _id(value: Any) -> str | None:
+    """An id whether Stripe sent it as a string or as an expanded object."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value.get("id")
+    return str(value)
+
+
+def _setup_intent(data: dict) -> SetupIntentInfo:
+    return SetupIntentInfo(
+        id=data["id"],
+        client_secret=data.get("client_secret"),
+        status=data.get("status") or "",
+        payment_method=_id(data.get("payment_method")),
+        customer=_id(data.get("customer")),
+    )
+
+
+def _payment_intent(data: dict) -> PaymentIntentInfo:
+    last_error = data.get("last_payment_error") or None
+    return PaymentIntentInfo(
+        id=data["id"],
+        status=data.get("status") or "",
+        amount=int(data.get("amount") or 0),
+        currency=str(data.get("currency") or "").lower(),
+        client_secret=data.get("client_secret"),
+        payment_method=_id(data.get("payment_method")),
+        customer=_id(data.get("customer")),
+        latest_charge=_id(data.get("latest_charge")),
+        last_error=(last_error.get("message") or last_error.get("code")) if last_error else None,
+        metadata=dict(data.get("metadata") or {}),
+    )
+
+
+def _refund(data: dict) -> RefundInfo:
+    return RefundInfo(
+        id=data["id"],
+        amount=int(data.get("amount") or 0),
+        status=data.get("status") or "",
+        charge=_id(data.get("charge")),
+        payment_intent=_id(data.get("payment_intent")),
+    )
+
+
+class StripeClient:
+    """A thin wrapper over ``stripe.StripeClient`` mapping errors and objects to ours."""
+
+    def __init__(self, *, api_key: str, api_base: str, webhook_secret: str) -> None:
+        self.webhook_secret = webhook_secret
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base.rstrip("/")},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+        )
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def _call(self, what: str, function: Any, *args: Any, **kwargs: Any) -> dict:
+        """Run one SDK call; return a plain dict; raise our exceptions."""
+        try:
+            result = function(*args, **kwargs)
+        except stripe.CardError as error:
+            message = getattr(error, "user_message", None) or error.user_message
+            logger.info("stripe %s: card declined (%s)", what, error.code)
+            raise CardDeclined(
+                f"{what}: card declined ({error.code})",
+                user_message=str(message) if message else None,
+            ) from error
+        except stripe.APIConnectionError as error:
+            logger.warning("stripe %s: unreachable (%s)", what, type(error).__name__)
+            raise GatewayUnavailable(f"{what}: {type(error).__name__}") from error
+        except stripe.StripeError as error:
+            status = error.http_status or 0
+            if status >= 500 or status == 0 or isinstance(error, stripe.RateLimitError):
+                logger.warning("stripe %s: unavailable (HTTP %s)", what, status)
+                raise GatewayUnavailable(f"{what}: HTTP {status}") from error
+            logger.warning("stripe %s: error HTTP %s %s", what, status, error.user_message)
+            raise GatewayError(f"{what}: HTTP {status} {error.user_message or ''}") from error
+        return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+    def create_customer(self, *, email: str | None, name: str, idempotency_key: str) -> str:
+        """Create a Stripe customer; return its id."""
+        params: dict[str, Any] = {"name": name}
+        if email:
+            params["email"] = email
+        data = self._call(
+            "customer.create",
+            self._client.v1.customers.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
+        return data["id"]
+
+    def create_setup_intent(self, *, customer: str, idempotency_key: str) -> SetupIntentInfo:
+        """Create an off-session SetupIntent for the card element."""
+        data = self._call(
+            "setup_intent.create",
+            self._client.v1.setup_intents.create,
+            params={"customer": customer, "usage": "off_session"},
+            options={"idempotency_key": idempotency_key},
+        )
+        return _setup_intent(data)
+
+    def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntentInfo:
+        """Fetch a SetupIntent."""
+        data = self._call(
+            "setup_intent.retrieve", self._client.v1.setup_intents.retrieve, setup_intent_id
+        )
+        return _setup_intent(data)
+
+    def create_payment_intent(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer: str | None,
+        payment_method: str,
+        off_session: bool = False,
+        metadata: dict[str, str] | None = None,
+        idempotency_key: str,
+    ) -> PaymentIntentInfo:
+        """Create and confirm (``confirm=true``) a PaymentIntent with a saved payment method."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "payment_method": payment_method,
+            "confirm": True,
+            "metadata": {key: str(value) for key, value in (metadata or {}).items()},
+        }
+        if customer:
+            params["customer"] = customer
+        if off_session:
+            params["off_session"] = True
+        data = self._call(
+            "payment_intent.create",
+            self._client.v1.payment_intents.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
+        return _payment_intent(data)
+
+    def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
+        """Fetch a PaymentIntent (the truth the ledger is synced with)."""
+        data = self._call(
+            "payment_intent.retrieve", self._client.v1.payment_intents.retrieve, payment_intent_id
+        )
+        return _payment_intent(data)
+
+    def retrieve_charge(self, charge_id: str) -> ChargeInfo:
+        """Fetch a charge with its refunds and its fee (from the balance transaction)."""
+        data = self._call("charge.retrieve", self._client.v1.charges.retrieve, charge_id)
+        fee: int | None = None
+        transaction = data.get("balance_transaction")
+        if isinstance(transaction, dict):
+            fee = transaction.get("fee")
+        elif isinstance(transaction, str) and transaction:
+            balance = self._call(
+                "balance_transaction.retrieve",
+                self._client.v1.balance_transactions.retrieve,
+                transaction,
+            )
+            fee = balance.get("fee")
+        refunds_data = data.get("refunds") or {}
+        refunds = tuple(
+            _refund(item)
+            for item in (
+                refunds_data.get("data", []) if isinstance(refunds_data, dict) else refunds_data
+            )
+        )
+        return ChargeInfo(
+            id=data["id"],
+            amount=int(data.get("amount") or 0),
+            amount_refunded=int(data.get("amount_refunded") or 0),
+            currency=str(data.get("currency") or "").lower(),
+            fee=int(fee) if fee is not None else None,
+            disputed=bool(data.get("disputed")),
+            payment_intent=_id(data.get("payment_intent")),
+            refunds=refunds,
+        )
+
+    def create_refund(
+        self, *, payment_intent: str, amount: int | None, idempotency_key: str
+    ) -> RefundInfo:
+        """Refund a payment fully (``amount=None``) or partly."""
+        params: dict[str, Any] = {"payment_intent": payment_intent}
+        if amount is not None:
+            params["amount"] = amount
+        data = self._call(
+            "refund.create",
+            self._client.v1.refunds.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
+        return _refund(data)
+
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def parse_webhook(self, payload: bytes, signature_header: str | None) -> EventInfo:
+        """Verify the signature on the raw body (default 300 s tolerance); return the event."""
+        if not signature_header or not self.webhook_secret:
+            raise InvalidSignature("missing signature")
+        try:
+            event = stripe.Webhook.construct_event(payload, signature_header, self.webhook_secret)
+        except stripe.SignatureVerificationError as error:
+            raise InvalidSignature(str(error)) from error
+        except ValueError as error:  # not JSON
+            raise InvalidSignature("invalid payload") from error
+        data = event.to_dict()
+        obj = (data.get("data") or {}).get("object") or {}
+        if not isinstance(obj, dict) or not data.get("id") or not data.get("type"):
+            raise InvalidSignature("not an event")
+        return EventInfo(
+            id=str(data["id"]),
+            type=str(data["type"]),
+            object_id=obj.get("id"),
+            object_type=obj.get("object"),
+            data=obj,
+        )
+
+
+def get_gateway() -> StripeClient:
+    """The app's Stripe client, built from its configuration and cached in ``app.extensions``."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    gateway = app.extensions.get(EXTENSION_KEY)
+    if gateway is None:
+        gateway = StripeClient(
+            api_key=app.config["STRIPE_SECRET_KEY"],
+            api_base=app.config["STRIPE_API_BASE"],
+            webhook_secret=app.config["STRIPE_WEBHOOK_SECRET"],
+        )
+        app.extensions[EXTENSION_KEY] = gateway
+    return gateway
