@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache, wraps
 from importlib import resources
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -179,6 +180,17 @@ def _check_session_age(app: Flask) -> None:
     session["seen_at"] = now
 
 
+def _stripe_origins(app: Flask) -> str:
+    """The origins of STRIPE_JS_URL and STRIPE_API_BASE, each after a space, for the CSP."""
+    origins: list[str] = []
+    for key in ("STRIPE_JS_URL", "STRIPE_API_BASE"):
+        parts = urlsplit(app.config.get(key) or "")
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+        if origin and origin not in origins:
+            origins.append(origin)
+    return "".join(f" {origin}" for origin in origins)
+
+
 def register_security(app: Flask) -> None:
     """Session timeouts, response headers."""
     login_manager.login_view = "accounts.login"
@@ -193,11 +205,14 @@ def register_security(app: Flask) -> None:
     @app.after_request
     def security_headers(response):
         nonce = g.get("csp_nonce", "")
+        # The card form loads Stripe.js and talks to Stripe (localstripe in dev/test).
+        stripe_origins = _stripe_origins(app)
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; "
-            f"script-src 'self' 'nonce-{nonce}'; "
-            "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+            f"script-src 'self' 'nonce-{nonce}'{stripe_origins}; "
+            "style-src 'self'; img-src 'self' data:; font-src 'self'; "
+            f"connect-src 'self'{stripe_origins}; frame-src 'self'{stripe_origins}; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         )
         response.headers["X-Content-Type-Options"] = "nosniff"

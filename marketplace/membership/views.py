@@ -1,0 +1,207 @@
+"""Membership pages: status and tiers, card checkout (Stripe.js), automatic renewal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_currency
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField
+
+from marketplace.errors import DomainError, InvalidInput
+from marketplace.extensions import db
+from marketplace.membership import services
+from marketplace.membership import tasks as _tasks  # noqa: F401 - registers the due tasks
+from marketplace.membership.models import Membership
+from marketplace.payments.models import Payment, PaymentKind, PaymentProfile
+from marketplace.payments.services import PaymentNotFound, payment_for_user_or_404
+from marketplace.security import login_required
+
+bp = Blueprint("membership", __name__, url_prefix="/membership")
+
+
+class CsrfForm(FlaskForm):
+    """A button that only needs the CSRF token."""
+
+
+class AutoRenewForm(FlaskForm):
+    """The opt-in yearly renewal with the saved card."""
+
+    auto_renew = BooleanField()
+
+
+def money(amount: int, currency: str) -> str:
+    """Minor units in the reader's locale, e.g. ``40,00 €``."""
+    return format_currency(amount / 100, currency.upper())
+
+
+@bp.app_context_processor
+def inject_money() -> dict[str, Any]:
+    return {"money": money}
+
+
+def own_membership_payment_or_404(payment_id: int) -> Payment:
+    """The caller's own membership payment; another member's id answers 404."""
+    try:
+        payment = payment_for_user_or_404(payment_id, current_user)
+    except PaymentNotFound:
+        abort(404)
+    if payment.kind != PaymentKind.MEMBERSHIP:
+        abort(404)
+    return payment
+
+
+@bp.get("/")
+@login_required
+def index():
+    profile = db.session.scalar(
+        select(PaymentProfile).where(PaymentProfile.user_id == current_user.id)
+    )
+    periods = db.session.scalars(
+        select(Membership)
+        .where(Membership.user_id == current_user.id)
+        .order_by(Membership.starts_on.desc(), Membership.id.desc())
+    ).all()
+    return render_template(
+        "membership/index.html",
+        state=services.membership_status(current_user),
+        tiers=services.offered_tiers(),
+        profile=profile,
+        periods=periods,
+        verified=current_user.is_verified_alumnus,
+    )
+
+
+@bp.post("/checkout/<tier_code>")
+@login_required
+def checkout(tier_code: str):
+    if not CsrfForm().validate_on_submit():
+        flash(_("The form has expired. Please try again."), "error")
+        return redirect(url_for(".index"))
+    try:
+        payment, _setup = services.start_checkout(current_user, tier_code=tier_code)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for(".index"))
+    db.session.commit()
+    return redirect(url_for(".pay", payment_id=payment.id))
+
+
+@bp.get("/pay/<int:payment_id>")
+@login_required
+def pay(payment_id: int):
+    payment = own_membership_payment_or_404(payment_id)
+    setup_secret = payment_secret = None
+    try:
+        if payment.status.value == "requires_action":
+            payment_secret = services.payment_intent_client_secret(payment)
+        else:
+            setup_secret = services.card_setup_secret(payment)
+    except DomainError as error:
+        flash(str(error.message), "error")
+    return render_template(
+        "membership/pay.html",
+        payment=payment,
+        payment_label=payment.description,
+        setup_client_secret=setup_secret,
+        payment_client_secret=payment_secret,
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        stripe_js_url=current_app.config["STRIPE_JS_URL"],
+    )
+
+
+@bp.post("/pay/<int:payment_id>/retry")
+@login_required
+def retry(payment_id: int):
+    payment = own_membership_payment_or_404(payment_id)
+    if not CsrfForm().validate_on_submit():
+        flash(_("The form has expired. Please try again."), "error")
+        return redirect(url_for(".pay", payment_id=payment.id))
+    try:
+        services.retry_card_setup(payment, user=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for(".pay", payment_id=payment.id))
+    db.session.commit()
+    return redirect(url_for(".pay", payment_id=payment.id))
+
+
+def _answer(attempt: services.CardAttempt):
+    body: dict[str, Any] = {"status": attempt.status, "payment_id": attempt.payment.id}
+    if attempt.payment_intent_client_secret:
+        body["payment_intent_client_secret"] = attempt.payment_intent_client_secret
+    if attempt.message:
+        body["message"] = attempt.message
+    return jsonify(body)
+
+
+def _error(error: DomainError):
+    db.session.rollback()
+    return jsonify({"status": "error", "message": str(error.message)}), error.status
+
+
+@bp.post("/pay/<int:payment_id>/confirm")
+@login_required
+def confirm(payment_id: int):
+    """JSON from checkout.js (CSRF token in X-CSRFToken): charge the card just set up."""
+    payment = own_membership_payment_or_404(payment_id)
+    data = request.get_json(silent=True) or {}
+    method = data.get("payment_method")
+    try:
+        if not isinstance(method, str) or not method:
+            raise InvalidInput(_("No card was given."))
+        attempt = services.pay_with_card(payment, payment_method=method)
+    except DomainError as error:
+        return _error(error)
+    db.session.commit()
+    return _answer(attempt)
+
+
+@bp.post("/pay/<int:payment_id>/sync")
+@login_required
+def sync(payment_id: int):
+    """JSON from checkout.js after 3-D Secure: read the outcome from Stripe."""
+    payment = own_membership_payment_or_404(payment_id)
+    try:
+        attempt = services.finish_card_payment(payment)
+    except DomainError as error:
+        return _error(error)
+    db.session.commit()
+    return _answer(attempt)
+
+
+@bp.post("/auto-renew")
+@login_required
+def auto_renew():
+    form = AutoRenewForm()
+    if not form.validate_on_submit():
+        flash(_("The form has expired. Please try again."), "error")
+        return redirect(url_for(".index"))
+    try:
+        services.set_auto_renew(current_user, enabled=bool(form.auto_renew.data))
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for(".index"))
+    db.session.commit()
+    if form.auto_renew.data:
+        flash(_("Automatic renewal is on."), "success")
+    else:
+        flash(_("Automatic renewal is off."), "success")
+    return redirect(url_for(".index"))
