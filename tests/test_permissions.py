@@ -111,6 +111,23 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "jobs.moderation.review": (302, 403, 403, 404, 403, 404),
     "partner_jobs_api.list_partner_jobs": (401, 403, 403, 403, 403, 403),
     "partner_jobs_api.get_partner_job": (401, 403, 403, 403, 403, 403),
+    # payment documents, treasury and admin settings (issue 5, points 3, 5-6): a missing
+    # payment or tier id → 404 for whoever may use the route
+    "documents.payment": (302, 404, 404, 404, 404, 404),
+    "payments.detail": (302, 404, 404, 404, 404, 404),  # the payer's own payment page
+    "treasury.payments": (302, 403, 403, 403, 200, 200),
+    "treasury.payment": (302, 403, 403, 403, 404, 404),
+    "treasury.document": (302, 403, 403, 403, 404, 404),
+    "treasury_api.list_payments": (401, 403, 403, 403, 200, 200),
+    "treasury_api.summary": (401, 403, 403, 403, 200, 200),
+    "admin.tiers": (302, 403, 403, 403, 403, 200),
+    "admin.tier": (302, 403, 403, 403, 403, 404),
+    "admin.association": (302, 403, 403, 403, 403, 200),
+    # membership pages and API, card flow (issue 5, points 2-3): a missing payment id → 404
+    "membership.index": (302, 200, 200, 200, 200, 200),
+    "membership.pay": (302, 404, 404, 404, 404, 404),
+    "me_membership_api.my_membership": (401, 200, 200, 200, 200, 200),
+    "payments_api.detail": (401, 404, 404, 404, 404, 404),
 }
 
 
@@ -145,6 +162,8 @@ def _url(app, endpoint: str, people) -> str:
             values[name] = 999_999_999  # no such application
         elif name == "redemption_id":
             values[name] = 999_999_999  # no such redemption
+        elif name in ("payment_id", "tier_id"):
+            values[name] = 999_999_999  # no such payment / tier
         elif name == "filename":
             values[name] = "css/site.css"
         elif name == "partner_id":

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SearchField, SelectField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SearchField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Length, Optional
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 from marketplace.accounts.models import Role
 from marketplace.admin import services
@@ -79,3 +101,79 @@ class RoleForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that only needs the CSRF token (disable, enable, reset two-factor)."""
+
+
+# ---------------------------------------------------------------- settings: tiers, association
+
+
+class TierForm(FlaskForm):
+    """A membership tier; the amount is typed in currency units and stored in cents."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[
+            DataRequired(),
+            Length(max=40),
+            Regexp(r"^[a-z0-9][a-z0-9_-]*$", message=_l("Lower-case letters, digits, - and _.")),
+        ],
+    )
+    name_fr = StringField(_l("Name (French)"), validators=[DataRequired(), Length(max=120)])
+    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=120)])
+    amount = DecimalField(
+        _l("Amount"),
+        places=2,
+        validators=[InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("100000"))],
+    )
+    currency = StringField(
+        _l("Currency"),
+        default="EUR",
+        validators=[
+            DataRequired(),
+            Regexp(r"^[A-Za-z]{3}$", message=_l("A three-letter ISO code, such as EUR.")),
+        ],
+    )
+    months = IntegerField(
+        _l("Length in months"), default=12, validators=[InputRequired(), NumberRange(1, 120)]
+    )
+    position = IntegerField(
+        _l("Position in lists"), default=0, validators=[InputRequired(), NumberRange(0, 1000)]
+    )
+    active = BooleanField(_l("Open to new members"), default=True)
+
+
+def siret_is_valid(value: str) -> bool:
+    """14 digits whose Luhn key is right (the number INSEE gives each establishment)."""
+    if len(value) != 14 or not value.isdigit():
+        return False
+    total = 0
+    for index, char in enumerate(reversed(value)):
+        digit = int(char) * (2 if index % 2 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return total % 10 == 0
+
+
+def _siret(form: FlaskForm, field: StringField) -> None:
+    if field.data and not siret_is_valid(field.data):
+        raise ValidationError(_l("A SIRET number has 14 digits (check them)."))
+
+
+class AssociationForm(FlaskForm):
+    """The association's identity printed on attestations and invoices."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    address = TextAreaField(_l("Postal address"), validators=[DataRequired(), Length(max=1000)])
+    siret = StringField(
+        _l("SIRET"),
+        filters=[lambda value: value.replace(" ", "") if value else value],
+        validators=[Optional(), _siret],
+    )
+    rna = StringField(
+        _l("RNA number"),
+        filters=[lambda value: value.strip().upper() if value else value],
+        validators=[
+            Optional(),
+            Regexp(r"^W\d{9}$", message=_l("An RNA number is a W followed by 9 digits.")),
+        ],
+    )
+    email = EmailField(_l("E-mail"), validators=[Optional(), Email(), Length(max=254)])
+    vat_note = StringField(_l("VAT mention on invoices"), validators=[Optional(), Length(max=255)])

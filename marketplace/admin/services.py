@@ -23,6 +23,8 @@ from marketplace.accounts.models import RecoveryCode, Role, User, UserRole
 from marketplace.audit import AuditLog
 from marketplace.errors import Conflict
 from marketplace.extensions import db
+from marketplace.membership.models import MembershipTier
+from marketplace.payments.models import AssociationDetails
 from marketplace.security import end_all_sessions
 
 logger = logging.getLogger(__name__)
@@ -234,3 +236,107 @@ def reset_two_factor(user: User, *, actor: User | None) -> None:
     end_all_sessions(user)
     audit.record("totp.reset", actor=actor, object_type="user", object_id=user.id)
     logger.info("two-factor of user %s reset by %s", user.id, getattr(actor, "id", None))
+
+
+# ---------------------------------------------------------------- settings: tiers, association
+
+TIER_FIELDS = ("code", "name_fr", "name_en", "amount", "currency", "months", "position", "active")
+ASSOCIATION_FIELDS = ("name", "address", "siret", "rna", "email", "vat_note")
+
+
+class TierCodeTaken(Conflict):
+    code = "tier_code_taken"
+    message = _l("Another tier already has this code.")
+
+
+def list_tiers() -> Sequence[MembershipTier]:
+    """Every membership tier, open ones first, in display order."""
+    return db.session.scalars(
+        select(MembershipTier).order_by(
+            MembershipTier.active.desc(), MembershipTier.position, MembershipTier.amount
+        )
+    ).all()
+
+
+def _check_tier_code(code: str, *, tier_id: int | None) -> None:
+    query = select(MembershipTier.id).where(MembershipTier.code == code)
+    if tier_id is not None:
+        query = query.where(MembershipTier.id != tier_id)
+    if db.session.scalar(query) is not None:
+        raise TierCodeTaken()
+
+
+def create_tier(*, values: dict[str, Any], actor: Any) -> MembershipTier:
+    """Add a membership tier (amount in minor units); audited."""
+    values = {name: values[name] for name in TIER_FIELDS}
+    values["currency"] = values["currency"].upper()
+    _check_tier_code(values["code"], tier_id=None)
+    tier = MembershipTier(**values)
+    db.session.add(tier)
+    db.session.flush()
+    audit.record(
+        "tier.created", actor=actor, object_type="membership_tier", object_id=tier.id, **values
+    )
+    return tier
+
+
+def update_tier(tier: MembershipTier, *, values: dict[str, Any], actor: Any) -> dict[str, Any]:
+    """Change a tier; returns (and audits) the fields that changed, as {name: [old, new]}."""
+    values = {name: values[name] for name in TIER_FIELDS}
+    values["currency"] = values["currency"].upper()
+    _check_tier_code(values["code"], tier_id=tier.id)
+    changes = {
+        name: [getattr(tier, name), value]
+        for name, value in values.items()
+        if getattr(tier, name) != value
+    }
+    for name, (_old, new) in changes.items():
+        setattr(tier, name, new)
+    db.session.flush()
+    if changes:
+        audit.record(
+            "tier.updated", actor=actor, object_type="membership_tier", object_id=tier.id, **changes
+        )
+    return changes
+
+
+def deactivate_tier(tier: MembershipTier, *, actor: Any) -> None:
+    """Close a tier to new members (paid periods of it keep running); audited."""
+    if not tier.active:
+        return
+    tier.active = False
+    db.session.flush()
+    audit.record("tier.deactivated", actor=actor, object_type="membership_tier", object_id=tier.id)
+
+
+def get_association_details() -> AssociationDetails | None:
+    """The association's identity (one row)."""
+    return db.session.scalar(select(AssociationDetails).order_by(AssociationDetails.id).limit(1))
+
+
+def update_association_details(*, values: dict[str, Any], actor: Any) -> AssociationDetails:
+    """Create or change the association's identity printed on documents; audited."""
+    values = {name: values[name] or None for name in ASSOCIATION_FIELDS}
+    details = get_association_details()
+    if details is None:
+        details = AssociationDetails(**values)
+        db.session.add(details)
+        changes = {name: [None, value] for name, value in values.items() if value is not None}
+    else:
+        changes = {
+            name: [getattr(details, name), value]
+            for name, value in values.items()
+            if getattr(details, name) != value
+        }
+        for name, (_old, new) in changes.items():
+            setattr(details, name, new)
+    db.session.flush()
+    if changes:
+        audit.record(
+            "association.updated",
+            actor=actor,
+            object_type="association_details",
+            object_id=details.id,
+            **changes,
+        )
+    return details

@@ -1,6 +1,9 @@
-"""Administration pages: users and their staff roles, and the audit log."""
+"""Administration pages: users and their staff roles, the audit log, membership tiers and
+the association's details."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,8 +15,10 @@ from marketplace.admin import forms, services
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.membership.forms import GrantMembershipForm
+from marketplace.membership.models import MembershipTier
 from marketplace.membership.services import active_membership, grant_membership
 from marketplace.security import admin_required
+from marketplace.treasury.forms import to_minor_units
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -172,3 +177,107 @@ def audit():
         page=page,
         filters={key: value for key, value in filters.items() if value},
     )
+
+
+# ---------------------------------------------------------------- settings: tiers, association
+# Membership tiers (prices in minor units) and the association's identity printed on documents.
+
+
+def _tier_values(form: forms.TierForm) -> dict:
+    values = {name: form[name].data for name in services.TIER_FIELDS}
+    values["code"] = values["code"].strip()
+    values["amount"] = to_minor_units(form.amount.data)
+    return values
+
+
+def _render_tiers(form: forms.TierForm, status: int = 200):
+    return render_template(
+        "admin/tiers.html", tiers=services.list_tiers(), form=form, editing=None
+    ), status
+
+
+@bp.get("/tiers")
+@admin_required
+def tiers():
+    return _render_tiers(forms.TierForm(formdata=None))
+
+
+@bp.post("/tiers")
+@admin_required
+def create_tier():
+    form = forms.TierForm()
+    if not form.validate():
+        return _render_tiers(form, 422)
+    try:
+        tier = services.create_tier(values=_tier_values(form), actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        form.code.errors = [str(error.message)]
+        return _render_tiers(form, 409)
+    db.session.commit()
+    flash(_("The tier %(code)s was created.", code=tier.code), "success")
+    return redirect(url_for("admin.tiers"))
+
+
+def _render_tier(tier: MembershipTier, form: forms.TierForm, status: int = 200):
+    return render_template("admin/tier.html", tier=tier, form=form), status
+
+
+@bp.get("/tiers/<int:tier_id>")
+@admin_required
+def tier(tier_id: int):
+    row = db.get_or_404(MembershipTier, tier_id)
+    form = forms.TierForm(formdata=None, obj=row)
+    form.amount.data = Decimal(row.amount) / 100
+    return _render_tier(row, form)
+
+
+@bp.post("/tiers/<int:tier_id>")
+@admin_required
+def edit_tier(tier_id: int):
+    row = db.get_or_404(MembershipTier, tier_id)
+    form = forms.TierForm()
+    if not form.validate():
+        return _render_tier(row, form, 422)
+    try:
+        services.update_tier(row, values=_tier_values(form), actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        form.code.errors = [str(error.message)]
+        return _render_tier(row, form, 409)
+    db.session.commit()
+    flash(_("The tier %(code)s was saved.", code=row.code), "success")
+    return redirect(url_for("admin.tiers"))
+
+
+@bp.post("/tiers/<int:tier_id>/deactivate")
+@admin_required
+def deactivate_tier(tier_id: int):
+    row = db.get_or_404(MembershipTier, tier_id)
+    if not forms.ConfirmForm().validate():
+        flash(_("The form has expired; please try again."), "error")
+        return redirect(url_for("admin.tiers"))
+    services.deactivate_tier(row, actor=current_user)
+    db.session.commit()
+    flash(_("The tier %(code)s is closed to new members.", code=row.code), "success")
+    return redirect(url_for("admin.tiers"))
+
+
+@bp.get("/association")
+@admin_required
+def association():
+    form = forms.AssociationForm(formdata=None, obj=services.get_association_details())
+    return render_template("admin/association.html", form=form)
+
+
+@bp.post("/association")
+@admin_required
+def edit_association():
+    form = forms.AssociationForm()
+    if not form.validate():
+        return render_template("admin/association.html", form=form), 422
+    values = {name: form[name].data for name in services.ASSOCIATION_FIELDS}
+    services.update_association_details(values=values, actor=current_user)
+    db.session.commit()
+    flash(_("The association's details were saved."), "success")
+    return redirect(url_for("admin.association"))

@@ -1,0 +1,76 @@
+"""Forms of the treasury pages: the ledger filters (GET) and the refund (POST)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, DecimalField, HiddenField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from marketplace.payments.models import PaymentKind, PaymentStatus
+
+
+def kind_labels() -> dict[str, str]:
+    """Payment kinds as people read them."""
+    return {
+        PaymentKind.MEMBERSHIP.value: str(_l("Membership")),
+        PaymentKind.PARTNER_PLAN.value: str(_l("Partner plan")),
+        PaymentKind.FEATURED.value: str(_l("Featured placement")),
+    }
+
+
+def status_labels() -> dict[str, str]:
+    """Payment statuses as people read them."""
+    return {
+        PaymentStatus.PENDING.value: str(_l("Pending")),
+        PaymentStatus.REQUIRES_ACTION.value: str(_l("Awaiting authentication")),
+        PaymentStatus.SUCCEEDED.value: str(_l("Succeeded")),
+        PaymentStatus.FAILED.value: str(_l("Failed")),
+        PaymentStatus.CANCELED.value: str(_l("Canceled")),
+        PaymentStatus.PARTIALLY_REFUNDED.value: str(_l("Partially refunded")),
+        PaymentStatus.REFUNDED.value: str(_l("Refunded")),
+        PaymentStatus.DISPUTED.value: str(_l("Disputed")),
+    }
+
+
+def to_minor_units(amount: Decimal) -> int:
+    """12.5 (euros) → 1250 (cents)."""
+    return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+class PaymentFilterForm(FlaskForm):
+    """Period, kind and status of the ledger."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+    kind = SelectField(_l("Kind"), validators=[Optional()], default="")
+    status = SelectField(_l("Status"), validators=[Optional()], default="")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [
+            SelectChoice("", _l("All")),
+            *(SelectChoice(value, label) for value, label in kind_labels().items()),
+        ]
+        self.status.choices = [
+            SelectChoice("", _l("All")),
+            *(SelectChoice(value, label) for value, label in status_labels().items()),
+        ]
+
+
+class RefundForm(FlaskForm):
+    """A full (no amount) or partial refund, with its reason; ``confirm`` marks the 2nd step."""
+
+    amount = DecimalField(
+        _l("Amount to refund (leave empty to refund everything left)"),
+        places=2,
+        validators=[Optional(), NumberRange(min=Decimal("0.01"))],
+    )
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=255)])
+    confirm = HiddenField()

@@ -1,0 +1,125 @@
+"""Treasury pages: the payment ledger, one payment with its refunds, document and refund form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from marketplace.errors import DomainError
+from marketplace.extensions import db
+from marketplace.payments import documents
+from marketplace.payments import services as payment_services
+from marketplace.payments.document_views import pdf_response
+from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
+from marketplace.security import treasurer_required
+from marketplace.treasury import demo as _demo  # noqa: F401 - registers the demo data step
+from marketplace.treasury import forms, services
+
+bp = Blueprint("treasury", __name__, url_prefix="/treasury")
+
+
+def _filters(form: forms.PaymentFilterForm) -> dict[str, Any]:
+    """The valid filters of the ledger form; a field with a bad value is ignored."""
+    form.validate()
+
+    def value(name: str) -> Any:
+        return None if form[name].errors else form[name].data or None
+
+    return {
+        "start": value("start"),
+        "end": value("end"),
+        "kind": PaymentKind(value("kind")) if value("kind") else None,
+        "status": PaymentStatus(value("status")) if value("status") else None,
+    }
+
+
+@bp.get("/payments")
+@treasurer_required
+def payments():
+    form = forms.PaymentFilterForm(formdata=request.args)
+    filters = _filters(form)
+    page = services.search_payments(**filters, page=max(request.args.get("page", 1, type=int), 1))
+    # The pager keeps the filters as they were typed.
+    kept = {name: request.args.get(name, "") for name in ("start", "end", "kind", "status")}
+    return render_template(
+        "treasury/payments.html",
+        form=form,
+        page=page,
+        filters={name: value for name, value in kept.items() if value},
+        kind_labels=forms.kind_labels(),
+        status_labels=forms.status_labels(),
+        format_amount=documents.format_amount,
+    )
+
+
+def _render_detail(payment: Payment, form: forms.RefundForm, *, confirming: int | None = None):
+    return render_template(
+        "treasury/payment.html",
+        payment=payment,
+        form=form,
+        confirming=confirming,
+        refundable=services.refundable_amount(payment),
+        has_document=documents.has_document(payment),
+        kind_labels=forms.kind_labels(),
+        status_labels=forms.status_labels(),
+        format_amount=documents.format_amount,
+    )
+
+
+@bp.get("/payments/<int:payment_id>")
+@treasurer_required
+def payment(payment_id: int):
+    record = db.get_or_404(Payment, payment_id)
+    return _render_detail(record, forms.RefundForm(formdata=None))
+
+
+@bp.get("/payments/<int:payment_id>/document.pdf")
+@treasurer_required
+def document(payment_id: int):
+    return pdf_response(db.get_or_404(Payment, payment_id))
+
+
+@bp.post("/payments/<int:payment_id>/refunds")
+@treasurer_required
+def refund(payment_id: int):
+    record = db.get_or_404(Payment, payment_id)
+    form = forms.RefundForm()
+    if not form.validate():
+        return _render_detail(record, form), 422
+    refundable = services.refundable_amount(record)
+    if refundable <= 0:
+        flash(_("Nothing is left to refund on this payment."), "error")
+        return redirect(url_for("treasury.payment", payment_id=record.id))
+    amount = forms.to_minor_units(form.amount.data) if form.amount.data is not None else None
+    if amount is not None and amount > refundable:
+        form.amount.errors = [
+            _(
+                "At most %(amount)s can be refunded.",
+                amount=documents.format_amount(refundable, record.currency),
+            )
+        ]
+        return _render_detail(record, form), 422
+    if form.confirm.data != "1":
+        # First step: show what will be refunded and ask again.
+        return _render_detail(record, form, confirming=amount or refundable)
+    try:
+        refund_row = payment_services.refund_payment(
+            record.id, amount=amount, reason=form.reason.data.strip(), actor=current_user
+        )
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for("treasury.payment", payment_id=record.id))
+    # refund_payment commits its own work (the Stripe call sits between two transactions).
+    flash(
+        _(
+            "Refund of %(amount)s recorded (%(status)s).",
+            amount=documents.format_amount(refund_row.amount, record.currency),
+            status=refund_row.status,
+        ),
+        "success",
+    )
+    return redirect(url_for("treasury.payment", payment_id=record.id))
