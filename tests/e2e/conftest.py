@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -116,11 +117,33 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"the app did not answer /healthz:\n{log.read_text()[-3000:]}")
 
 
+STRIPE_SECRET_KEY = "sk_test_localstripe"
+STRIPE_WEBHOOK_SECRET = "whsec_e2e_localstripe"
+
+
+def _register_webhook(localstripe: str, url: str) -> None:
+    """Have localstripe send its events, signed, to the live app."""
+    request = urllib.request.Request(  # noqa: S310 - the session's localstripe
+        f"{localstripe}/_config/webhooks/e2e",
+        method="POST",
+        data=urllib.parse.urlencode({"url": url, "secret": STRIPE_WEBHOOK_SECRET}).encode(),
+        headers={"Authorization": f"Bearer {STRIPE_SECRET_KEY}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        assert response.status == 200
+
+
 @pytest.fixture(scope="session")
 def live_app(
-    make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+    make_database: Callable[[], str],
+    tmp_path_factory: pytest.TempPathFactory,
+    localstripe: str,
 ) -> Iterator[LiveServer]:
-    """The app served by ``flask run`` in a subprocess, on a migrated database of its own."""
+    """The app served by ``flask run`` in a subprocess, on a migrated database of its own.
+
+    Its Stripe is the session's localstripe (API and Stripe.js stand-in), which also sends
+    its webhook events to the app.
+    """
     folder = tmp_path_factory.mktemp("live")
     env = {
         key: value
@@ -137,6 +160,11 @@ def live_app(
         REDIS_URL="",
         PREFERRED_URL_SCHEME="http",
         PYTHONUNBUFFERED="1",
+        STRIPE_SECRET_KEY=STRIPE_SECRET_KEY,
+        STRIPE_PUBLISHABLE_KEY="pk_test_localstripe",
+        STRIPE_WEBHOOK_SECRET=STRIPE_WEBHOOK_SECRET,
+        STRIPE_API_BASE=localstripe,
+        STRIPE_JS_URL=f"{localstripe}/js.stripe.com/v3/",
     )
     migrated = _flask(env, "db", "upgrade")
     if migrated.returncode != 0:
@@ -167,6 +195,7 @@ def live_app(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, process, log)
+        _register_webhook(localstripe, f"{url}/payments/stripe/webhook")
         yield LiveServer(
             url=url,
             env=env,

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from marketplace.accounts.models import User
@@ -211,7 +212,7 @@ def test_stripe_unreachable_or_silent_answers_clearly_and_fulfils_nothing(
     app.config["STRIPE_API_BASE"] = f"http://127.0.0.1:{port}"
     app.extensions.pop(EXTENSION_KEY, None)
     try:
-        with app.app_context():
+        with app.app_context(), force_locale("en"):
             started = time.monotonic()
             with pytest.raises(services.PaymentServiceUnavailable) as error:
                 services.confirm_payment(payment_id, payment_method="pm_card_visa")
