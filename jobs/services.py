@@ -14,7 +14,6 @@ country) applies directly and the posting stays published.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,6 +29,7 @@ from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
+from marketplace.text import fold
 from partners.models import Partner, PartnerMember
 
 logger = logging.getLogger(__name__)
@@ -75,14 +75,6 @@ class InvalidJob(InvalidInput):
 
 
 # ---------------------------------------------------------------- search text
-
-
-def fold(text: str | None) -> str:
-    """Lower-case ``text`` without accents (NFKD, combining marks dropped)."""
-    if not text:
-        return ""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
 
 
 def refresh_search_text(job: Job, *, partner_name: str | None = None) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
@@ -28,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.text import fold as folded
 from offers.models import Offer, OfferCountry, OfferDailyStat, OfferStatus
 from partners.models import Partner
 
@@ -62,14 +62,6 @@ def is_search_object(name: str | None, type_: str) -> bool:
     if type_ == "table":
         return name.startswith(FTS_TABLE_PREFIX)
     return False
-
-
-def folded(text_: str | None) -> str:
-    """Lower-case ``text_`` without accents (NFKD, combining marks dropped)."""
-    if not text_:
-        return ""
-    decomposed = unicodedata.normalize("NFKD", text_)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
 
 
 def query_words(query: str | None) -> list[str]:

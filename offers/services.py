@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
 from marketplace.tasks import add_due_task
+from marketplace.text import fold
 from offers.models import (
     Audience,
     LimitPeriod,
@@ -110,14 +110,6 @@ class InvalidOffer(InvalidInput):
 
 
 # ---------------------------------------------------------------- search text
-
-
-def fold(text: str | None) -> str:
-    """Lower-case ``text`` without accents (NFKD, combining marks dropped)."""
-    if not text:
-        return ""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
 
 
 def refresh_search_text(offer: Offer, *, partner_name: str | None = None) -> None:
