@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from flask_babel import get_locale
 from sqlalchemy import (
     CheckConstraint,
     Enum,
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.database import UTCDateTime, utcnow
 from marketplace.extensions import db
+from marketplace.i18n import localized
 from partners.models import Partner
 
 
@@ -118,19 +118,13 @@ class Job(db.Model):
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.status}>"
 
-    def _localized(self, field: str) -> str:
-        """The reader's language, falling back to the other one."""
-        locale = get_locale()
-        first, second = ("en", "fr") if locale and locale.language == "en" else ("fr", "en")
-        return getattr(self, f"{field}_{first}") or getattr(self, f"{field}_{second}") or ""
-
     @property
     def title(self) -> str:
-        return self._localized("title")
+        return localized(self, "title")
 
     @property
     def description(self) -> str:
-        return self._localized("description")
+        return localized(self, "description")
 
     @property
     def languages(self) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 
 
@@ -23,3 +24,10 @@ def select_locale() -> str:
     return (
         request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
     )
+
+
+def localized(row: object, field: str) -> str:
+    """``row.<field>_en`` or ``_fr`` in the reader's language, falling back to the other one."""
+    locale = get_locale()
+    first, second = ("en", "fr") if locale and locale.language == "en" else ("fr", "en")
+    return getattr(row, f"{field}_{first}") or getattr(row, f"{field}_{second}") or ""

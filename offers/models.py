@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from flask_babel import get_locale
 from sqlalchemy import (
     CheckConstraint,
     Enum,
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.catalog.models import Category
 from marketplace.database import UTCDateTime, utcnow
 from marketplace.extensions import db
+from marketplace.i18n import localized
 from partners.models import Partner
 
 
@@ -125,23 +125,17 @@ class Offer(db.Model):
     def __repr__(self) -> str:
         return f"<Offer {self.id} {self.status}>"
 
-    def _localized(self, field: str) -> str:
-        """The reader's language, falling back to the other one."""
-        locale = get_locale()
-        first, second = ("en", "fr") if locale and locale.language == "en" else ("fr", "en")
-        return getattr(self, f"{field}_{first}") or getattr(self, f"{field}_{second}") or ""
-
     @property
     def title(self) -> str:
-        return self._localized("title")
+        return localized(self, "title")
 
     @property
     def summary(self) -> str:
-        return self._localized("summary")
+        return localized(self, "summary")
 
     @property
     def description(self) -> str:
-        return self._localized("description")
+        return localized(self, "description")
 
     @property
     def countries(self) -> list[str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import get_locale
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.extensions import db
+from marketplace.i18n import localized
 
 
 class School(db.Model):
@@ -41,8 +41,7 @@ class Category(db.Model):
 
     @property
     def name(self) -> str:
-        locale = get_locale()
-        return self.name_en if locale and locale.language == "en" else self.name_fr
+        return localized(self, "name")
 
     def __repr__(self) -> str:
         return f"<Category {self.slug}>"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask_babel import get_locale
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.database import UTCDateTime, utcnow
 from marketplace.extensions import db
+from marketplace.i18n import localized
 
 
 class MembershipTier(db.Model):
@@ -33,8 +33,7 @@ class MembershipTier(db.Model):
 
     @property
     def name(self) -> str:
-        locale = get_locale()
-        return self.name_en if locale and locale.language == "en" else self.name_fr
+        return localized(self, "name")
 
     def __repr__(self) -> str:
         return f"<MembershipTier {self.code} {self.amount} {self.currency}>"
