@@ -115,6 +115,8 @@ class Offer(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Paid featured placement: listed first until then (see FeaturedPlacement).
+    featured_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     partner: Mapped[Partner] = relationship()
     category: Mapped[Category | None] = relationship()
@@ -242,3 +244,19 @@ class OfferDailyStat(db.Model):
 
     def __repr__(self) -> str:
         return f"<OfferDailyStat {self.offer_id} {self.day}>"
+
+
+class FeaturedPlacement(db.Model):
+    """A paid featured placement of an offer, one per payment."""
+
+    __tablename__ = "featured_placements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<FeaturedPlacement offer={self.offer_id} {self.starts_at}..{self.ends_at}>"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -117,3 +117,60 @@ class PartnerInvitation(db.Model):
 
     def __repr__(self) -> str:
         return f"<PartnerInvitation partner={self.partner_id} {self.email}>"
+
+
+class PlanKind(enum.StrEnum):
+    """What a partner plan sells: a partnership period, or featured placement of one offer."""
+
+    PARTNERSHIP = "partnership"
+    FEATURED = "featured"
+
+
+class PartnerPlan(db.Model):
+    """A priced product for partners, managed by admins (e.g. annual partnership, featured 30 days)."""
+
+    __tablename__ = "partner_plans"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("days >= 1", name="days_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[PlanKind] = mapped_column(
+        Enum(PlanKind, native_enum=False, length=20, validate_strings=True)
+    )
+    name_fr: Mapped[str | None] = mapped_column(String(120))
+    name_en: Mapped[str | None] = mapped_column(String(120))
+    description_fr: Mapped[str | None] = mapped_column(Text)
+    description_en: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[int]  # minor units, tax included
+    currency: Mapped[str] = mapped_column(String(3), default="eur")
+    days: Mapped[int]  # how long a purchase lasts (365 for an annual partnership)
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<PartnerPlan {self.code} {self.kind} {self.amount} {self.currency}>"
+
+
+class PartnerPlanPeriod(db.Model):
+    """A dated partnership period of a partner, paid (one per payment) or granted by staff."""
+
+    __tablename__ = "partner_plan_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("partner_plans.id"))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]  # exclusive: starts_on <= day < ends_on
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    plan: Mapped[PartnerPlan | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<PartnerPlanPeriod partner={self.partner_id} {self.starts_on}..{self.ends_on}>"

@@ -123,3 +123,8 @@ def refund(payment_id: int):
         "success",
     )
     return redirect(url_for("treasury.payment", payment_id=record.id))
+
+
+# Routes of the dashboard and of the exports live in their own modules, on this blueprint.
+from marketplace.treasury import dashboard_views as _dashboard_views  # noqa: E402, F401
+from marketplace.treasury import export_views as _export_views  # noqa: E402, F401
