@@ -18,7 +18,18 @@ import re
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, bindparam, exists, func, literal_column, or_, select, text
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
@@ -198,7 +209,9 @@ def search_offers(filters: OfferFilters, *, now: datetime | None = None) -> Sele
             statement = statement.where(Offer.partner_id == int(filters.partner))
         else:
             statement = statement.where(Partner.slug == filters.partner)
-    return statement.order_by(*_ordering(filters.effective_sort, rank))
+    # Paid featured placements come first, in every sort order (offers/featured.py).
+    featured_first = case((Offer.featured_until > now, 0), else_=1)
+    return statement.order_by(featured_first, *_ordering(filters.effective_sort, rank))
 
 
 def _ordering(sort: Sort, rank: ColumnElement | None) -> list:

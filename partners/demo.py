@@ -33,7 +33,7 @@ from marketplace.tasks import site_request_context
 from offers import services as offers
 from offers.models import Offer, OfferStatus, Redemption
 from offers.redemption import redeem_offer
-from partners.models import Partner, PartnerMember, TeamRole
+from partners.models import Partner, PartnerMember, PartnerPlan, PlanKind, TeamRole
 from partners.services import Application, apply_as_user, approve_partner
 
 logger = logging.getLogger(__name__)
@@ -413,8 +413,68 @@ def seed_redemptions() -> int:
     return created
 
 
+# (code, kind, French name, English name, amount in cents, days): what partners can buy.
+DEMO_PLANS = [
+    (
+        "partenariat-annuel",
+        PlanKind.PARTNERSHIP,
+        "Partenariat annuel",
+        "Annual partnership",
+        120000,
+        365,
+    ),
+    ("mise-en-avant-7", PlanKind.FEATURED, "Mise en avant 7 jours", "Featured for 7 days", 4900, 7),
+    (
+        "mise-en-avant-30",
+        PlanKind.FEATURED,
+        "Mise en avant 30 jours",
+        "Featured for 30 days",
+        14900,
+        30,
+    ),
+]
+PLAN_DESCRIPTIONS = {
+    PlanKind.PARTNERSHIP: (
+        "Un an de partenariat : le badge « Partenaire officiel » sur toutes vos offres.",
+        "A year of partnership: the “Official partner” badge on all your offers.",
+    ),
+    PlanKind.FEATURED: (
+        "Votre offre en tête de la liste des offres, avec le badge « À la une ».",
+        "Your offer at the top of the offers list, with the “Featured” badge.",
+    ),
+}
+
+
+def seed_partner_plans() -> int:
+    """The partner plans of the demo (annual partnership, featured 7 and 30 days), by code."""
+    existing = set(db.session.scalars(select(PartnerPlan.code)))
+    created = 0
+    for position, (code, kind, name_fr, name_en, amount, days) in enumerate(DEMO_PLANS, start=1):
+        if code in existing:
+            continue
+        description_fr, description_en = PLAN_DESCRIPTIONS[kind]
+        db.session.add(
+            PartnerPlan(
+                code=code,
+                kind=kind,
+                name_fr=name_fr,
+                name_en=name_en,
+                description_fr=description_fr,
+                description_en=description_en,
+                amount=amount,
+                currency="eur",
+                days=days,
+                position=position,
+            )
+        )
+        created += 1
+    db.session.flush()
+    return created
+
+
 DEMO_PARTNER_STEPS: list[tuple[str, Callable[[], int]]] = [
     ("partners", seed_partners),
+    ("partner plans", seed_partner_plans),
     ("memberships", seed_membership),
     ("offers", seed_offers),
     ("redemptions", seed_redemptions),

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, Optional
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 from marketplace.accounts.forms import NewPassword, clean_text, country_choices
 from marketplace.security import MAX_PASSWORD_LENGTH
@@ -152,3 +171,61 @@ class RoleForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes state (the CSRF token only)."""
+
+
+# ---------------------------------------------------------------- partner plans (admin)
+
+PLAN_KIND_LABELS = {
+    "partnership": _l("Partnership (official partner badge)"),
+    "featured": _l("Featured placement of an offer"),
+}
+
+
+class PlanForm(FlaskForm):
+    """A partner plan; the price is typed in currency units and stored in minor units."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[
+            DataRequired(),
+            Length(max=40),
+            Regexp(r"^[a-z0-9][a-z0-9_-]*$", message=_l("Lower-case letters, digits, - and _.")),
+        ],
+    )
+    kind = SelectField(
+        _l("Kind"),
+        choices=[SelectChoice(value, label) for value, label in PLAN_KIND_LABELS.items()],
+        validators=[DataRequired()],
+    )
+    name_fr = StringField(
+        _l("Name (French)"), filters=[clean_text], validators=[DataRequired(), Length(max=120)]
+    )
+    name_en = StringField(
+        _l("Name (English)"), filters=[clean_text], validators=[DataRequired(), Length(max=120)]
+    )
+    description_fr = TextAreaField(
+        _l("Description (French)"), filters=[clean_text], validators=[Optional(), Length(max=2000)]
+    )
+    description_en = TextAreaField(
+        _l("Description (English)"), filters=[clean_text], validators=[Optional(), Length(max=2000)]
+    )
+    amount = DecimalField(
+        _l("Price"),
+        places=2,
+        validators=[InputRequired(), NumberRange(min=Decimal("0.01"), max=Decimal("1000000"))],
+    )
+    currency = StringField(
+        _l("Currency"),
+        default="EUR",
+        validators=[
+            DataRequired(),
+            Regexp(r"^[A-Za-z]{3}$", message=_l("A three-letter ISO code, such as EUR.")),
+        ],
+    )
+    days = IntegerField(
+        _l("Length in days"), default=365, validators=[InputRequired(), NumberRange(1, 3650)]
+    )
+    position = IntegerField(
+        _l("Position in lists"), default=0, validators=[InputRequired(), NumberRange(0, 1000)]
+    )
+    active = BooleanField(_l("Offered to partners"), default=True)

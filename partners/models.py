@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -127,7 +127,7 @@ class PlanKind(enum.StrEnum):
 
 
 class PartnerPlan(db.Model):
-    """A priced product for partners, managed by admins (e.g. annual partnership, featured 30 days)."""
+    """A priced product for partners, managed by admins (annual partnership, featured 30 days)."""
 
     __tablename__ = "partner_plans"
     __table_args__ = (
@@ -159,6 +159,10 @@ class PartnerPlanPeriod(db.Model):
     """A dated partnership period of a partner, paid (one per payment) or granted by staff."""
 
     __tablename__ = "partner_plan_periods"
+    # Scale (issue 8): which partnership periods cover a day (the "official partner" badge).
+    __table_args__ = (
+        Index("ix_partner_plan_periods_current", "ends_on", "starts_on", "partner_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(

@@ -549,3 +549,9 @@ def accept(token: str):
     if member.partner.is_approved:
         return redirect(url_for("partners.dashboard"))
     return redirect(url_for("partners.application_status"))
+
+
+# The billing pages (plans, partnership, featured placements, payments) live in their own module.
+from partners import billing_views  # noqa: E402
+
+bp.register_blueprint(billing_views.bp)

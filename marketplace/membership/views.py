@@ -27,6 +27,7 @@ from marketplace.extensions import db
 from marketplace.membership import services
 from marketplace.membership import tasks as _tasks  # noqa: F401 - registers the due tasks
 from marketplace.membership.models import Membership
+from marketplace.payments import checkout as card_checkout
 from marketplace.payments.models import Payment, PaymentKind, PaymentProfile
 from marketplace.payments.services import PaymentNotFound, payment_for_user_or_404
 from marketplace.security import login_required
@@ -108,10 +109,7 @@ def pay(payment_id: int):
     payment = own_membership_payment_or_404(payment_id)
     setup_secret = payment_secret = None
     try:
-        if payment.status.value == "requires_action":
-            payment_secret = services.payment_intent_client_secret(payment)
-        else:
-            setup_secret = services.card_setup_secret(payment)
+        setup_secret, payment_secret = card_checkout.page_secrets(payment)
     except DomainError as error:
         flash(str(error.message), "error")
     return render_template(
@@ -133,7 +131,7 @@ def retry(payment_id: int):
         flash(_("The form has expired. Please try again."), "error")
         return redirect(url_for(".pay", payment_id=payment.id))
     try:
-        services.retry_card_setup(payment, user=current_user)
+        card_checkout.retry_card_setup(payment, user=current_user)
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")
@@ -142,13 +140,8 @@ def retry(payment_id: int):
     return redirect(url_for(".pay", payment_id=payment.id))
 
 
-def _answer(attempt: services.CardAttempt):
-    body: dict[str, Any] = {"status": attempt.status, "payment_id": attempt.payment.id}
-    if attempt.payment_intent_client_secret:
-        body["payment_intent_client_secret"] = attempt.payment_intent_client_secret
-    if attempt.message:
-        body["message"] = attempt.message
-    return jsonify(body)
+def _answer(attempt: card_checkout.CardAttempt):
+    return jsonify(card_checkout.attempt_body(attempt))
 
 
 def _error(error: DomainError):
@@ -166,7 +159,7 @@ def confirm(payment_id: int):
     try:
         if not isinstance(method, str) or not method:
             raise InvalidInput(_("No card was given."))
-        attempt = services.pay_with_card(payment, payment_method=method)
+        attempt = card_checkout.pay_with_card(payment, payment_method=method)
     except DomainError as error:
         return _error(error)
     db.session.commit()
@@ -179,7 +172,7 @@ def sync(payment_id: int):
     """JSON from checkout.js after 3-D Secure: read the outcome from Stripe."""
     payment = own_membership_payment_or_404(payment_id)
     try:
-        attempt = services.finish_card_payment(payment)
+        attempt = card_checkout.finish_card_payment(payment)
     except DomainError as error:
         return _error(error)
     db.session.commit()

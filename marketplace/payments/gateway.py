@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
 EXTENSION_KEY = "stripe_gateway"
+# At most this many pages of 100 are read by a list call (10,000 objects).
+MAX_LIST_PAGES = 100
 
 
 class GatewayError(Exception):
@@ -42,6 +44,10 @@ class CardDeclined(GatewayError):
     """The card was refused (HTTP 402); ``user_message`` carries Stripe's decline message."""
 
     default_message = _l("Your card was declined.")
+
+
+class GatewayNotFound(GatewayError):
+    """Stripe answered 404: it does not know the object asked for."""
 
 
 class InvalidSignature(Exception):
@@ -90,6 +96,55 @@ class ChargeInfo:
     disputed: bool
     payment_intent: str | None
     refunds: tuple[RefundInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class PaymentMethodInfo:
+    """A saved card as the pages show it: brand and last four digits, never the number."""
+
+    id: str
+    brand: str | None
+    last4: str | None
+
+
+@dataclass(frozen=True)
+class PayoutInfo:
+    """A payout to the bank; dates are Unix timestamps as Stripe gives them."""
+
+    id: str
+    amount: int
+    currency: str
+    status: str
+    arrival_date: int | None
+    created: int | None
+    automatic: bool
+
+
+@dataclass(frozen=True)
+class BalanceTransactionInfo:
+    """One movement of the Stripe balance (a charge, a refund, a fee, the payout itself...)."""
+
+    id: str
+    type: str
+    source: str | None
+    amount: int
+    fee: int
+    net: int
+    currency: str
+    created: int | None
+
+
+@dataclass(frozen=True)
+class ListedPaymentIntent:
+    """A PaymentIntent as Stripe lists it (``created`` is Unix time)."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    created: int
+    customer: str | None
+    metadata: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,6 +201,34 @@ def _refund(data: dict) -> RefundInfo:
     )
 
 
+def _payout(data: dict) -> PayoutInfo:
+    return PayoutInfo(
+        id=data["id"],
+        amount=int(data.get("amount") or 0),
+        currency=str(data.get("currency") or "").lower(),
+        status=data.get("status") or "",
+        arrival_date=data.get("arrival_date"),
+        created=data.get("created"),
+        automatic=bool(data.get("automatic")),
+    )
+
+
+def _balance_transaction(data: dict) -> BalanceTransactionInfo:
+    amount = int(data.get("amount") or 0)
+    fee = int(data.get("fee") or 0)
+    net = data.get("net")
+    return BalanceTransactionInfo(
+        id=data["id"],
+        type=data.get("type") or "",
+        source=_id(data.get("source")),
+        amount=amount,
+        fee=fee,
+        net=int(net) if net is not None else amount - fee,
+        currency=str(data.get("currency") or "").lower(),
+        created=data.get("created"),
+    )
+
+
 class StripeClient:
     """A thin wrapper over ``stripe.StripeClient`` mapping errors and objects to ours."""
 
@@ -180,6 +263,8 @@ class StripeClient:
                 logger.warning("stripe %s: unavailable (HTTP %s)", what, status)
                 raise GatewayUnavailable(f"{what}: HTTP {status}") from error
             logger.warning("stripe %s: error HTTP %s %s", what, status, error.user_message)
+            if status == 404:
+                raise GatewayNotFound(f"{what}: HTTP 404 {error.user_message or ''}") from error
             raise GatewayError(f"{what}: HTTP {status} {error.user_message or ''}") from error
         return result.to_dict() if hasattr(result, "to_dict") else dict(result)
 
@@ -283,6 +368,18 @@ class StripeClient:
             refunds=refunds,
         )
 
+    def retrieve_payment_method(self, payment_method_id: str) -> PaymentMethodInfo:
+        """Fetch a payment method's card brand and last four digits (for the member's page)."""
+        data = self._call(
+            "payment_method.retrieve", self._client.v1.payment_methods.retrieve, payment_method_id
+        )
+        card = data.get("card") or {}
+        return PaymentMethodInfo(
+            id=data["id"],
+            brand=(str(card["brand"]) if card.get("brand") else None),
+            last4=(str(card["last4"]) if card.get("last4") else None),
+        )
+
     def create_refund(
         self, *, payment_intent: str, amount: int | None, idempotency_key: str
     ) -> RefundInfo:
@@ -297,6 +394,90 @@ class StripeClient:
             options={"idempotency_key": idempotency_key},
         )
         return _refund(data)
+
+    def retrieve_payout(self, payout_id: str) -> PayoutInfo:
+        """Fetch a payout (the truth behind a ``payout.paid`` event)."""
+        return _payout(self._call("payout.retrieve", self._client.v1.payouts.retrieve, payout_id))
+
+    def list_payouts(self, *, created_since: int) -> list[PayoutInfo]:
+        """Payouts created at or after ``created_since`` (Unix time), all pages.
+
+        Only ``limit`` and ``starting_after`` are sent (localstripe refuses ``created[gte]``);
+        Stripe lists newest first, so paging stops at the first page older than the bound.
+        """
+        found: list[PayoutInfo] = []
+        params: dict[str, Any] = {"limit": 100}
+        while True:
+            data = self._call("payout.list", self._client.v1.payouts.list, params=params)
+            items = [_payout(item) for item in data.get("data", [])]
+            recent = [item for item in items if (item.created or 0) >= created_since]
+            found.extend(recent)
+            if not data.get("has_more") or not items or not recent:
+                return found
+            params["starting_after"] = items[-1].id
+
+    def list_balance_transactions(
+        self, *, payout: str | None = None
+    ) -> list[BalanceTransactionInfo]:
+        """The balance transactions (all pages), only those paid out in ``payout`` if given.
+
+        localstripe answers 400 to the ``payout`` filter and links no transaction to a payout
+        (its fees are always 0): without the filter it lists every charge and refund.
+        """
+        found: list[BalanceTransactionInfo] = []
+        params: dict[str, Any] = {"limit": 100}
+        if payout:
+            params["payout"] = payout
+        while True:
+            data = self._call(
+                "balance_transaction.list", self._client.v1.balance_transactions.list, params=params
+            )
+            items = [_balance_transaction(item) for item in data.get("data", [])]
+            found.extend(items)
+            if not data.get("has_more") or not items:
+                return found
+            params["starting_after"] = items[-1].id
+
+    def list_payment_intents(self, created_after: int) -> list[ListedPaymentIntent]:
+        """PaymentIntents created at or after ``created_after`` (Unix time), newest first.
+
+        Stripe filters with ``created[gte]`` and lists newest first; localstripe refuses that
+        filter (HTTP 400) and lists oldest first, so then every page is read and filtered here.
+        """
+        found: list[ListedPaymentIntent] = []
+        params: dict[str, Any] = {"limit": 100, "created": {"gte": int(created_after)}}
+        try:
+            data = self._call(
+                "payment_intent.list", self._client.v1.payment_intents.list, params=params
+            )
+        except GatewayUnavailable:
+            raise
+        except GatewayError:
+            params = {"limit": 100}
+            data = self._call(
+                "payment_intent.list", self._client.v1.payment_intents.list, params=params
+            )
+        for _page in range(MAX_LIST_PAGES):
+            items = [
+                ListedPaymentIntent(
+                    id=item["id"],
+                    status=item.get("status") or "",
+                    amount=int(item.get("amount") or 0),
+                    currency=str(item.get("currency") or "").lower(),
+                    created=int(item.get("created") or 0),
+                    customer=_id(item.get("customer")),
+                    metadata=dict(item.get("metadata") or {}),
+                )
+                for item in data.get("data", [])
+            ]
+            found.extend(item for item in items if item.created >= created_after)
+            if not data.get("has_more") or not items:
+                break
+            params["starting_after"] = items[-1].id
+            data = self._call(
+                "payment_intent.list", self._client.v1.payment_intents.list, params=params
+            )
+        return sorted(found, key=lambda item: (item.created, item.id), reverse=True)
 
     # -- webhooks ------------------------------------------------------------------------------
 

@@ -258,13 +258,20 @@ def _apply_intent(
             _on_success(payment)
     elif (
         payment.status in PAID_STATUSES
-        and payment.stripe_fee is None
         and charge is not None
-        and charge.fee is not None
+        and _better_fee(payment.stripe_fee, charge.fee)
     ):
         payment.stripe_fee = charge.fee
     db.session.flush()
     return payment
+
+
+def _better_fee(current: int | None, new: int | None) -> bool:
+    """True when ``new`` should replace the recorded fee: a fee once known is kept, except a zero
+    (a stand-in's or a balance transaction not settled yet) that a real, non-zero fee replaces."""
+    if new is None or new == current:
+        return False
+    return current is None or (current == 0 and new > 0)
 
 
 def _fetch(payment_intent_id: str) -> tuple[gateway.PaymentIntentInfo, gateway.ChargeInfo | None]:
@@ -577,7 +584,7 @@ def _apply_charge(payment_id: int, charge: gateway.ChargeInfo) -> list[str]:
         return changes
     if payment.stripe_charge_id is None:
         payment.stripe_charge_id = charge.id
-    if payment.stripe_fee is None and charge.fee is not None:
+    if _better_fee(payment.stripe_fee, charge.fee):
         payment.stripe_fee = charge.fee
     for info in charge.refunds:
         if _record_stripe_refund(payment, info, None):
@@ -688,17 +695,59 @@ def _handle_charge_event(event: gateway.EventInfo) -> None:
     sync_charge(payment.id)
 
 
+def _event_fee(data: dict) -> int | None:
+    """The fee of the balance transaction a signed event carries expanded (charge or intent)."""
+    charge: Any = data if data.get("object") == "charge" else data.get("latest_charge")
+    if not isinstance(charge, dict):
+        charges = data.get("charges")
+        listed = charges.get("data") if isinstance(charges, dict) else None
+        charge = listed[0] if listed and isinstance(listed[0], dict) else None
+    if charge is None:
+        return None
+    transaction = charge.get("balance_transaction")
+    if isinstance(transaction, dict) and isinstance(transaction.get("fee"), int):
+        return transaction["fee"]
+    return None
+
+
+def _record_event_fee(event: gateway.EventInfo) -> None:
+    """Keep the Stripe fee a verified event carries (localstripe's API always reports zero)."""
+    if event.type.startswith("charge.dispute"):
+        return
+    fee = _event_fee(event.data)
+    if fee is None:
+        return
+    if event.object_type == "charge":
+        payment = _payment_for_charge(event.data)
+    else:
+        payment = _payment_for_intent(event.object_id)
+    if payment is None:
+        return
+    payment = _lock_payment(payment.id)
+    if payment.status in PAID_STATUSES and _better_fee(payment.stripe_fee, fee):
+        logger.info("payment %s: Stripe fee %s from event %s", payment.id, fee, event.id)
+        payment.stripe_fee = fee
+        db.session.flush()
+
+
 HANDLERS: dict[str, Callable[[gateway.EventInfo], None]] = {
     "payment_intent.succeeded": _handle_intent_event,
     "payment_intent.payment_failed": _handle_intent_event,
     "payment_intent.requires_action": _handle_intent_event,
     "payment_intent.canceled": _handle_intent_event,
     "payment_intent.processing": _handle_intent_event,
+    "charge.succeeded": _handle_charge_event,
+    "charge.updated": _handle_charge_event,
     "charge.refunded": _handle_charge_event,
     "charge.refund.updated": _handle_charge_event,
     "charge.dispute.created": _handle_dispute_event,
     "charge.dispute.closed": _handle_dispute_event,
 }
+
+
+def register_event_handler(event_type: str, handler: Callable[[gateway.EventInfo], None]) -> None:
+    """Let another package handle a webhook event type (the treasury handles ``payout.paid``)."""
+    HANDLERS[event_type] = handler
 
 
 def handle_event(event: gateway.EventInfo) -> None:
@@ -708,6 +757,7 @@ def handle_event(event: gateway.EventInfo) -> None:
     handler = HANDLERS.get(event.type)
     if handler is not None:
         handler(event)
+        _record_event_fee(event)
     elif event.type != "payout.paid":
         logger.info("event %s of type %s ignored", event.id, event.type)
     stored = StripeEvent(

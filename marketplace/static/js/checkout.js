@@ -1,8 +1,9 @@
-// Membership card payment (DESIGN "Payments (Stripe)", card flow): the card element confirms a
-// SetupIntent, the server charges the saved card with a PaymentIntent (confirm=true), and a
-// 3-D Secure step, when the bank asks for one, is completed with confirmCardPayment before the
-// server syncs the payment. Everything the page needs comes from data-* attributes of
-// #card-checkout; messages are translated by the server.
+// The card payment page (membership and partner billing; DESIGN "Payments (Stripe)", card flow):
+// the card element confirms a SetupIntent, the server charges the saved card with a
+// PaymentIntent (confirm=true), and a 3-D Secure step, when the bank asks for one, is completed
+// with confirmCardPayment before the server syncs the payment. Everything the page needs comes
+// from data-* attributes of #card-checkout (templates/payments/_card_checkout.html), URLs
+// included; messages are translated by the server.
 (function () {
   "use strict";
   var root = document.getElementById("card-checkout");

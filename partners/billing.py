@@ -1,0 +1,308 @@
+"""What partners pay for: partnership periods and featured placements, and their payments.
+
+A PARTNER_PLAN payment's subject is ``{"plan": code, "days": n}``: once paid, the partner gets a
+period of ``n`` days that starts where its current one ends (early renewal extends), one per
+payment (``partner_plan_periods.payment_id`` is unique). FEATURED payments are fulfilled by
+offers/featured.py. Both fulfilments run inside the payment's success transaction, so the
+browser return, the webhook and the reconciliation job together fulfil a payment once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from flask import g, has_request_context
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from marketplace.accounts.models import User
+from marketplace.database import utcnow
+from marketplace.errors import NotFound
+from marketplace.extensions import db
+from marketplace.i18n import localized
+from marketplace.payments.gateway import SetupIntentInfo
+from marketplace.payments.models import Payment, PaymentKind
+from marketplace.payments.services import (
+    create_payment,
+    prepare_card_setup,
+    register_fulfilment,
+    register_reversal,
+)
+from offers import featured as _featured  # noqa: F401 - registers the FEATURED fulfilment
+from offers.models import FeaturedPlacement, Offer, OfferStatus
+from partners.models import Partner, PartnerPlan, PartnerPlanPeriod, PlanKind
+
+logger = logging.getLogger(__name__)
+
+PARTNER_KINDS = (PaymentKind.PARTNER_PLAN, PaymentKind.FEATURED)
+PAYMENTS_SHOWN = 100
+
+
+# ---------------------------------------------------------------- plans
+
+
+def offered_plans(kind: PlanKind | None = None) -> list[PartnerPlan]:
+    """The plans partners can buy now, in display order."""
+    query = select(PartnerPlan).where(PartnerPlan.active.is_(True))
+    if kind is not None:
+        query = query.where(PartnerPlan.kind == kind)
+    return list(
+        db.session.scalars(
+            query.order_by(PartnerPlan.kind, PartnerPlan.position, PartnerPlan.amount)
+        )
+    )
+
+
+def offered_plan_or_404(code: str, kind: PlanKind) -> PartnerPlan:
+    plan = db.session.scalar(
+        select(PartnerPlan).where(
+            PartnerPlan.code == code, PartnerPlan.kind == kind, PartnerPlan.active.is_(True)
+        )
+    )
+    if plan is None:
+        raise NotFound(_("This plan is not offered."))
+    return plan
+
+
+# ---------------------------------------------------------------- partnership periods
+
+
+def partnership_end(partner_id: int, *, today: date | None = None) -> date | None:
+    """The exclusive end of the partnership covering ``today`` and the periods chained after it."""
+    day = today or utcnow().date()
+    periods = db.session.scalars(
+        select(PartnerPlanPeriod)
+        .where(PartnerPlanPeriod.partner_id == partner_id, PartnerPlanPeriod.ends_on > day)
+        .order_by(PartnerPlanPeriod.starts_on, PartnerPlanPeriod.id)
+    ).all()
+    end: date | None = None
+    for period in periods:
+        if end is None:
+            if period.starts_on > day:
+                return None  # only a future period: nothing covers today
+            end = period.ends_on
+        elif period.starts_on <= end:
+            end = max(end, period.ends_on)
+        else:
+            break
+    return end
+
+
+def partnership_last_day(partner_id: int, *, today: date | None = None) -> date | None:
+    """The last day the partnership covers (``ends_on`` is exclusive), or None."""
+    end = partnership_end(partner_id, today=today)
+    return end - timedelta(days=1) if end is not None else None
+
+
+def official_partner_ids(*, today: date | None = None) -> frozenset[int]:
+    """Partners with a partnership period covering today (one query, cached per request)."""
+    if has_request_context() and today is None and "official_partner_ids" in g:
+        return g.official_partner_ids
+    day = today or utcnow().date()
+    ids = frozenset(
+        db.session.scalars(
+            select(PartnerPlanPeriod.partner_id)
+            .where(PartnerPlanPeriod.starts_on <= day, PartnerPlanPeriod.ends_on > day)
+            .distinct()
+        )
+    )
+    if has_request_context() and today is None:
+        g.official_partner_ids = ids
+    return ids
+
+
+def fulfil_partner_plan_payment(payment: Payment) -> None:
+    """Fulfilment of a PARTNER_PLAN payment: ``days`` days from the end of the current period."""
+    if db.session.scalar(
+        select(PartnerPlanPeriod.id).where(PartnerPlanPeriod.payment_id == payment.id)
+    ):
+        return
+    if payment.partner_id is None:
+        logger.warning("partner plan payment %s has no partner: nothing to fulfil", payment.id)
+        return
+    subject = payment.subject or {}
+    plan = db.session.scalar(select(PartnerPlan).where(PartnerPlan.code == subject.get("plan")))
+    days = int(subject.get("days") or (plan.days if plan is not None else 0))
+    if days < 1:
+        logger.warning("partner plan payment %s: no length in %s", payment.id, subject)
+        return
+    today = utcnow().date()
+    start = partnership_end(payment.partner_id, today=today) or today
+    period = PartnerPlanPeriod(
+        partner_id=payment.partner_id,
+        plan_id=plan.id if plan is not None else None,
+        starts_on=start,
+        ends_on=start + timedelta(days=days),
+        payment_id=payment.id,
+    )
+    db.session.add(period)
+    db.session.flush()
+    logger.info(
+        "partner %s: partnership %s..%s paid by payment %s",
+        payment.partner_id,
+        period.starts_on,
+        period.ends_on,
+        payment.id,
+    )
+
+
+def reverse_partner_plan_payment(payment: Payment) -> None:
+    """Reversal of a fully refunded PARTNER_PLAN payment: its unused days are taken back."""
+    period = db.session.scalar(
+        select(PartnerPlanPeriod).where(PartnerPlanPeriod.payment_id == payment.id)
+    )
+    if period is None:
+        return
+    today = utcnow().date()
+    cut = max(period.starts_on, min(period.ends_on, today))
+    unused = period.ends_on - cut
+    if unused <= timedelta(0):
+        return
+    later = db.session.scalars(
+        select(PartnerPlanPeriod).where(
+            PartnerPlanPeriod.partner_id == period.partner_id,
+            PartnerPlanPeriod.id != period.id,
+            PartnerPlanPeriod.starts_on >= period.ends_on,
+        )
+    ).all()
+    for queued in later:
+        queued.starts_on -= unused
+        queued.ends_on -= unused
+    period.ends_on = cut  # kept (maybe empty, if it had not started) for the history
+    db.session.flush()
+    logger.info("partner %s: partnership of payment %s ended", payment.partner_id, payment.id)
+
+
+register_fulfilment(PaymentKind.PARTNER_PLAN, fulfil_partner_plan_payment)
+register_reversal(PaymentKind.PARTNER_PLAN, reverse_partner_plan_payment)
+
+
+# ---------------------------------------------------------------- buying
+
+
+def buy_partnership(
+    partner: Partner, *, user: User, plan_code: str
+) -> tuple[Payment, SetupIntentInfo]:
+    """Open a PARTNER_PLAN payment of an offered partnership plan and its card SetupIntent."""
+    plan = offered_plan_or_404(plan_code, PlanKind.PARTNERSHIP)
+    payment = create_payment(
+        kind=PaymentKind.PARTNER_PLAN,
+        amount=plan.amount,
+        currency=plan.currency,
+        payer=user,
+        partner_id=partner.id,
+        subject={"plan": plan.code, "days": plan.days},
+        description=f"Partnership {plan.code}, {plan.days} days",
+    )
+    return payment, prepare_card_setup(payment, user=user)
+
+
+def featurable_offer_or_404(partner: Partner, offer_id: int) -> Offer:
+    """The partner's own published offer; any other id (or state) answers 404."""
+    offer = db.session.scalar(
+        select(Offer).where(
+            Offer.id == offer_id,
+            Offer.partner_id == partner.id,
+            Offer.status == OfferStatus.PUBLISHED,
+        )
+    )
+    if offer is None:
+        raise NotFound(_("This offer cannot be featured."))
+    return offer
+
+
+def buy_featured(
+    partner: Partner, *, user: User, plan_code: str, offer_id: int
+) -> tuple[Payment, SetupIntentInfo]:
+    """Open a FEATURED payment for one of the partner's published offers."""
+    offer = featurable_offer_or_404(partner, offer_id)
+    plan = offered_plan_or_404(plan_code, PlanKind.FEATURED)
+    payment = create_payment(
+        kind=PaymentKind.FEATURED,
+        amount=plan.amount,
+        currency=plan.currency,
+        payer=user,
+        partner_id=partner.id,
+        subject={"plan": plan.code, "offer_id": offer.id, "days": plan.days},
+        description=f"Featured offer {offer.id} ({plan.code}), {plan.days} days",
+    )
+    return payment, prepare_card_setup(payment, user=user)
+
+
+# ---------------------------------------------------------------- the billing page
+
+
+def partner_payment_or_404(partner: Partner, payment_id: int) -> Payment:
+    """A payment of ``partner`` (partner kinds only); another partner's id answers 404."""
+    payment = db.session.scalar(
+        select(Payment).where(
+            Payment.id == payment_id,
+            Payment.partner_id == partner.id,
+            Payment.kind.in_(PARTNER_KINDS),
+        )
+    )
+    if payment is None:
+        raise NotFound()
+    return payment
+
+
+def partner_payments(partner: Partner) -> Sequence[Payment]:
+    """The partner's payments, newest first (refunds come in one more query)."""
+    return db.session.scalars(
+        select(Payment)
+        .where(Payment.partner_id == partner.id, Payment.kind.in_(PARTNER_KINDS))
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(PAYMENTS_SHOWN)
+    ).all()
+
+
+def partner_periods(partner: Partner) -> Sequence[PartnerPlanPeriod]:
+    """Every partnership period of the partner, latest first."""
+    return db.session.scalars(
+        select(PartnerPlanPeriod)
+        .where(PartnerPlanPeriod.partner_id == partner.id)
+        .order_by(PartnerPlanPeriod.starts_on.desc(), PartnerPlanPeriod.id.desc())
+    ).all()
+
+
+def partner_placements(partner: Partner) -> list[tuple[FeaturedPlacement, Offer]]:
+    """The featured placements of the partner's offers with their offer, latest first."""
+    rows = db.session.execute(
+        select(FeaturedPlacement, Offer)
+        .join(Offer, Offer.id == FeaturedPlacement.offer_id)
+        .where(Offer.partner_id == partner.id)
+        .order_by(FeaturedPlacement.ends_at.desc(), FeaturedPlacement.id.desc())
+    ).all()
+    return [(placement, offer) for placement, offer in rows]
+
+
+def published_offers(partner: Partner) -> Sequence[Offer]:
+    """The partner's published offers, the ones that can be featured."""
+    return db.session.scalars(
+        select(Offer)
+        .where(Offer.partner_id == partner.id, Offer.status == OfferStatus.PUBLISHED)
+        .order_by(Offer.published_at.desc(), Offer.id.desc())
+    ).all()
+
+
+def plan_names() -> dict[str, str]:
+    """Every plan's name in the reader's language, by code (old payments name retired plans)."""
+    return {
+        plan.code: localized(plan, "name") or plan.code
+        for plan in db.session.scalars(select(PartnerPlan))
+    }
+
+
+def offers_of_payments(payments: Sequence[Payment]) -> dict[int, Offer]:
+    """The offers that FEATURED payments were for, by id (one query)."""
+    ids = {
+        int(payment.subject["offer_id"])
+        for payment in payments
+        if payment.kind == PaymentKind.FEATURED
+        and str((payment.subject or {}).get("offer_id", "")).isdigit()
+    }
+    if not ids:
+        return {}
+    return {offer.id: offer for offer in db.session.scalars(select(Offer).where(Offer.id.in_(ids)))}
