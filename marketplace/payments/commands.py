@@ -30,3 +30,12 @@ def reconcile_command(since: datetime | None) -> None:
     for line in lines:
         click.echo(line)
     click.echo(f"{len(lines)} difference(s)")
+
+
+@payments_cli.command("payouts")
+@in_english
+def payouts_command() -> None:
+    """Fetch the payouts of the last 30 days from Stripe and match them with the ledger."""
+    from marketplace.treasury.payouts import sync_recent_payouts  # the treasury reads payments
+
+    click.echo(sync_recent_payouts(datetime.now(UTC)))

@@ -6,15 +6,16 @@ from typing import Any
 
 from flask import abort
 from flask_login import current_user
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import EXCLUDE, Schema, fields, validate
+from sqlalchemy.orm import selectinload
 
-from marketplace.api import auth_required
+from marketplace.api import REASONABLE_DATE, Blueprint, auth_required
 from marketplace.extensions import db
 from marketplace.payments import services as payment_services
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
-from marketplace.treasury import services
+from marketplace.treasury import payouts, services
+from marketplace.treasury.models import Payout
 
 bp = Blueprint("treasury_api", __name__, url_prefix="/treasury", description="Treasury")
 
@@ -27,8 +28,10 @@ class PeriodQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    start = fields.Date(data_key="from", load_default=None, allow_none=True)
-    end = fields.Date(data_key="to", load_default=None, allow_none=True)
+    start = fields.Date(
+        data_key="from", load_default=None, allow_none=True, validate=REASONABLE_DATE
+    )
+    end = fields.Date(data_key="to", load_default=None, allow_none=True, validate=REASONABLE_DATE)
 
 
 class PaymentQuerySchema(PeriodQuerySchema):
@@ -36,6 +39,17 @@ class PaymentQuerySchema(PeriodQuerySchema):
 
     kind = fields.Enum(PaymentKind, by_value=True, load_default=None, allow_none=True)
     status = fields.Enum(PaymentStatus, by_value=True, load_default=None, allow_none=True)
+    q = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"description": "payer name or e-mail, document number or Stripe id"},
+    )
+    sort = fields.String(
+        load_default=services.DEFAULT_SORT,
+        validate=validate.OneOf(services.SORTS),
+        metadata={"description": "date, amount or status; a leading '-' sorts descending"},
+    )
 
 
 class RefundSchema(Schema):
@@ -48,6 +62,7 @@ class RefundSchema(Schema):
     status = fields.String(dump_only=True)
     stripe_refund_id = fields.String(dump_only=True, allow_none=True)
     failure_message = fields.String(dump_only=True, allow_none=True)
+    created_by_id = fields.Integer(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
 
 
@@ -68,9 +83,47 @@ class TreasuryPaymentSchema(Schema):
     description = fields.String(dump_only=True)
     flag = fields.String(dump_only=True, allow_none=True)
     document_number = fields.String(dump_only=True, allow_none=True)
+    stripe_payment_intent_id = fields.String(dump_only=True, allow_none=True)
+    stripe_charge_id = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     succeeded_at = fields.DateTime(dump_only=True, allow_none=True)
     refunds = fields.List(fields.Nested(RefundSchema), dump_only=True)
+
+
+class PayoutLineSchema(Schema):
+    """A balance transaction of a payout and the ledger row it matched."""
+
+    balance_transaction_id = fields.String(dump_only=True)
+    type = fields.String(dump_only=True)
+    source_id = fields.String(dump_only=True, allow_none=True)
+    amount = fields.Integer(dump_only=True)
+    fee = fields.Integer(dump_only=True)
+    net = fields.Integer(dump_only=True)
+    currency = fields.String(dump_only=True)
+    payment_id = fields.Integer(dump_only=True, allow_none=True)
+    refund_id = fields.Integer(dump_only=True, allow_none=True)
+
+
+class PayoutSchema(Schema):
+    """A Stripe payout with its lines; ``flag`` says why it does not reconcile."""
+
+    id = fields.Integer(dump_only=True)
+    stripe_payout_id = fields.String(dump_only=True)
+    amount = fields.Integer(dump_only=True, metadata={"description": "minor units"})
+    currency = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    arrival_date = fields.DateTime(dump_only=True, allow_none=True)
+    lines_total = fields.Integer(dump_only=True, allow_none=True)
+    flag = fields.String(dump_only=True, allow_none=True)
+    flag_detail = fields.String(dump_only=True, allow_none=True)
+    lines = fields.List(fields.Nested(PayoutLineSchema), dump_only=True)
+
+
+class PayoutQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    flagged = fields.Boolean(load_default=False)
 
 
 class RefundRequestSchema(Schema):
@@ -94,9 +147,39 @@ class RefundRequestSchema(Schema):
 @bp.response(200, TreasuryPaymentSchema(many=True))
 @bp.paginate(page_size=50, max_page_size=MAX_PAGE_SIZE)
 def list_payments(args: dict[str, Any], pagination_parameters: PaginationParameters):
-    """The payment ledger, newest first, filtered by creation day, kind and status."""
+    """The payment ledger filtered by creation day, kind, status and a search, sorted."""
     page = db.paginate(
         services.payments_query(**args),
+        page=pagination_parameters.page,
+        per_page=pagination_parameters.page_size,
+        error_out=False,
+    )
+    pagination_parameters.item_count = page.total or 0
+    return list(page.items)
+
+
+@bp.get("/payments/<int:payment_id>")
+@auth_required(roles=("treasurer",))
+@bp.response(200, TreasuryPaymentSchema)
+@bp.alt_response(404, description="No such payment.")
+def get_payment(payment_id: int) -> Payment:
+    """One payment of the ledger with its refunds."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        abort(404)
+    return payment
+
+
+@bp.get("/payouts")
+@auth_required(roles=("treasurer",))
+@bp.arguments(PayoutQuerySchema, location="query")
+@bp.response(200, PayoutSchema(many=True))
+@bp.paginate(page_size=20, max_page_size=MAX_PAGE_SIZE)
+def list_payouts(args: dict[str, Any], pagination_parameters: PaginationParameters):
+    """Stripe payouts, latest arrival first, each with its balance transactions."""
+    query = payouts.payouts_query(flagged=args["flagged"]).options(selectinload(Payout.lines))
+    page = db.paginate(
+        query,
         page=pagination_parameters.page,
         per_page=pagination_parameters.page_size,
         error_out=False,

@@ -6,9 +6,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, HiddenField, SelectField, StringField
+from wtforms import DateField, DecimalField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from marketplace.payments.models import PaymentKind, PaymentStatus
 
@@ -41,8 +41,8 @@ def to_minor_units(amount: Decimal) -> int:
     return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
-class PaymentFilterForm(FlaskForm):
-    """Period, kind and status of the ledger."""
+class PeriodExportForm(FlaskForm):
+    """Period (creation day), kind and status of the ledger: the CSV export's filters."""
 
     class Meta:
         csrf = False
@@ -64,6 +64,28 @@ class PaymentFilterForm(FlaskForm):
         ]
 
 
+class PaymentFilterForm(PeriodExportForm):
+    """Period, kind and status of the ledger, a search and a sort order."""
+
+    q = StringField(
+        _l("Search"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("Payer name or e-mail, document number (2026-000123) or Stripe id"),
+    )
+    sort = SelectField(_l("Sort by"), validators=[Optional()], default="-date")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sort.choices = [
+            SelectChoice("-date", _l("Newest first")),
+            SelectChoice("date", _l("Oldest first")),
+            SelectChoice("-amount", _l("Largest amount first")),
+            SelectChoice("amount", _l("Smallest amount first")),
+            SelectChoice("status", _l("Status (pending first)")),
+            SelectChoice("-status", _l("Status (refunded and disputed first)")),
+        ]
+
+
 class RefundForm(FlaskForm):
     """A full (no amount) or partial refund, with its reason; ``confirm`` marks the 2nd step."""
 
@@ -74,3 +96,27 @@ class RefundForm(FlaskForm):
     )
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=255)])
     confirm = HiddenField()
+
+
+class FecExportForm(FlaskForm):
+    """The fiscal year of the FEC file (a GET form)."""
+
+    class Meta:
+        csrf = False
+
+    year = IntegerField(_l("Fiscal year"), validators=[DataRequired(), NumberRange(2000, 2999)])
+
+
+class AccountForm(FlaskForm):
+    """The account number and label of one accounting category."""
+
+    key = HiddenField(validators=[DataRequired(), Length(max=40)])
+    number = StringField(
+        _l("Account number"),
+        validators=[
+            DataRequired(),
+            Length(max=20),
+            Regexp(r"^[0-9A-Za-z]+$", message=_l("Digits and letters only.")),
+        ],
+    )
+    label = StringField(_l("Account label"), validators=[DataRequired(), Length(max=120)])

@@ -1,4 +1,4 @@
-"""Treasury pages: the payment ledger, one payment with its refunds, document and refund form."""
+"""Treasury pages: the payment ledger, one payment with its timeline and refund form, payouts."""
 
 from __future__ import annotations
 
@@ -17,12 +17,17 @@ from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.security import treasurer_required
 from marketplace.treasury import demo as _demo  # noqa: F401 - registers the demo data step
 from marketplace.treasury import forms, services
+from marketplace.treasury import payouts as payout_records
+from marketplace.treasury.models import Payout
 
 bp = Blueprint("treasury", __name__, url_prefix="/treasury")
 
 
-def _filters(form: forms.PaymentFilterForm) -> dict[str, Any]:
-    """The valid filters of the ledger form; a field with a bad value is ignored."""
+FILTER_NAMES = ("start", "end", "kind", "status", "q", "sort")
+
+
+def ledger_filter_values(form: forms.PeriodExportForm) -> dict[str, Any]:
+    """The valid period, kind and status of a ledger form; a field with a bad value is ignored."""
     form.validate()
 
     def value(name: str) -> Any:
@@ -40,15 +45,23 @@ def _filters(form: forms.PaymentFilterForm) -> dict[str, Any]:
 @treasurer_required
 def payments():
     form = forms.PaymentFilterForm(formdata=request.args)
-    filters = _filters(form)
-    page = services.search_payments(**filters, page=max(request.args.get("page", 1, type=int), 1))
+    filters = ledger_filter_values(form)
+    q = (form.q.data or "").strip()[:200] if not form.q.errors else ""
+    sort = form.sort.data if form.sort.data in services.SORTS else services.DEFAULT_SORT
+    page = services.search_payments(
+        **filters, q=q, sort=sort, page=max(request.args.get("page", 1, type=int), 1)
+    )
     # The pager keeps the filters as they were typed.
-    kept = {name: request.args.get(name, "") for name in ("start", "end", "kind", "status")}
+    kept = {name: request.args.get(name, "") for name in FILTER_NAMES}
+    kept = {name: value for name, value in kept.items() if value}
+    csv_args = {name: kept[name] for name in ("start", "end", "kind", "status") if name in kept}
     return render_template(
         "treasury/payments.html",
         form=form,
         page=page,
-        filters={name: value for name, value in kept.items() if value},
+        filters=kept,
+        csv_args=csv_args,
+        sort=sort,
         kind_labels=forms.kind_labels(),
         status_labels=forms.status_labels(),
         format_amount=documents.format_amount,
@@ -63,6 +76,7 @@ def _render_detail(payment: Payment, form: forms.RefundForm, *, confirming: int 
         confirming=confirming,
         refundable=services.refundable_amount(payment),
         has_document=documents.has_document(payment),
+        timeline=services.timeline(payment),
         kind_labels=forms.kind_labels(),
         status_labels=forms.status_labels(),
         format_amount=documents.format_amount,
@@ -123,6 +137,37 @@ def refund(payment_id: int):
         "success",
     )
     return redirect(url_for("treasury.payment", payment_id=record.id))
+
+
+@bp.get("/payouts")
+@treasurer_required
+def payouts():
+    flagged = request.args.get("flagged") == "1"
+    page = services.paginate(
+        payout_records.payouts_query(flagged=flagged),
+        page=max(request.args.get("page", 1, type=int), 1),
+        per_page=payout_records.PAYOUTS_PER_PAGE,
+    )
+    return render_template(
+        "treasury/payouts.html",
+        page=page,
+        flagged=flagged,
+        filters={"flagged": "1"} if flagged else {},
+        counts=payout_records.line_counts([payout.id for payout in page.items]),
+        format_amount=documents.format_amount,
+    )
+
+
+@bp.get("/payouts/<int:payout_id>")
+@treasurer_required
+def payout(payout_id: int):
+    record = db.get_or_404(Payout, payout_id)
+    return render_template(
+        "treasury/payout.html",
+        payout=record,
+        lines=payout_records.payout_lines(record.id),
+        format_amount=documents.format_amount,
+    )
 
 
 # Routes of the dashboard and of the exports live in their own modules, on this blueprint.

@@ -1,0 +1,488 @@
+"""The treasurer's dashboard figures: pure reads, summed by the database, per currency.
+
+Every function takes its period explicitly and runs a fixed number of aggregate queries,
+whatever the period's length or the number of rows. Days and months are those of the
+accounting zone (Europe/Paris): a payment at 23:30 UTC on 31 January counts in February.
+
+Definitions (the same on the page and in the API):
+
+- gross: amount of the payments that succeeded in the period (``succeeded_at``), whatever
+  happened to them later (refunded, disputed);
+- fees: the Stripe fees of those same payments;
+- refunds: succeeded refunds, by the day the refund was made (``Refund.created_at``);
+- net = gross − fees − refunds.
+
+Amounts are never added across currencies.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import lazyload
+
+from marketplace.extensions import db
+from marketplace.membership.models import Membership
+from marketplace.membership.services import GRACE_DAYS
+from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
+from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
+from marketplace.treasury.services import KindSums, day_start
+
+KINDS: tuple[str, ...] = tuple(kind.value for kind in PaymentKind)
+# Always shown, even before its first payment: the association's own currency.
+HOME_CURRENCY = "EUR"
+SERIES_MONTHS = (12, 24)
+ENDING_SOON_DAYS = 30
+LATEST_FAILED = 5
+REFUND_SUCCEEDED = "succeeded"
+DISPUTE_FLAG = "dispute"
+
+
+# ---------------------------------------------------------------- periods
+
+
+class Preset(enum.StrEnum):
+    """The periods offered on the dashboard besides a custom one."""
+
+    THIS_MONTH = "this_month"
+    LAST_MONTH = "last_month"
+    THIS_YEAR = "this_year"
+    LAST_12_MONTHS = "last_12_months"
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days ``start`` to ``end``, both included, in the accounting zone."""
+
+    start: date
+    end: date
+    preset: Preset = Preset.CUSTOM
+
+
+def accounting_today(now: datetime) -> date:
+    """The day it is in the accounting zone at ``now`` (an aware datetime)."""
+    return now.astimezone(ACCOUNTING_ZONE).date()
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def preset_period(preset: Preset, *, today: date) -> Period:
+    """The days of a preset as seen on ``today`` (a custom preset gives this month)."""
+    first = month_start(today)
+    if preset == Preset.LAST_MONTH:
+        start = first - relativedelta(months=1)
+        return Period(start, first - timedelta(days=1), preset)
+    if preset == Preset.THIS_YEAR:
+        return Period(date(today.year, 1, 1), date(today.year, 12, 31), preset)
+    if preset == Preset.LAST_12_MONTHS:
+        # The current month and the eleven before it.
+        return Period(first - relativedelta(months=11), _month_end(first), preset)
+    return Period(first, _month_end(first), Preset.THIS_MONTH)
+
+
+def _month_end(first: date) -> date:
+    return first + relativedelta(months=1) - timedelta(days=1)
+
+
+def _between(column: Any, start: date, end: date) -> Any:
+    """``column`` falls on a day from ``start`` to ``end`` (inclusive) in the accounting zone."""
+    return and_(column >= day_start(start), column < day_start(end + timedelta(days=1)))
+
+
+# ---------------------------------------------------------------- sums of a period
+
+
+@dataclass
+class Sums:
+    """Money of one kind (or all kinds) in one currency, in minor units."""
+
+    gross: int = 0
+    fees: int = 0
+    refunds: int = 0
+    count: int = 0
+    refund_count: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.gross - self.fees - self.refunds
+
+    def add(self, other: Sums) -> None:
+        self.gross += other.gross
+        self.fees += other.fees
+        self.refunds += other.refunds
+        self.count += other.count
+        self.refund_count += other.refund_count
+
+    @property
+    def empty(self) -> bool:
+        return not (self.count or self.refund_count)
+
+
+@dataclass
+class CurrencyFigures:
+    """The sums of one currency: in total and for each kind (every kind present, maybe zero)."""
+
+    currency: str
+    by_kind: dict[str, Sums] = field(default_factory=lambda: {kind: Sums() for kind in KINDS})
+
+    @property
+    def total(self) -> Sums:
+        total = Sums()
+        for sums in self.by_kind.values():
+            total.add(sums)
+        return total
+
+
+def _paid_query(start: date, end: date) -> Any:
+    """Gross, fees and count by kind and currency of the payments that succeeded in the period."""
+    return (
+        select(
+            Payment.kind,
+            Payment.currency,
+            func.coalesce(func.sum(Payment.amount), 0),
+            func.coalesce(func.sum(Payment.stripe_fee), 0),
+            func.count(Payment.id),
+        )
+        .where(
+            Payment.status.in_(sorted(DOCUMENT_STATUSES)),
+            _between(Payment.succeeded_at, start, end),
+        )
+        .group_by(Payment.kind, Payment.currency)
+    )
+
+
+def _refund_query(start: date, end: date) -> Any:
+    """Succeeded refunds by kind and currency, by the day they were made."""
+    return (
+        select(
+            Payment.kind,
+            Payment.currency,
+            func.coalesce(func.sum(Refund.amount), 0),
+            func.count(Refund.id),
+        )
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Refund.status == REFUND_SUCCEEDED, _between(Refund.created_at, start, end))
+        .group_by(Payment.kind, Payment.currency)
+    )
+
+
+def _currency(value: str) -> str:
+    return (value or "").upper()
+
+
+def _kind(value: Any) -> str:
+    return PaymentKind(value).value
+
+
+def period_figures(*, start: date, end: date) -> list[CurrencyFigures]:
+    """Gross, fees, refunds, net and counts of the period, per currency (two queries)."""
+    found: dict[str, CurrencyFigures] = {}
+
+    def figures(currency: str) -> CurrencyFigures:
+        return found.setdefault(_currency(currency), CurrencyFigures(_currency(currency)))
+
+    for kind, currency, gross, fees, count in db.session.execute(_paid_query(start, end)):
+        sums = figures(currency).by_kind[_kind(kind)]
+        sums.gross += int(gross)
+        sums.fees += int(fees)
+        sums.count += int(count)
+    for kind, currency, amount, count in db.session.execute(_refund_query(start, end)):
+        sums = figures(currency).by_kind[_kind(kind)]
+        sums.refunds += int(amount)
+        sums.refund_count += int(count)
+    figures(HOME_CURRENCY)
+    return sorted(found.values(), key=lambda row: (row.currency != HOME_CURRENCY, row.currency))
+
+
+def kind_rows(figures: Iterable[CurrencyFigures]) -> list[KindSums]:
+    """The non-empty (kind, currency) sums as the API's ``by_kind`` lists them."""
+    return [
+        KindSums(
+            kind=kind,
+            currency=row.currency,
+            gross=sums.gross,
+            fees=sums.fees,
+            refunds=sums.refunds,
+            count=sums.count,
+        )
+        for row in figures
+        for kind, sums in row.by_kind.items()
+        if not sums.empty
+    ]
+
+
+# ---------------------------------------------------------------- monthly series
+
+
+@dataclass
+class MonthPoint:
+    """One month of one currency: sums by kind."""
+
+    month: date
+    by_kind: dict[str, Sums] = field(default_factory=lambda: {kind: Sums() for kind in KINDS})
+
+    @property
+    def total(self) -> Sums:
+        total = Sums()
+        for sums in self.by_kind.values():
+            total.add(sums)
+        return total
+
+
+@dataclass
+class CurrencySeries:
+    """The months of one currency, oldest first (months without payments are zeros)."""
+
+    currency: str
+    points: list[MonthPoint]
+
+
+def series_months(last: date, months: int) -> list[date]:
+    """The first days of the ``months`` months ending with the month of ``last``."""
+    final = month_start(last)
+    return [final - relativedelta(months=back) for back in range(months - 1, -1, -1)]
+
+
+def _month_index(column: Any, months: list[date]) -> Any:
+    """A CASE giving the position of ``column``'s month (accounting zone) in ``months``.
+
+    Month boundaries are computed here with the time zone database, so the SQL stays
+    portable (SQLite has no time zones) and daylight saving time is respected.
+    """
+    bounds = [day_start(month) for month in months]
+    bounds.append(day_start(months[-1] + relativedelta(months=1)))
+    return case(
+        *(
+            (and_(column >= bounds[index], column < bounds[index + 1]), literal(index))
+            for index in range(len(months))
+        ),
+        else_=None,
+    )
+
+
+def monthly_series(*, last: date, months: int = 12) -> list[CurrencySeries]:
+    """Gross, fees, refunds and net per month and kind, per currency (two queries)."""
+    if months not in SERIES_MONTHS:
+        raise ValueError(f"months must be one of {SERIES_MONTHS}")
+    firsts = series_months(last, months)
+    start, end = firsts[0], _month_end(firsts[-1])
+    # The CASE sits in a subquery so the outer GROUP BY names a column, not a repeated
+    # expression with its own bound parameters (which PostgreSQL would not match).
+    paid = (
+        select(
+            _month_index(Payment.succeeded_at, firsts).label("month"),
+            Payment.kind.label("kind"),
+            Payment.currency.label("currency"),
+            Payment.amount.label("amount"),
+            Payment.stripe_fee.label("fee"),
+        )
+        .where(
+            Payment.status.in_(sorted(DOCUMENT_STATUSES)),
+            _between(Payment.succeeded_at, start, end),
+        )
+        .subquery()
+    )
+    refunds = (
+        select(
+            _month_index(Refund.created_at, firsts).label("month"),
+            Payment.kind.label("kind"),
+            Payment.currency.label("currency"),
+            Refund.amount.label("amount"),
+        )
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Refund.status == REFUND_SUCCEEDED, _between(Refund.created_at, start, end))
+        .subquery()
+    )
+    found: dict[str, CurrencySeries] = {}
+
+    def point(currency: str, month: Any) -> MonthPoint:
+        code = _currency(currency)
+        series = found.get(code)
+        if series is None:
+            series = found[code] = CurrencySeries(code, [MonthPoint(first) for first in firsts])
+        return series.points[int(month)]
+
+    for month, kind, currency, gross, fees, count in db.session.execute(
+        select(
+            paid.c.month,
+            paid.c.kind,
+            paid.c.currency,
+            func.coalesce(func.sum(paid.c.amount), 0),
+            func.coalesce(func.sum(paid.c.fee), 0),
+            func.count(),
+        ).group_by(paid.c.month, paid.c.kind, paid.c.currency)
+    ):
+        sums = point(currency, month).by_kind[_kind(kind)]
+        sums.gross, sums.fees, sums.count = int(gross), int(fees), int(count)
+    for month, kind, currency, amount, count in db.session.execute(
+        select(
+            refunds.c.month,
+            refunds.c.kind,
+            refunds.c.currency,
+            func.coalesce(func.sum(refunds.c.amount), 0),
+            func.count(),
+        ).group_by(refunds.c.month, refunds.c.kind, refunds.c.currency)
+    ):
+        sums = point(currency, month).by_kind[_kind(kind)]
+        sums.refunds, sums.refund_count = int(amount), int(count)
+    if HOME_CURRENCY not in found:
+        found[HOME_CURRENCY] = CurrencySeries(
+            HOME_CURRENCY, [MonthPoint(first) for first in firsts]
+        )
+    return sorted(found.values(), key=lambda row: (row.currency != HOME_CURRENCY, row.currency))
+
+
+# ---------------------------------------------------------------- memberships
+
+
+@dataclass(frozen=True)
+class MembershipCounts:
+    """People by membership status on a day (the rules of ``membership_status``)."""
+
+    active: int
+    grace: int
+    lapsed: int
+    ending_soon: int
+
+
+def membership_counts(*, today: date) -> MembershipCounts:
+    """Active, in grace, lapsed, and active but not covered in 30 days — one query over people.
+
+    A person is active when a period covers ``today``; otherwise in grace when their last
+    period ended at most ``GRACE_DAYS`` ago, lapsed when earlier. "Ending soon" is an active
+    person no period covers ``ENDING_SOON_DAYS`` days from now (a renewal paid ahead covers).
+    """
+    soon = today + timedelta(days=ENDING_SOON_DAYS)
+
+    def any_period(condition: Any) -> Any:
+        return func.max(case((condition, 1), else_=0))
+
+    people = (
+        select(
+            Membership.user_id,
+            any_period(and_(Membership.starts_on <= today, Membership.ends_on > today)).label(
+                "active"
+            ),
+            any_period(and_(Membership.starts_on <= soon, Membership.ends_on > soon)).label(
+                "covered_soon"
+            ),
+            any_period(
+                and_(
+                    Membership.ends_on <= today,
+                    Membership.ends_on >= today - timedelta(days=GRACE_DAYS),
+                )
+            ).label("grace"),
+            any_period(Membership.ends_on <= today).label("ended"),
+        )
+        .group_by(Membership.user_id)
+        .subquery()
+    )
+
+    def count(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = db.session.execute(
+        select(
+            count(people.c.active == 1),
+            count(and_(people.c.active == 0, people.c.grace == 1)),
+            count(and_(people.c.active == 0, people.c.grace == 0, people.c.ended == 1)),
+            count(and_(people.c.active == 1, people.c.covered_soon == 0)),
+        )
+    ).one()
+    return MembershipCounts(*(int(value) for value in row))
+
+
+# ---------------------------------------------------------------- failures and disputes
+
+
+@dataclass(frozen=True)
+class FailedPayments:
+    """Failed payments created in the period: how many, and the latest few."""
+
+    count: int
+    latest: list[Payment]
+
+
+def failed_payments(*, start: date, end: date, limit: int = LATEST_FAILED) -> FailedPayments:
+    """The failed payments of the period (a count and the latest ``limit``; two queries)."""
+    condition = and_(
+        Payment.status == PaymentStatus.FAILED, _between(Payment.created_at, start, end)
+    )
+    count = db.session.scalar(select(func.count(Payment.id)).where(condition)) or 0
+    latest = list(
+        db.session.scalars(
+            select(Payment)
+            .options(lazyload(Payment.refunds))  # not shown: no selectin query for them
+            .where(condition)
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+            .limit(limit)
+        )
+    )
+    return FailedPayments(count=int(count), latest=latest)
+
+
+def open_dispute_condition() -> Any:
+    """A payment whose dispute awaits the treasurer and is not closed at Stripe."""
+    return and_(
+        Payment.flag == DISPUTE_FLAG,
+        or_(Payment.flag_detail.is_(None), ~Payment.flag_detail.contains(" closed")),
+    )
+
+
+@dataclass(frozen=True)
+class DisputeCounts:
+    """Disputes still open (flagged, not closed) and disputes opened in the period."""
+
+    open: int
+    in_period: int
+
+
+def dispute_counts(*, start: date, end: date) -> DisputeCounts:
+    """Open disputes and those opened in the period (one query)."""
+
+    def count(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = db.session.execute(
+        select(
+            count(open_dispute_condition()),
+            count(_between(Payment.disputed_at, start, end)),
+        ).where(or_(Payment.flag == DISPUTE_FLAG, Payment.disputed_at.is_not(None)))
+    ).one()
+    return DisputeCounts(open=int(row[0]), in_period=int(row[1]))
+
+
+# ---------------------------------------------------------------- everything at once
+
+
+@dataclass
+class Dashboard:
+    """What the dashboard page and the summary API show for one period."""
+
+    period: Period
+    figures: list[CurrencyFigures]
+    series: list[CurrencySeries] | None
+    memberships: MembershipCounts
+    failed: FailedPayments
+    disputes: DisputeCounts
+
+
+def build_dashboard(*, period: Period, today: date, months: int | None = 12) -> Dashboard:
+    """Every figure of the dashboard (eight queries with the series, six without)."""
+    return Dashboard(
+        period=period,
+        figures=period_figures(start=period.start, end=period.end),
+        series=monthly_series(last=period.end, months=months) if months else None,
+        memberships=membership_counts(today=today),
+        failed=failed_payments(start=period.start, end=period.end),
+        disputes=dispute_counts(start=period.start, end=period.end),
+    )

@@ -1,0 +1,493 @@
+"""Accounting exports, streamed: the payments CSV and the French FEC file of a fiscal year.
+
+Both are generators over one SQL query read in batches (``yield_per``: a server-side cursor on
+PostgreSQL), so memory and the number of queries stay the same whatever the ledger's size, and
+there is no row cap. Each needs one more query for the chart of accounts.
+
+CSV: semicolons (what Excel expects in a French locale, where the comma is the decimal mark),
+UTF-8 with a byte-order mark, CRLF line ends, amounts with a decimal comma plus the same amount
+in minor units. One line per payment, one per Stripe fee (negative), one per refund (negative),
+each with an accounting category and account number. Text cells that a spreadsheet could read
+as a formula (starting with = + - @, a tab or a carriage return) are prefixed with ``'``
+(OWASP "CSV injection"); the amounts we format ourselves are plain numbers and stay numeric.
+
+FEC (*fichier des écritures comptables*, article A47 A-1 of the *livre des procédures
+fiscales*): the 18 columns in their order, ``|``-separated, dates ``YYYYMMDD``, amounts with a
+decimal comma, ISO 8859-15 text (a character outside it becomes ``?``), entries in date order
+numbered without gaps, each balanced:
+
+- sale: debit the Stripe clearing account, credit the revenue account of the kind;
+- Stripe fee: debit 627, credit the clearing account;
+- refund: debit the revenue account, credit the clearing account;
+- payout (when known): debit the bank, credit the clearing account.
+
+The fiscal year is the calendar year in Europe/Paris. Amounts are in the payment's currency;
+a payment in another currency than the euro also fills ``Montantdevise`` / ``Idevise`` (the
+ledger does not know the converted amount).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, and_, cast, literal, null, select, union_all
+
+from marketplace.extensions import db
+from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
+from marketplace.payments.models import (
+    AssociationDetails,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    Refund,
+)
+from marketplace.treasury import accounting
+from marketplace.treasury.models import Payout
+from marketplace.treasury.services import day_start, ledger_filters
+
+BATCH = 500  # rows read per round trip, and lines per chunk sent to the client
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def format_decimal(amount: int) -> str:
+    """Minor units with a decimal comma, no thousands separator: -1234 → ``-12,34``."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{abs(amount) // 100},{abs(amount) % 100:02d}"
+
+
+def local_day(moment: datetime | None) -> date | None:
+    """The day of ``moment`` in the association's time zone."""
+    return moment.astimezone(ACCOUNTING_ZONE).date() if moment is not None else None
+
+
+def document_number(year: int | None, sequence: int | None) -> str:
+    return f"{year}-{sequence:06d}" if year is not None and sequence is not None else ""
+
+
+# --------------------------------------------------------------------------- payments CSV
+
+CSV_DELIMITER = ";"
+CSV_COLUMNS = (
+    "date",
+    "line",
+    "payment_id",
+    "refund_id",
+    "document",
+    "kind",
+    "status",
+    "payer",
+    "email",
+    "description",
+    "category",
+    "account",
+    "account_label",
+    "amount",
+    "amount_minor",
+    "currency",
+    "stripe_id",
+)
+_NUMBER = re.compile(r"-?\d+(,\d+)?")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> str:
+    """A cell a spreadsheet will not run: formula-like text gets a leading ``'``."""
+    text = "" if value is None else str(value)
+    if _NUMBER.fullmatch(text):
+        return text
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _csv_query(
+    *,
+    start: date | None,
+    end: date | None,
+    kind: PaymentKind | None,
+    status: PaymentStatus | None,
+) -> Any:
+    """Payments (filtered like the table) joined to their succeeded refunds, oldest first."""
+    query = select(
+        Payment.id,
+        Payment.created_at,
+        Payment.succeeded_at,
+        Payment.kind,
+        Payment.status,
+        Payment.amount,
+        Payment.currency,
+        Payment.stripe_fee,
+        Payment.payer_name,
+        Payment.payer_email,
+        Payment.description,
+        Payment.document_year,
+        Payment.document_sequence,
+        Payment.stripe_charge_id,
+        Payment.stripe_payment_intent_id,
+        Refund.id,
+        Refund.amount,
+        Refund.created_at,
+        Refund.stripe_refund_id,
+    ).outerjoin(Refund, and_(Refund.payment_id == Payment.id, Refund.status == "succeeded"))
+    query = ledger_filters(query, start=start, end=end, kind=kind, status=status)
+    return query.order_by(Payment.created_at, Payment.id, Refund.id)
+
+
+def payment_csv_lines(
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    kind: PaymentKind | None = None,
+    status: PaymentStatus | None = None,
+) -> Iterator[list[str]]:
+    """The CSV's lines (header first), read from the database in batches."""
+    chart = accounting.chart()
+    fees = chart[accounting.STRIPE_FEES]
+    yield list(CSV_COLUMNS)
+    rows = db.session.execute(
+        _csv_query(start=start, end=end, kind=kind, status=status).execution_options(
+            yield_per=BATCH
+        )
+    )
+    previous_id = None
+    for row in rows:
+        (
+            payment_id,
+            created_at,
+            succeeded_at,
+            payment_kind,
+            payment_status,
+            amount,
+            currency,
+            fee,
+            payer,
+            email,
+            description,
+            doc_year,
+            doc_sequence,
+            charge_id,
+            intent_id,
+            refund_id,
+            refund_amount,
+            refunded_at,
+            stripe_refund_id,
+        ) = row
+        kind_value = PaymentKind(payment_kind).value
+        revenue = chart[kind_value]
+        number = document_number(doc_year, doc_sequence)
+        common = [
+            str(payment_id),
+            "",
+            number,
+            kind_value,
+            PaymentStatus(payment_status).value,
+            payer,
+            email or "",
+            description,
+        ]
+        currency = currency.upper()
+        if payment_id != previous_id:
+            previous_id = payment_id
+            day = local_day(succeeded_at or created_at)
+            yield _csv_line(
+                day, "payment", common, revenue, amount, currency, charge_id or intent_id
+            )
+            if fee:
+                yield _csv_line(day, "stripe_fee", common, fees, -fee, currency, charge_id)
+        if refund_id is not None:
+            refund_common = [*common]
+            refund_common[1] = str(refund_id)
+            yield _csv_line(
+                local_day(refunded_at),
+                "refund",
+                refund_common,
+                revenue,
+                -refund_amount,
+                currency,
+                stripe_refund_id,
+            )
+
+
+def _csv_line(
+    day: date | None,
+    line: str,
+    common: list[str],
+    account: accounting.Account,
+    amount: int,
+    currency: str,
+    stripe_id: str | None,
+) -> list[str]:
+    return [
+        day.isoformat() if day else "",
+        line,
+        *common,
+        account.key,
+        account.number,
+        account.label,
+        format_decimal(amount),
+        str(amount),
+        currency,
+        stripe_id or "",
+    ]
+
+
+def stream_csv(lines: Iterable[list[str]]) -> Iterator[bytes]:
+    """CSV bytes in chunks of ``BATCH`` lines: a UTF-8 byte-order mark first, for Excel."""
+    yield "\ufeff".encode()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
+    for count, line in enumerate(lines, start=1):
+        writer.writerow([safe_cell(cell) for cell in line])
+        if count % BATCH == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
+
+
+def csv_filename(start: date | None, end: date | None) -> str:
+    return f"payments_{start or 'start'}_{end or 'end'}.csv"
+
+
+# --------------------------------------------------------------------------- FEC
+
+FEC_COLUMNS = (
+    "JournalCode",
+    "JournalLib",
+    "EcritureNum",
+    "EcritureDate",
+    "CompteNum",
+    "CompteLib",
+    "CompAuxNum",
+    "CompAuxLib",
+    "PieceRef",
+    "PieceDate",
+    "EcritureLib",
+    "Debit",
+    "Credit",
+    "EcritureLet",
+    "DateLet",
+    "ValidDate",
+    "Montantdevise",
+    "Idevise",
+)
+FEC_SEPARATOR = "|"
+FEC_ENCODING = "iso-8859-15"
+SIREN_PLACEHOLDER = "000000000"
+
+# (journal code, journal label) of each kind of entry.
+JOURNALS = {
+    "sale": ("VE", "Ventes et cotisations"),
+    "refund": ("VE", "Ventes et cotisations"),
+    "fee": ("ST", "Frais Stripe"),
+    "payout": ("BQ", "Banque"),
+}
+KIND_WORDS = {
+    PaymentKind.MEMBERSHIP.value: "Cotisation",
+    PaymentKind.PARTNER_PLAN.value: "Offre partenaire",
+    PaymentKind.FEATURED.value: "Mise en avant",
+}
+
+
+@dataclass(frozen=True)
+class FecEntry:
+    """One balanced entry: a debit line and a credit line of the same amount."""
+
+    entry: str
+    moment: datetime
+    debit: accounting.Account
+    credit: accounting.Account
+    amount: int
+    currency: str
+    piece: str
+    label: str
+
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    return day_start(date(year, 1, 1)), day_start(date(year + 1, 1, 1))
+
+
+def _fec_query(year: int) -> Any:
+    """The year's movements in date order: one UNION ALL of sales, fees, refunds and payouts."""
+    first, after = _year_bounds(year)
+    paid = and_(
+        Payment.status.in_(sorted(DOCUMENT_STATUSES)),
+        Payment.succeeded_at >= first,
+        Payment.succeeded_at < after,
+    )
+
+    def payment_part(entry: str, order: int, amount: Any, *where: Any) -> Any:
+        return select(
+            Payment.succeeded_at.label("moment"),
+            literal(order).label("position"),
+            literal(entry).label("entry"),
+            Payment.id.label("row_id"),
+            cast(Payment.kind, String).label("kind"),
+            amount.label("amount"),
+            Payment.currency.label("currency"),
+            Payment.payer_name.label("payer"),
+            Payment.document_year.label("doc_year"),
+            Payment.document_sequence.label("doc_sequence"),
+            Payment.stripe_charge_id.label("stripe_id"),
+        ).where(paid, *where)
+
+    sales = payment_part("sale", 0, Payment.amount)
+    fees = payment_part("fee", 1, Payment.stripe_fee, Payment.stripe_fee > 0)
+    refunds = (
+        select(
+            Refund.created_at.label("moment"),
+            literal(2).label("position"),
+            literal("refund").label("entry"),
+            Refund.id.label("row_id"),
+            cast(Payment.kind, String).label("kind"),
+            Refund.amount.label("amount"),
+            Payment.currency.label("currency"),
+            Payment.payer_name.label("payer"),
+            Payment.document_year.label("doc_year"),
+            Payment.document_sequence.label("doc_sequence"),
+            Refund.stripe_refund_id.label("stripe_id"),
+        )
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Refund.status == "succeeded", Refund.created_at >= first, Refund.created_at < after)
+    )
+    payouts = select(
+        Payout.arrival_date.label("moment"),
+        literal(3).label("position"),
+        literal("payout").label("entry"),
+        Payout.id.label("row_id"),
+        cast(null(), String).label("kind"),
+        Payout.amount.label("amount"),
+        Payout.currency.label("currency"),
+        cast(null(), String).label("payer"),
+        cast(null(), Integer).label("doc_year"),
+        cast(null(), Integer).label("doc_sequence"),
+        Payout.stripe_payout_id.label("stripe_id"),
+    ).where(Payout.status == "paid", Payout.arrival_date >= first, Payout.arrival_date < after)
+    movements = union_all(sales, fees, refunds, payouts).subquery()
+    return select(movements).order_by(movements.c.moment, movements.c.position, movements.c.row_id)
+
+
+def _kind_value(stored: str) -> str:
+    """The kind as stored by the UNION (the enum's name, the column being a plain string)."""
+    try:
+        return PaymentKind[stored].value
+    except KeyError:
+        return PaymentKind(stored).value
+
+
+def fec_entries(year: int) -> Iterator[FecEntry]:
+    """The year's entries in date order, read in batches."""
+    chart = accounting.chart()
+    clearing = chart[accounting.STRIPE_CLEARING]
+    rows = db.session.execute(_fec_query(year).execution_options(yield_per=BATCH))
+    for row in rows:
+        number = document_number(row.doc_year, row.doc_sequence)
+        currency = (row.currency or "eur").upper()
+        amount = int(row.amount)
+        if row.entry == "payout":
+            yield FecEntry(
+                "payout",
+                row.moment,
+                chart[accounting.BANK],
+                clearing,
+                amount,
+                currency,
+                row.stripe_id,
+                f"Virement Stripe {row.stripe_id}",
+            )
+            continue
+        kind = _kind_value(row.kind)
+        revenue = chart[kind]
+        who = KIND_WORDS.get(kind, kind)
+        piece = number or f"P{row.row_id}"
+        if row.entry == "sale":
+            yield FecEntry(
+                "sale", row.moment, clearing, revenue, amount, currency, piece, f"{who} {row.payer}"
+            )
+        elif row.entry == "fee":
+            fees = chart[accounting.STRIPE_FEES]
+            yield FecEntry(
+                "fee", row.moment, fees, clearing, amount, currency, piece, f"Frais Stripe {piece}"
+            )
+        else:
+            yield FecEntry(
+                "refund",
+                row.moment,
+                revenue,
+                clearing,
+                amount,
+                currency,
+                f"R{row.row_id}",
+                f"Remboursement {number or piece} {row.payer}",
+            )
+
+
+def _fec_text(value: str | None) -> str:
+    """A field without the separator or line breaks."""
+    return re.sub(r"[|\r\n\t]+", " ", value or "").strip()
+
+
+def fec_lines(year: int) -> Iterator[list[str]]:
+    """The FEC's lines (header first): two per entry, entries numbered 1, 2, 3..."""
+    yield list(FEC_COLUMNS)
+    for number, entry in enumerate(fec_entries(year), start=1):
+        journal, journal_label = JOURNALS[entry.entry]
+        day = local_day(entry.moment)
+        stamp = day.strftime("%Y%m%d") if day else ""
+        foreign = entry.currency != "EUR"
+        for account, debit, credit in (
+            (entry.debit, entry.amount, 0),
+            (entry.credit, 0, entry.amount),
+        ):
+            yield [
+                journal,
+                journal_label,
+                str(number),
+                stamp,
+                _fec_text(account.number),
+                _fec_text(account.label),
+                "",
+                "",
+                _fec_text(entry.piece),
+                stamp,
+                _fec_text(entry.label)[:200],
+                format_decimal(debit),
+                format_decimal(credit),
+                "",
+                "",
+                stamp,
+                format_decimal(debit or credit) if foreign else "",
+                entry.currency if foreign else "",
+            ]
+
+
+def stream_fec(lines: Iterable[list[str]]) -> Iterator[bytes]:
+    """FEC bytes in chunks of ``BATCH`` lines, CRLF line ends."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(FEC_SEPARATOR.join(line))
+        if len(chunk) == BATCH:
+            yield ("\r\n".join(chunk) + "\r\n").encode(FEC_ENCODING, errors="replace")
+            chunk = []
+    if chunk:
+        yield ("\r\n".join(chunk) + "\r\n").encode(FEC_ENCODING, errors="replace")
+
+
+def siren() -> str:
+    """The association's SIREN (the SIRET's first 9 digits), or a placeholder of 9 zeros."""
+    siret = db.session.scalar(select(AssociationDetails.siret).order_by(AssociationDetails.id))
+    digits = re.sub(r"\D", "", siret or "")
+    return digits[:9] if len(digits) >= 9 else SIREN_PLACEHOLDER
+
+
+def fec_filename(year: int) -> str:
+    """``<SIREN>FEC<closing date>.txt``, the name the tax administration expects."""
+    return f"{siren()}FEC{date(year, 12, 31):%Y%m%d}.txt"

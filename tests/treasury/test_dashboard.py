@@ -1,0 +1,576 @@
+"""The treasurer's dashboard: figures equal to sums computed here, period form, query budget.
+
+The seeded ledger mixes kinds and currencies (EUR, USD), fees, refunds made in another month
+than their payment, a failed, a pending and a disputed payment, and payments a few minutes
+either side of month boundaries in Paris time (winter and summer time).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from marketplace.accounts.models import User
+from marketplace.database import utcnow
+from marketplace.extensions import db
+from marketplace.membership.models import Membership
+from marketplace.membership.services import MembershipStatus, membership_status
+from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
+from marketplace.treasury import dashboard
+
+PARIS = ZoneInfo("Europe/Paris")
+PAID = {
+    PaymentStatus.SUCCEEDED,
+    PaymentStatus.PARTIALLY_REFUNDED,
+    PaymentStatus.REFUNDED,
+    PaymentStatus.DISPUTED,
+}
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@dataclass
+class Row:
+    """One payment of the seeded ledger, with its refunds as (amount, status, made at)."""
+
+    kind: PaymentKind
+    currency: str
+    amount: int
+    status: PaymentStatus
+    at: datetime  # created, and succeeded when paid
+    fee: int | None = None
+    refunds: tuple[tuple[int, str, datetime], ...] = ()
+    disputed_at: datetime | None = None
+
+
+# January 2031 in Paris runs from 2030-12-31 23:00 UTC to 2031-01-31 23:00 UTC.
+LEDGER: list[Row] = [
+    Row(PaymentKind.MEMBERSHIP, "EUR", 4000, PaymentStatus.SUCCEEDED, utc(2031, 1, 15, 10), 85),
+    # 00:30 on 1 January in Paris: January, although still December in UTC.
+    Row(
+        PaymentKind.MEMBERSHIP, "EUR", 1500, PaymentStatus.SUCCEEDED, utc(2030, 12, 31, 23, 30), 40
+    ),
+    # 00:30 on 1 February in Paris: February, although still January in UTC.
+    Row(PaymentKind.MEMBERSHIP, "EUR", 4000, PaymentStatus.SUCCEEDED, utc(2031, 1, 31, 23, 30), 85),
+    # 22:30 UTC on 31 January is 23:30 in Paris: still January.
+    Row(PaymentKind.FEATURED, "EUR", 2500, PaymentStatus.SUCCEEDED, utc(2031, 1, 31, 22, 30), 60),
+    # Paid in January, partly refunded in February (the refund counts in February).
+    Row(
+        PaymentKind.PARTNER_PLAN,
+        "EUR",
+        50000,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        utc(2031, 1, 10, 9),
+        1200,
+        refunds=((10000, "succeeded", utc(2031, 2, 3, 8)),),
+    ),
+    # Disputed later: still in January's gross.
+    Row(
+        PaymentKind.FEATURED,
+        "EUR",
+        9900,
+        PaymentStatus.DISPUTED,
+        utc(2031, 1, 20, 12),
+        300,
+        disputed_at=utc(2031, 1, 25, 12),
+    ),
+    # Refunds that do not count: failed, pending, and a merged duplicate.
+    Row(
+        PaymentKind.MEMBERSHIP,
+        "EUR",
+        10000,
+        PaymentStatus.SUCCEEDED,
+        utc(2031, 1, 16, 9),
+        None,
+        refunds=(
+            (500, "failed", utc(2031, 1, 17, 9)),
+            (100, "pending", utc(2031, 1, 18, 9)),
+            (700, "merged", utc(2031, 1, 18, 10)),
+        ),
+    ),
+    Row(PaymentKind.MEMBERSHIP, "USD", 5000, PaymentStatus.SUCCEEDED, utc(2031, 1, 5, 15), 175),
+    # Paid in December, fully refunded in January: the refund counts in January.
+    Row(
+        PaymentKind.FEATURED,
+        "USD",
+        2000,
+        PaymentStatus.REFUNDED,
+        utc(2030, 12, 15, 15),
+        90,
+        refunds=((1200, "succeeded", utc(2031, 1, 2, 10)), (800, "succeeded", utc(2031, 1, 3, 10))),
+    ),
+    Row(PaymentKind.MEMBERSHIP, "EUR", 4000, PaymentStatus.FAILED, utc(2031, 1, 12, 10)),
+    Row(PaymentKind.MEMBERSHIP, "EUR", 1500, PaymentStatus.FAILED, utc(2031, 1, 13, 10)),
+    Row(PaymentKind.MEMBERSHIP, "EUR", 4000, PaymentStatus.PENDING, utc(2031, 1, 13, 11)),
+    Row(PaymentKind.PARTNER_PLAN, "EUR", 7000, PaymentStatus.CANCELED, utc(2031, 1, 14, 11)),
+    # 00:30 on 1 April 2030 in Paris (summer time, UTC+2): April.
+    Row(
+        PaymentKind.PARTNER_PLAN,
+        "EUR",
+        30000,
+        PaymentStatus.SUCCEEDED,
+        utc(2030, 3, 31, 22, 30),
+        700,
+    ),
+    # 23:30 on 31 March 2030 in Paris: March.
+    Row(
+        PaymentKind.PARTNER_PLAN,
+        "EUR",
+        20000,
+        PaymentStatus.SUCCEEDED,
+        utc(2030, 3, 31, 21, 30),
+        500,
+    ),
+    # Long before the 24-month window.
+    Row(PaymentKind.MEMBERSHIP, "EUR", 4000, PaymentStatus.SUCCEEDED, utc(2026, 6, 1, 10), 85),
+]
+
+
+def store_ledger(rows: list[Row]) -> list[int]:
+    ids = []
+    for number, row in enumerate(rows):
+        paid = row.status in PAID
+        payment = Payment(
+            kind=row.kind,
+            status=row.status,
+            amount=row.amount,
+            currency=row.currency,
+            payer_name=f"Payeur {number}",
+            subject={},
+            description=f"{row.kind.value} {number}",
+            created_at=row.at - timedelta(minutes=2),
+            succeeded_at=row.at if paid else None,
+            stripe_fee=row.fee,
+            refunded_amount=sum(a for a, status, _at in row.refunds if status == "succeeded"),
+            disputed_at=row.disputed_at,
+            failure_message="Carte refusée" if row.status == PaymentStatus.FAILED else None,
+            flag="dispute" if row.disputed_at else None,
+            flag_detail="dispute dp_1 opened: fraudulent" if row.disputed_at else None,
+        )
+        payment.refunds = [
+            Refund(amount=amount, reason="Test", status=status, created_at=at)
+            for amount, status, at in row.refunds
+        ]
+        db.session.add(payment)
+        db.session.flush()
+        ids.append(payment.id)
+    db.session.commit()
+    return ids
+
+
+@pytest.fixture
+def ledger(app) -> list[int]:
+    with app.app_context():
+        return store_ledger(LEDGER)
+
+
+# ---------------------------------------------------------------- sums computed independently
+
+
+def paris_day(moment: datetime) -> date:
+    return moment.astimezone(PARIS).date()
+
+
+def expected_sums(start: date, end: date) -> dict[tuple[str, str], dict[str, int]]:
+    """(currency, kind) → gross, fees, refunds, net, count, straight from ``LEDGER``."""
+    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: {"gross": 0, "fees": 0, "refunds": 0, "count": 0, "refund_count": 0}
+    )
+    for row in LEDGER:
+        key = (row.currency, row.kind.value)
+        if row.status in PAID and start <= paris_day(row.at) <= end:
+            sums[key]["gross"] += row.amount
+            sums[key]["fees"] += row.fee or 0
+            sums[key]["count"] += 1
+        for amount, status, at in row.refunds:
+            if status == "succeeded" and start <= paris_day(at) <= end:
+                sums[key]["refunds"] += amount
+                sums[key]["refund_count"] += 1
+    for value in sums.values():
+        value["net"] = value["gross"] - value["fees"] - value["refunds"]
+    return dict(sums)
+
+
+def expected_totals(start: date, end: date) -> dict[str, dict[str, int]]:
+    totals: dict[str, dict[str, int]] = {}
+    for (currency, _kind), sums in expected_sums(start, end).items():
+        total = totals.setdefault(currency, dict.fromkeys(sums, 0))
+        for name, value in sums.items():
+            total[name] += value
+    return totals
+
+
+def expected_month(currency: str, month: date) -> dict[str, dict[str, int]]:
+    """kind → sums of the month (zeros included) in ``currency``."""
+    last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    found = expected_sums(month, last)
+    empty = {"gross": 0, "fees": 0, "refunds": 0, "net": 0, "count": 0, "refund_count": 0}
+    return {kind.value: found.get((currency, kind.value), empty) for kind in PaymentKind}
+
+
+def months_back(last: date, count: int) -> list[date]:
+    months = []
+    year, month = last.year, last.month
+    for _ in range(count):
+        months.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+# ---------------------------------------------------------------- reading the page
+
+
+class _Ids(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: dict[str, dict[str, str]] = {}
+
+    def handle_starttag(self, tag, attrs) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if "id" in values:
+            self.elements[values["id"]] = values
+
+
+def elements(html: str) -> dict[str, dict[str, str]]:
+    parser = _Ids()
+    parser.feed(html)
+    return parser.elements
+
+
+def page(client, query: str = "") -> tuple[str, dict[str, dict[str, str]]]:
+    response = client.get(f"/treasury/{query}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    return html, elements(html)
+
+
+@pytest.fixture
+def signed_in(client, login, treasurer):
+    return login(client, treasurer)
+
+
+JANUARY = "?period=custom&start=2031-01-01&end=2031-01-31"
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def test_january_kpis_equal_the_ledger_summed_here(signed_in, ledger):
+    _html, found = page(signed_in, JANUARY)
+    start, end = date(2031, 1, 1), date(2031, 1, 31)
+    assert found["period-heading"]["data-start"] == "2031-01-01"
+    assert found["period-heading"]["data-end"] == "2031-01-31"
+    totals = expected_totals(start, end)
+    assert set(totals) == {"EUR", "USD"}
+    for currency, sums in totals.items():
+        cur = currency.lower()
+        for name in ("gross", "fees", "refunds", "net"):
+            assert int(found[f"kpi-{cur}-{name}"]["data-value"]) == sums[name], (currency, name)
+        assert int(found[f"kpi-{cur}-count"]["data-value"]) == sums["count"]
+        assert int(found[f"kpi-{cur}-refund-count"]["data-value"]) == sums["refund_count"]
+    # By kind, each row of each currency's table.
+    by_kind = expected_sums(start, end)
+    for currency in ("EUR", "USD"):
+        for kind in PaymentKind:
+            row = found[f"kind-{currency.lower()}-{kind.value}"]
+            sums = by_kind.get((currency, kind.value), {})
+            for name in ("gross", "fees", "refunds", "net", "count"):
+                assert int(row[f"data-{name}"]) == sums.get(name, 0), (currency, kind, name)
+    # A few figures written out, so the independent sums are checked too.
+    assert totals["EUR"]["gross"] == 4000 + 1500 + 2500 + 50000 + 9900 + 10000
+    assert totals["EUR"]["refunds"] == 0  # the partner plan's refund was made in February
+    assert totals["USD"]["refunds"] == 2000  # December's payment, refunded in January
+    assert totals["USD"]["net"] == 5000 - 175 - 2000
+
+
+def test_failed_payments_and_disputes_of_the_period(signed_in, ledger):
+    _html, found = page(signed_in, JANUARY)
+    failed = [row for row in LEDGER if row.status == PaymentStatus.FAILED]
+    assert int(found["failed-count"]["data-value"]) == len(failed) == 2
+    shown = {key for key in found if key.startswith("failed-") and key[7:].isdigit()}
+    assert len(shown) == 2
+    assert int(found["disputes-open"]["data-value"]) == 1
+    assert int(found["disputes-in-period"]["data-value"]) == 1
+    _html, february = page(signed_in, "?period=custom&start=2031-02-01&end=2031-02-28")
+    assert int(february["failed-count"]["data-value"]) == 0
+    assert int(february["disputes-in-period"]["data-value"]) == 0
+    assert int(february["disputes-open"]["data-value"]) == 1  # still open, whatever the period
+
+
+def test_the_monthly_series_stacks_kinds_with_zero_months(signed_in, ledger):
+    _html, found = page(signed_in, JANUARY + "&months=24")
+    for currency in ("EUR", "USD"):
+        for month in months_back(date(2031, 1, 1), 24):
+            row = found[f"month-{currency.lower()}-{month:%Y-%m}"]
+            sums = expected_month(currency, month)
+            for kind in PaymentKind:
+                attribute = f"data-{kind.value.replace('_', '-')}"
+                assert int(row[attribute]) == sums[kind.value]["gross"], (currency, month, kind)
+            for name in ("gross", "fees", "refunds", "net"):
+                assert int(row[f"data-{name}"]) == sum(s[name] for s in sums.values())
+    # The summer-time boundary: 00:30 on 1 April in Paris is April, 23:30 the day before March.
+    assert int(found["month-eur-2030-04"]["data-partner-plan"]) == 30000
+    assert int(found["month-eur-2030-03"]["data-partner-plan"]) == 20000
+    assert int(found["month-eur-2031-01"]["data-featured"]) == 2500 + 9900
+    assert "month-eur-2029-01" not in found  # 24 months: February 2029 to January 2031
+    assert "month-eur-2029-02" in found
+    _html, twelve = page(signed_in, JANUARY + "&months=12")
+    assert "month-eur-2030-02" in twelve
+    assert "month-eur-2030-01" not in twelve
+
+
+def test_the_chart_reads_its_data_from_a_json_block(signed_in, ledger):
+    import json
+    import re
+
+    html, found = page(signed_in, JANUARY)
+    assert "chart-eur" in found
+    assert "chart-usd" in found
+    block = re.search(
+        r'<script type="application/json" id="treasury-chart-data"[^>]*>(.*?)</script>',
+        html,
+        re.S,
+    )
+    data = json.loads(block.group(1))
+    eur = next(chart for chart in data["charts"] if chart["currency"] == "EUR")
+    assert len(eur["labels"]) == 12
+    membership = next(series for series in eur["datasets"] if series["key"] == "membership")
+    assert membership["data"][-1] == (4000 + 1500 + 10000) / 100
+    # No inline script: only the data block and files carrying the nonce.
+    assert "treasury-dashboard.js" in html
+    assert re.findall(r"<script(?![^>]*(?:src=|application/json))", html) == []
+
+
+def test_each_kind_links_to_the_filtered_payments_table(signed_in, ledger):
+    html, _found = page(signed_in, JANUARY)
+    assert "/treasury/payments?start=2031-01-01&amp;end=2031-01-31&amp;kind=partner_plan" in html
+    assert "/treasury/payments?start=2031-01-01&amp;end=2031-01-31&amp;status=failed" in html
+
+
+# ---------------------------------------------------------------- memberships
+
+
+@pytest.fixture
+def members(app, create_user) -> list[int]:
+    """People in every membership situation (periods relative to today)."""
+    today = utcnow().date()
+    plans: list[list[tuple[int, int]]] = [
+        [(-100, 200)],  # active
+        [(-355, 10)],  # active, ends within 30 days
+        [(-355, 10), (10, 375)],  # active, renewed ahead: not ending
+        [(-355, 30)],  # active, covered 29 more days: ending
+        [(-335, 31)],  # active, covered 30 more days
+        [(-370, -5)],  # grace
+        [(-365, 0)],  # ended today: grace
+        [(-395, -30)],  # ended 30 days ago: grace
+        [(-396, -31)],  # 31 days ago: lapsed
+        [(-700, -400), (-465, -100)],  # lapsed
+        [(5, 370)],  # only a future period: none of these
+    ]
+    ids = []
+    for number, periods in enumerate(plans):
+        user = create_user(f"member-{number}@example.org", alumni=True, status="verified")
+        with app.app_context():
+            for start, end in periods:
+                db.session.add(
+                    Membership(
+                        user_id=user.id,
+                        starts_on=today + timedelta(days=start),
+                        ends_on=today + timedelta(days=end),
+                        source="staff",
+                    )
+                )
+            db.session.commit()
+        ids.append(user.id)
+    return ids
+
+
+def expected_membership_counts(app, ids: list[int]) -> dict[str, int]:
+    """Counted person by person with ``membership_status`` (the rule members see)."""
+    counts = {"active": 0, "grace": 0, "lapsed": 0, "ending_soon": 0}
+    today = utcnow().date()
+    with app.app_context():
+        for user_id in ids:
+            state = membership_status(db.session.get(User, user_id))
+            if state.status == MembershipStatus.ACTIVE:
+                counts["active"] += 1
+                if state.valid_until < today + timedelta(days=30):
+                    counts["ending_soon"] += 1
+            elif state.status in (MembershipStatus.GRACE, MembershipStatus.LAPSED):
+                counts[state.status.value] += 1
+    return counts
+
+
+def test_membership_counts_follow_each_persons_status(app, signed_in, members):
+    expected = expected_membership_counts(app, members)
+    assert expected == {"active": 5, "grace": 3, "lapsed": 2, "ending_soon": 2}
+    _html, found = page(signed_in)
+    assert int(found["members-active"]["data-value"]) == expected["active"]
+    assert int(found["members-grace"]["data-value"]) == expected["grace"]
+    assert int(found["members-lapsed"]["data-value"]) == expected["lapsed"]
+    assert int(found["members-ending-soon"]["data-value"]) == expected["ending_soon"]
+
+
+# ---------------------------------------------------------------- the period form
+
+
+def test_without_arguments_the_page_shows_this_month_in_paris(signed_in):
+    _html, found = page(signed_in)
+    today = datetime.now(UTC).astimezone(PARIS).date()
+    assert found["period-heading"]["data-start"] == today.replace(day=1).isoformat()
+    assert "period-alert" not in found
+    assert "no-money-eur" in found  # an empty ledger says so
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?period=custom&start=2031-02-01&end=2031-01-01",  # reversed
+        "?period=custom&start=2031-01-01",  # no end
+        "?period=custom&start=yesterday&end=2031-01-31",  # not a date
+        "?period=forever",  # not a preset
+        "?period=this_month&months=36",  # not a chart length
+        "?period=custom&start=1990-01-01&end=2031-01-01",  # too long
+    ],
+)
+def test_a_bad_period_says_so_and_shows_this_month(signed_in, query):
+    html, found = page(signed_in, query)
+    assert "period-alert" in found
+    assert found["period-alert"]["role"] == "alert"
+    today = datetime.now(UTC).astimezone(PARIS).date()
+    assert found["period-heading"]["data-start"] == today.replace(day=1).isoformat()
+    assert 'aria-invalid="true"' in html
+
+
+def test_dates_alone_make_a_custom_period(signed_in, ledger):
+    _html, found = page(signed_in, "?start=2031-01-01&end=2031-01-31")
+    assert found["period-heading"]["data-end"] == "2031-01-31"
+    assert (
+        int(found["kpi-eur-gross"]["data-value"])
+        == expected_totals(date(2031, 1, 1), date(2031, 1, 31))["EUR"]["gross"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("preset", "start", "end"),
+    [
+        (dashboard.Preset.THIS_MONTH, date(2032, 3, 1), date(2032, 3, 31)),
+        (dashboard.Preset.LAST_MONTH, date(2032, 2, 1), date(2032, 2, 29)),
+        (dashboard.Preset.THIS_YEAR, date(2032, 1, 1), date(2032, 12, 31)),
+        (dashboard.Preset.LAST_12_MONTHS, date(2031, 4, 1), date(2032, 3, 31)),
+    ],
+)
+def test_presets(preset, start, end):
+    period = dashboard.preset_period(preset, today=date(2032, 3, 15))
+    assert (period.start, period.end) == (start, end)
+
+
+def test_last_month_in_january_is_december():
+    period = dashboard.preset_period(dashboard.Preset.LAST_MONTH, today=date(2032, 1, 10))
+    assert (period.start, period.end) == (date(2031, 12, 1), date(2031, 12, 31))
+
+
+def test_the_day_is_the_day_in_paris():
+    assert dashboard.accounting_today(utc(2031, 1, 31, 23, 30)) == date(2031, 2, 1)
+
+
+# ---------------------------------------------------------------- query budget
+
+
+def _bulk(app, count: int, first: datetime) -> None:
+    """``count`` paid payments with a refund each, spread over two years from ``first``."""
+    with app.app_context():
+        for number in range(count):
+            at = first + timedelta(days=(number * 730) // max(count, 1), hours=number % 24)
+            kind = list(PaymentKind)[number % 3]
+            payment = Payment(
+                kind=kind,
+                status=PaymentStatus.PARTIALLY_REFUNDED,
+                amount=1000 + number,
+                currency="EUR" if number % 4 else "USD",
+                payer_name="Bulk",
+                subject={},
+                description="bulk",
+                created_at=at,
+                succeeded_at=at,
+                stripe_fee=30,
+                refunded_amount=100,
+            )
+            payment.refunds = [Refund(amount=100, reason="bulk", status="succeeded", created_at=at)]
+            db.session.add(payment)
+            if number % 10 == 0:
+                db.session.add(
+                    Payment(
+                        kind=kind,
+                        status=PaymentStatus.FAILED,
+                        amount=500,
+                        currency="EUR",
+                        payer_name="Bulk",
+                        subject={},
+                        description="failed",
+                        created_at=at,
+                    )
+                )
+        db.session.commit()
+
+
+def test_the_page_runs_the_same_queries_whatever_the_period_and_the_rows(
+    app, signed_in, count_selects
+):
+    _bulk(app, 5, utc(2029, 2, 1, 12))
+    with count_selects() as short:
+        page(signed_in, JANUARY + "&months=12")
+    with count_selects() as long:
+        page(signed_in, "?period=custom&start=2029-02-01&end=2031-01-31&months=24")
+    _bulk(app, 200, utc(2029, 2, 1, 12))
+    with count_selects() as many:
+        page(signed_in, "?period=custom&start=2029-02-01&end=2031-01-31&months=24")
+    with count_selects() as many_short:
+        page(signed_in, JANUARY + "&months=12")
+    assert len(short) == len(long) == len(many) == len(many_short)
+    assert len(many) <= 12, many
+
+
+def test_the_figures_of_many_rows_match_python_sums(app, signed_in):
+    _bulk(app, 200, utc(2029, 2, 1, 12))
+    with app.app_context():
+        rows = db.session.scalars(
+            db.select(Payment).where(Payment.status == PaymentStatus.PARTIALLY_REFUNDED)
+        ).all()
+        gross = defaultdict(int)
+        for payment in rows:
+            if date(2029, 2, 1) <= paris_day(payment.succeeded_at) <= date(2031, 1, 31):
+                gross[payment.currency] += payment.amount
+    _html, found = page(signed_in, "?period=custom&start=2029-02-01&end=2031-01-31&months=24")
+    assert int(found["kpi-eur-gross"]["data-value"]) == gross["EUR"]
+    assert int(found["kpi-usd-gross"]["data-value"]) == gross["USD"]
+
+
+# ---------------------------------------------------------------- access and links
+
+
+def test_the_navigation_leads_treasurers_to_the_dashboard(signed_in):
+    html = signed_in.get("/treasury/payments").get_data(as_text=True)
+    assert 'href="/treasury/" id="nav-treasury"' in html
+
+
+def test_a_treasurer_without_two_factor_is_sent_to_it(client, login, treasurer):
+    login(client, treasurer, mfa=False)
+    response = client.get("/treasury/")
+    assert response.status_code == 302
+    assert "/accounts/two-factor" in response.headers["Location"]
+
+
+def test_the_fec_link_appears_once_its_export_exists(app, signed_in):
+    _html, found = page(signed_in, JANUARY)
+    if "treasury.fec_export" in app.view_functions:
+        assert found["fec-download"]["href"] == "/treasury/exports/fec?year=2031"
+    else:
+        assert "fec-download" not in found

@@ -1,0 +1,237 @@
+"""The FEC file checked against the column specification (article A47 A-1 LPF) and the ledger."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import insert
+
+from marketplace.extensions import db
+from marketplace.payments.models import AssociationDetails, Payment, PaymentKind, PaymentStatus
+from marketplace.treasury import exports
+from marketplace.treasury.models import Payout
+
+YEAR = 2043
+SPEC_COLUMNS = [
+    "JournalCode",
+    "JournalLib",
+    "EcritureNum",
+    "EcritureDate",
+    "CompteNum",
+    "CompteLib",
+    "CompAuxNum",
+    "CompAuxLib",
+    "PieceRef",
+    "PieceDate",
+    "EcritureLib",
+    "Debit",
+    "Credit",
+    "EcritureLet",
+    "DateLet",
+    "ValidDate",
+    "Montantdevise",
+    "Idevise",
+]
+AMOUNT = re.compile(r"\d+,\d{2}")
+DAY = re.compile(r"\d{8}")
+
+
+def cents(text: str) -> int:
+    return int(Decimal(text.replace(",", ".")) * 100)
+
+
+def parse(response) -> list[dict[str, str]]:
+    """The FEC's lines, each checked against the specification's shape."""
+    text = response.get_data().decode("iso-8859-15")
+    assert text.endswith("\r\n")
+    lines = text[:-2].split("\r\n")
+    assert lines[0].split("|") == SPEC_COLUMNS
+    rows = []
+    for line in lines[1:]:
+        fields = line.split("|")
+        assert len(fields) == 18, line
+        row = dict(zip(SPEC_COLUMNS, fields, strict=True))
+        for name in ("EcritureDate", "PieceDate", "ValidDate"):
+            assert DAY.fullmatch(row[name]), row
+            datetime.strptime(row[name], "%Y%m%d")
+        assert AMOUNT.fullmatch(row["Debit"]), row
+        assert AMOUNT.fullmatch(row["Credit"]), row
+        assert (cents(row["Debit"]) == 0) != (cents(row["Credit"]) == 0), row  # one side only
+        for name in ("JournalCode", "JournalLib", "EcritureNum", "CompteNum", "CompteLib"):
+            assert row[name], (name, row)
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture
+def signed_in(client, login, treasurer):
+    return login(client, treasurer)
+
+
+@pytest.fixture
+def year_ledger(app, create_payment, add_refund):
+    """A year with known amounts, its edges in Paris time, and a payout."""
+    # 31 December 23:30 UTC is 1 January 00:30 in Paris: this year's.
+    create_payment(
+        amount=4000,
+        fee=85,
+        created_at=datetime(YEAR - 1, 12, 31, 23, 30, tzinfo=UTC),
+        document=(YEAR, 1),
+    )
+    refunded = create_payment(
+        amount=1500,
+        fee=40,
+        refunded=500,
+        status=PaymentStatus.PARTIALLY_REFUNDED,
+        created_at=datetime(YEAR, 3, 10, tzinfo=UTC),
+        payer_name="Zoé | Pipe",
+    )
+    add_refund(refunded, 500, created_at=datetime(YEAR, 3, 20, tzinfo=UTC))
+    add_refund(refunded, 200, status="failed")
+    create_payment(
+        kind=PaymentKind.PARTNER_PLAN,
+        amount=50000,
+        fee=750,
+        created_at=datetime(YEAR, 6, 1, tzinfo=UTC),
+    )
+    create_payment(
+        kind=PaymentKind.FEATURED, amount=9900, created_at=datetime(YEAR, 6, 2, tzinfo=UTC)
+    )
+    create_payment(
+        amount=9999, status=PaymentStatus.FAILED, created_at=datetime(YEAR, 6, 3, tzinfo=UTC)
+    )
+    # 31 December 23:30 UTC of this year is next year's in Paris: left out.
+    create_payment(amount=7777, created_at=datetime(YEAR, 12, 31, 23, 30, tzinfo=UTC))
+    with app.app_context():
+        db.session.add(
+            Payout(
+                stripe_payout_id="po_fec",
+                amount=30000,
+                currency="eur",
+                status="paid",
+                arrival_date=datetime(YEAR, 6, 15, tzinfo=UTC),
+            )
+        )
+        db.session.commit()
+    return {
+        "sales": {"756": 4000 + 1500, "706": 50000, "7083": 9900},
+        "fees": 85 + 40 + 750,
+        "refunds": 500,
+        "payout": 30000,
+    }
+
+
+def test_the_fec_follows_the_column_specification(signed_in, year_ledger):
+    response = signed_in.get(f"/treasury/exports/fec?year={YEAR}")
+    assert response.status_code == 200
+    assert response.is_streamed
+    rows = parse(response)
+    # Every entry balances; entries are numbered 1, 2, 3... in date order.
+    by_entry: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_entry[row["EcritureNum"]].append(row)
+    for number, lines in by_entry.items():
+        assert sum(cents(line["Debit"]) for line in lines) == sum(
+            cents(line["Credit"]) for line in lines
+        ), number
+        assert len({line["EcritureDate"] for line in lines}) == 1
+    assert sorted(int(number) for number in by_entry) == list(range(1, len(by_entry) + 1))
+    order = [rows[0]["EcritureDate"]] + [row["EcritureDate"] for row in rows]
+    assert order == sorted(order)
+    assert all(row["EcritureDate"].startswith(str(YEAR)) for row in rows)
+    assert sum(cents(row["Debit"]) for row in rows) == sum(cents(row["Credit"]) for row in rows)
+    # No field carries the separator: the payer's "|" did not add a column.
+    assert any("Zoé" in row["EcritureLib"] for row in rows)
+
+
+def test_the_fec_amounts_match_the_ledger(signed_in, year_ledger):
+    rows = parse(signed_in.get(f"/treasury/exports/fec?year={YEAR}"))
+    debit: dict[str, int] = defaultdict(int)
+    credit: dict[str, int] = defaultdict(int)
+    for row in rows:
+        debit[row["CompteNum"]] += cents(row["Debit"])
+        credit[row["CompteNum"]] += cents(row["Credit"])
+    for account, amount in year_ledger["sales"].items():
+        assert credit[account] == amount, account
+    assert debit["756"] == year_ledger["refunds"]  # the refund debits the revenue account
+    assert debit["627"] == year_ledger["fees"]
+    assert debit["512"] == year_ledger["payout"]
+    gross = sum(year_ledger["sales"].values())
+    assert debit["467"] == gross
+    assert credit["467"] == year_ledger["fees"] + year_ledger["refunds"] + year_ledger["payout"]
+    journals = {(row["JournalCode"], row["CompteNum"]) for row in rows}
+    assert ("BQ", "512") in journals
+    assert ("ST", "627") in journals
+    first = rows[0]
+    assert (first["EcritureDate"], first["PieceRef"]) == (f"{YEAR}0101", f"{YEAR}-000001")
+
+
+def test_the_file_name_is_siren_fec_closing_date(app, signed_in, year_ledger):
+    anonymous = signed_in.get(f"/treasury/exports/fec?year={YEAR}")
+    anonymous.close()  # the stream is not read here
+    assert f'filename="000000000FEC{YEAR}1231.txt"' in anonymous.headers["Content-Disposition"]
+    with app.app_context():
+        db.session.add(AssociationDetails(name="Asso", address="Paris", siret="12345678200010"))
+        db.session.commit()
+    named = signed_in.get(f"/treasury/exports/fec?year={YEAR}")
+    named.close()
+    assert f'filename="123456782FEC{YEAR}1231.txt"' in named.headers["Content-Disposition"]
+
+
+def test_a_year_without_entries_has_only_the_header(signed_in):
+    assert parse(signed_in.get("/treasury/exports/fec?year=2099")) == []
+
+
+def test_a_bad_year_goes_back_to_the_exports_page(signed_in):
+    response = signed_in.get("/treasury/exports/fec?year=abc")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/treasury/exports")
+
+
+def test_the_fec_is_streamed_with_a_constant_number_of_queries(
+    app, signed_in, create_payment, count_selects
+):
+    create_payment(amount=100, fee=1, created_at=datetime(2044, 2, 1, tzinfo=UTC))
+    with count_selects() as few:
+        small = parse(signed_in.get("/treasury/exports/fec?year=2044"))
+    assert len(small) == 4
+    moment = datetime(2044, 2, 2, tzinfo=UTC)
+    with app.app_context():
+        db.session.execute(
+            insert(Payment),
+            [
+                {
+                    "kind": PaymentKind.PARTNER_PLAN,
+                    "status": PaymentStatus.SUCCEEDED,
+                    "amount": 2000,
+                    "currency": "EUR",
+                    "payer_name": f"Partner {index}",
+                    "subject": {},
+                    "description": "Plan",
+                    "created_at": moment,
+                    "updated_at": moment,
+                    "succeeded_at": moment,
+                    "stripe_fee": 30,
+                    "refunded_amount": 0,
+                    "off_session": False,
+                }
+                for index in range(5000)
+            ],
+        )
+        db.session.commit()
+    with count_selects() as many:
+        large = parse(signed_in.get("/treasury/exports/fec?year=2044"))
+    assert len(large) == 4 + 4 * 5000
+    assert len(many) == len(few)
+    assert sum(cents(row["Debit"]) for row in large) == 101 + 5000 * 2030
+
+
+def test_entries_are_generated_balanced():
+    """The generator alone: two lines per entry, debit then credit of the same amount."""
+    assert exports.format_decimal(0) == "0,00"
+    assert exports.format_decimal(123456) == "1234,56"
+    assert exports.format_decimal(-5) == "-0,05"
