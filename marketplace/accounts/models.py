@@ -50,6 +50,10 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None]
+    # Self-service deletion (marketplace/privacy): asked at, anonymised from, done at.
+    deletion_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deletion_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user",

@@ -39,6 +39,7 @@ from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.extensions import db
 from marketplace.notifications.models import SavedSearch, SavedSearchHit
 from marketplace.notifications.services import deliver, queue_mail
+from marketplace.privacy.services import digest_recipients_clause, withdraw_url
 from marketplace.security import new_token, token_digest
 from marketplace.tasks import add_due_task
 
@@ -299,6 +300,8 @@ def _recipients_query(now: datetime):
             SavedSearch.kind.in_(tuple(ALERT_SOURCES)),
             AlumniProfile.status == VerificationStatus.VERIFIED,
             User.disabled_at.is_(None),
+            # Not after a withdrawn "digests" consent, nor once a deletion is asked.
+            digest_recipients_clause(),
         )
         .options(joinedload(User.alumni_profile))
         .order_by(SavedSearch.id)
@@ -333,6 +336,7 @@ def send_digest(search: SavedSearch, user: User, *, now: datetime) -> int | None
             listing_url=listing,
             unsubscribe_url=link,
             manage_url=url_for("notifications.searches", _external=True),
+            withdraw_url=withdraw_url(user, "digests"),
             frequency_label=FREQUENCIES[search.frequency],
         )
     message.headers = {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": ONE_CLICK}

@@ -60,6 +60,9 @@ def test_instant_search_sends_new_offers_once_across_runs(
     assert len(mails) == 1
     assert "Cheap flights" in mails[0].body_text
     assert mails[0].subject.startswith("New offers for your saved search")
+    # The one-click withdrawal of the "digests" consent (marketplace/privacy) is in both parts.
+    assert "/privacy/withdraw/" in mails[0].body_text
+    assert "/privacy/withdraw/" in mails[0].body_html
     # Another run, nothing new: no mail; then a new offer: only that one.
     _run(app, t0 + timedelta(minutes=20))
     assert len(_digests(outbox, member)) == 1
