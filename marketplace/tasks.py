@@ -39,8 +39,8 @@ class DueTask:
 
 
 def deliver_pending_mail(now: datetime) -> str:
-    """Send every e-mail still waiting in the outbox (a failed send is retried next time)."""
-    sent = deliver()
+    """Send every e-mail due in the outbox: new ones, and failed ones whose back-off is over."""
+    sent = deliver(now=now)
     return f"{sent} pending e-mail(s) sent"
 
 

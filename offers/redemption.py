@@ -19,7 +19,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import User
@@ -48,6 +48,8 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 GENERATED_CODE_LENGTH = 10
 # The partner hears about a pool once it falls to this share of its codes.
 LOW_STOCK_RATIO = 0.10
+# PostgreSQL waits at most this long for the offer's row lock (SQLite: its busy timeout).
+LOCK_TIMEOUT = "10s"
 
 
 class OfferNotAvailable(NotFound):
@@ -135,6 +137,9 @@ def redeem_offer(offer_id: int, *, user: User, now: datetime | None = None) -> R
     # is repeated under the lock below, and the unique constraint backs both.
     if _used(offer.id, user.id, key) >= offer.per_member_limit:
         raise RedemptionLimitReached()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # A lock held too long (a stuck transaction) ends in 503 after this, not a hang.
+        db.session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     # Everything below runs in a savepoint: a refusal leaves the caller's session untouched.
     with db.session.begin_nested():
         # Taken first: on PostgreSQL this row lock queues the redemptions of the offer, so the

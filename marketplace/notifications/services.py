@@ -1,4 +1,13 @@
-"""Queue e-mails with the change they tell about; deliver them after the commit."""
+"""Queue e-mails with the change they tell about; deliver them after the commit.
+
+Every e-mail is a row of the outbox, written in the transaction of the change it tells about
+(``queue_mail``), rendered as text and HTML in the recipient's language. Once that transaction
+is committed, the ids are dispatched: sent inline in the embedded default, or handed to the RQ
+worker (``marketplace/notifications/queue.py``) when ``REDIS_URL`` is set. A failed send is
+retried by the ``mail`` due task with an exponential back-off; after ``MAX_ATTEMPTS`` tries
+the message is marked ``failed`` and logged. A message is claimed before it is sent, so the
+request, the worker and the due task never send it twice.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,7 @@ import logging
 import secrets
 import smtplib
 import ssl
+from datetime import datetime, timedelta
 from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,7 +24,7 @@ from typing import Any
 from flask import current_app, g, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from marketplace.database import utcnow
 from marketplace.extensions import db
@@ -86,31 +96,136 @@ def _send(message: OutboxMessage) -> None:
     logger.info("mail %s sent to %s: %s", message.id, message.recipient, message.subject)
 
 
-def deliver(message_ids: list[int] | None = None) -> int:
-    """Send pending messages (all, or the given ids) and commit their status; return the count."""
-    query = select(OutboxMessage).where(OutboxMessage.status == "pending")
-    if message_ids is not None:
-        if not message_ids:
-            return 0
-        query = query.where(OutboxMessage.id.in_(message_ids))
-    sent = 0
-    for message in db.session.scalars(query.order_by(OutboxMessage.id)).all():
-        message.attempts += 1
+# A message is tried at most this many times, the waits doubling from RETRY_BASE up to
+# RETRY_CAP (1, 2, 4 ... 64 minutes): about two hours in all before it is marked ``failed``.
+MAX_ATTEMPTS = 8
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=6)
+# A sender's claim on a message: a sender that dies mid-send leaves it due again after this.
+SEND_LEASE = timedelta(minutes=5)
+
+
+class PermanentFailure(Exception):
+    """The mail server refused the message for good (a 5xx answer): no retry."""
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed try: exponential, capped."""
+    base = timedelta(seconds=current_app.config.get("MAIL_RETRY_BASE_SECONDS", 0)) or RETRY_BASE
+    return min(base * 2 ** max(attempts - 1, 0), RETRY_CAP)
+
+
+def _is_due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        OutboxMessage.status == "pending",
+        or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+    )
+
+
+def _claim(message_id: int, now: datetime) -> bool:
+    """Take a due message for one try (committed): two senders never send the same message."""
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, _is_due(now))
+        .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + SEND_LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return claimed.rowcount == 1
+
+
+def _record_failure(message: OutboxMessage, error: Exception, now: datetime) -> None:
+    reason = type(error.__cause__ or error).__name__
+    message.last_error = f"{reason}: {error}"[:255]
+    max_attempts = current_app.config.get("MAIL_MAX_ATTEMPTS", MAX_ATTEMPTS)
+    if isinstance(error, PermanentFailure) or message.attempts >= max_attempts:
+        message.status = "failed"
+        message.next_attempt_at = None
+        # Recipient only: the body may hold a confirmation or reset link.
+        logger.error(
+            "mail %s to %s failed for good after %s attempt(s): %s",
+            message.id,
+            message.recipient,
+            message.attempts,
+            reason,
+        )
+        return
+    message.next_attempt_at = now + retry_delay(message.attempts)
+    logger.warning(
+        "mail %s not sent (attempt %s): %s; next try at %s",
+        message.id,
+        message.attempts,
+        reason,
+        message.next_attempt_at.isoformat(timespec="seconds"),
+    )
+
+
+def send_one(message_id: int, *, now: datetime | None = None) -> bool:
+    """Try to send one due message now; True if it went out (False: not due, taken, failed)."""
+    now = now or utcnow()
+    if not _claim(message_id, now):
+        return False
+    message = db.session.get(OutboxMessage, message_id, populate_existing=True)
+    if message is None:  # pragma: no cover - deleted between the claim and here
+        return False
+    try:
         try:
             _send(message)
-        except (OSError, smtplib.SMTPException) as error:
-            message.last_error = type(error).__name__
-            logger.warning("mail %s not sent: %s", message.id, type(error).__name__)
-        else:
-            message.status = "sent"
-            message.sent_at = utcnow()
-            sent += 1
+        except smtplib.SMTPResponseException as error:
+            if 500 <= error.smtp_code < 600:
+                raise PermanentFailure(str(error.smtp_code)) from error
+            raise
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _text in error.recipients.values()]
+            if codes and all(500 <= code < 600 for code in codes):
+                raise PermanentFailure(", ".join(map(str, codes))) from error
+            raise
+    except (OSError, smtplib.SMTPException, PermanentFailure) as error:
+        _record_failure(message, error, now)
+        sent = False
+    else:
+        message.status = "sent"
+        message.sent_at = utcnow()
+        message.next_attempt_at = None
+        message.last_error = None
+        sent = True
     db.session.commit()
     return sent
 
 
+def send_due(now: datetime | None = None) -> int:
+    """Send every message due at ``now`` (new ones and retries whose wait is over); the count."""
+    now = now or utcnow()
+    ids = db.session.scalars(
+        select(OutboxMessage.id).where(_is_due(now)).order_by(OutboxMessage.id)
+    ).all()
+    db.session.commit()
+    return sum(send_one(message_id, now=now) for message_id in ids)
+
+
+def dispatch(message_ids: list[int]) -> int:
+    """Once their transaction is committed: hand the messages to the RQ worker when Redis is
+    configured (``REDIS_URL``), else send them inline. Returns how many were sent here."""
+    if not message_ids:
+        return 0
+    if current_app.config.get("REDIS_URL"):
+        from marketplace.notifications.queue import enqueue
+
+        # Should Redis be down, the messages stay pending and the due task sends them.
+        enqueue(message_ids)
+        return 0
+    return sum(send_one(message_id) for message_id in message_ids)
+
+
+def deliver(message_ids: list[int] | None = None, *, now: datetime | None = None) -> int:
+    """Committed messages out: the given ids (dispatched), or every due one (``tasks run-due``)."""
+    if message_ids is None:
+        return send_due(now)
+    return dispatch(message_ids)
+
+
 def deliver_after_request() -> None:
-    """Called once the request's transaction is committed: send what it queued."""
+    """Called once the request's transaction is committed: send (or enqueue) what it queued."""
     ids = g.pop("outbox_ids", None)
     if ids:
-        deliver(ids)
+        dispatch(ids)

@@ -221,7 +221,8 @@ def register_security(app: Flask) -> None:
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if app.config["ENV_NAME"] == "production":
             response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        if current_user.is_authenticated:
+        # A 503 is the database locked or gone: loading the user again would wait and fail.
+        if response.status_code != 503 and current_user.is_authenticated:
             response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -4,13 +4,14 @@ Revision ID: b4d6f8a0c2e4
 Revises: a3c5e7f9b1d2
 Create Date: 2026-11-28 18:00:00
 
-Reserved for the notifications helper (issue 7 point 3); empty until it lands.
+When a pending e-mail may be tried again: failed sends are retried with an exponential
+back-off by the due task, and a sender's claim on a message is a lease in the same column.
 """
 
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
-import marketplace.database  # noqa: F401
+import marketplace.database
 
 
 # revision identifiers, used by Alembic.
@@ -21,8 +22,18 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "next_attempt_at", marketplace.database.UTCDateTime(timezone=True), nullable=True
+            )
+        )
+        batch_op.create_index(
+            batch_op.f("ix_outbox_messages_next_attempt_at"), ["next_attempt_at"], unique=False
+        )
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_messages_next_attempt_at"))
+        batch_op.drop_column("next_attempt_at")
