@@ -10,12 +10,12 @@ from typing import Any
 
 from flask import abort
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from jobs import search
 from jobs.models import Contract, Job, Remote
+from marketplace.api import Blueprint
 from marketplace.extensions import db
 
 bp = Blueprint("jobs_api", __name__, url_prefix="/jobs", description="Jobs")

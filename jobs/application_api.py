@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Response, request, url_for
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -27,7 +27,7 @@ from jobs.application_schemas import (
 from jobs.applications import commit_application, send_cv
 from jobs.models import Application, Job, JobStatus
 from marketplace.accounts.models import User
-from marketplace.api import auth_required
+from marketplace.api import Blueprint, auth_required
 from marketplace.extensions import db, limiter
 from partners.access import current_partner, partner_required
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 from jobs import services
 from jobs.models import Job
 from jobs.schemas import JobDecisionSchema, JobInputSchema, ModeratorJobSchema, PartnerJobSchema
-from marketplace.api import auth_required
+from marketplace.api import Blueprint, auth_required
 from marketplace.extensions import db
 from partners.access import current_partner, partner_required
 

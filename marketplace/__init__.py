@@ -30,6 +30,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(build_config(app.instance_path, overrides))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_logging(app)
+    register_converters(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -47,6 +48,18 @@ def configure_logging(app: Flask) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
+    # The Stripe library logs whole API bodies (client secrets, card details) at DEBUG:
+    # keep them out of the logs even when the root logger is turned down to DEBUG.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
+
+
+def register_converters(app: Flask) -> None:
+    from marketplace.api import register_request_guards
+    from marketplace.routing import BoundedIntegerConverter
+
+    # Before any route is added: an id too large for the database is a 404, not a 500.
+    app.url_map.converters["int"] = BoundedIntegerConverter
+    register_request_guards(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -87,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.payments import api as payments_api
     from marketplace.payments import document_views
     from marketplace.payments import views as payment_views
+    from marketplace.privacy import views as privacy_views
     from marketplace.treasury import api as treasury_api
     from marketplace.treasury import views as treasury_views
     from offers import api as offers_api
@@ -94,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
     from offers import redemption_api
     from offers import views as offers_views
     from partners import api as partners_api
+    from partners import plans_admin as partner_plans_admin
     from partners import views as partners_views
 
     for blueprint in (
@@ -109,6 +124,8 @@ def register_blueprints(app: Flask) -> None:
         payment_views.bp,
         document_views.bp,
         treasury_views.bp,
+        privacy_views.bp,
+        partner_plans_admin.bp,
     ):
         app.register_blueprint(blueprint)
     api_blueprints = (
@@ -136,6 +153,8 @@ def register_blueprints(app: Flask) -> None:
     # Saved-search alerts: importing these registers each domain's source with the digests.
     import jobs.alerts  # noqa: F401
     import marketplace.payments.tasks  # noqa: F401 - payment re-sync and dashboard refunds
+    import marketplace.privacy.domains  # noqa: F401 - jobs, offers, partners personal data
+    import marketplace.privacy.tasks  # noqa: F401 - anonymisation after the deletion grace
     import offers.alerts  # noqa: F401
 
 
@@ -153,6 +172,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(tasks_cli)
     app.cli.add_command(partners_cli)
+    from marketplace.notifications.queue import notifications_cli
+
+    app.cli.add_command(notifications_cli)
     from marketplace.payments.commands import payments_cli
 
     app.cli.add_command(payments_cli)

@@ -10,10 +10,10 @@ from typing import Any
 
 from flask import abort
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from marketplace.api import Blueprint
 from marketplace.extensions import db
 from offers import search
 from offers.models import Offer

@@ -87,7 +87,8 @@ class OfferForm(FlaskForm):
         _l("Link (https://…)"), validators=[Optional(), Length(max=500)], filters=FILTERS
     )
     total_limit = IntegerField(
-        _l("Total limit (empty: no limit)"), validators=[Optional(), NumberRange(min=1)]
+        _l("Total limit (empty: no limit)"),
+        validators=[Optional(), NumberRange(min=1, max=1_000_000)],
     )
     per_member_limit = IntegerField(
         _l("Uses per member"), default=1, validators=[DataRequired(), NumberRange(min=1, max=1000)]

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from marketplace.api import auth_required
+from marketplace.api import Blueprint, auth_required
 from marketplace.extensions import db
 from offers import services
 from offers.models import Offer

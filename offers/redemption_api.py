@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, fields, post_dump
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from marketplace.api import auth_required
+from marketplace.api import Blueprint, auth_required
 from marketplace.extensions import db, limiter
 from offers import redemption as services
 from offers.models import Offer, Redemption

@@ -55,10 +55,13 @@ class OfferInputSchema(Schema):
     redemption_method = fields.String(validate=validate.OneOf(METHODS))
     shared_code = _text(80)
     link_url = _text(500, description="An https:// address.")
-    total_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    # Bounded like the portal form; past 2**31 the INTEGER column refused it (a 500).
+    total_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=1_000_000))
     per_member_limit = fields.Integer(validate=validate.Range(min=1, max=1000))
     limit_period = fields.String(validate=validate.OneOf(PERIODS))
-    reveal_ttl_minutes = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    reveal_ttl_minutes = fields.Integer(
+        allow_none=True, validate=validate.Range(min=1, max=525_600)
+    )
 
     @post_load
     def expand_shorthands(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -9,8 +9,8 @@ approved version stays public.
 from __future__ import annotations
 
 import csv
-import io
 import logging
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +95,7 @@ COUNTRY_CODES = frozenset(
 )
 # Keeps one IN (...) list well under SQLite's bound-parameter limit.
 CHUNK = 500
+CODE_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class OfferStateConflict(Conflict):
@@ -602,10 +603,21 @@ add_due_task("offer-expiry", run_offer_expiry)
 
 
 def parse_code_file(text: str) -> list[str]:
-    """Codes from an upload: one per line, or the first CSV column; a ``code`` header is skipped."""
+    """Codes from an upload: one per line, or the first CSV column; a ``code`` header is skipped.
+
+    Read line by line (a code never spans lines), so a file with bare ``\r`` line ends or a
+    line past the csv module's field limit is read, not a ``csv.Error`` (a 500); such a line
+    is kept whole and ``add_codes`` refuses it if it is too long.
+    """
+    lines = CODE_LINE_BREAK.split(text.lstrip("\ufeff"))
+    if lines and lines[-1] == "":
+        lines.pop()
     codes = []
-    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    for index, row in enumerate(rows):
+    for index, line in enumerate(lines):
+        try:
+            row = next(csv.reader([line]), [])
+        except csv.Error:
+            row = [line]
         value = row[0].strip() if row else ""
         if index == 0 and value.lower() == "code":
             continue

@@ -83,12 +83,26 @@ class AuditFilterForm(FlaskForm):
 
     action = SelectField(_l("Action"), validators=[Optional()], default="")
     actor = SearchField(_l("Actor e-mail"), validators=[Optional(), Length(max=254)])
+    object_type = SelectField(_l("Object type"), validators=[Optional()], default="")
+    object_id = IntegerField(
+        _l("Object number"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)]
+    )
 
-    def __init__(self, *args, actions: list[str] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        actions: list[str] | None = None,
+        object_types: list[str] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.action.choices = [
             SelectChoice("", _l("All")),
             *(SelectChoice(action) for action in actions or []),
+        ]
+        self.object_type.choices = [
+            SelectChoice("", _l("All")),
+            *(SelectChoice(kind) for kind in object_types or []),
         ]
 
 

@@ -142,9 +142,19 @@ class AuditRow:
 
 
 def search_audit(
-    *, action: str = "", actor: str = "", page: int = 1, per_page: int = AUDIT_PER_PAGE
+    *,
+    action: str = "",
+    actor: str = "",
+    object_type: str = "",
+    object_id: int | str | None = None,
+    page: int = 1,
+    per_page: int = AUDIT_PER_PAGE,
 ) -> Page[AuditRow]:
-    """Audit entries, newest first, by action and by (part of) the actor's e-mail."""
+    """Audit entries, newest first, by action, (part of) the actor's e-mail and object.
+
+    ``object_id`` alone matches that number in any object type; with ``object_type``, one
+    object (everything done to one offer, payment or user).
+    """
     actor_user = aliased(User)
     object_user = aliased(User)
     query = (
@@ -160,6 +170,10 @@ def search_audit(
     actor = actor.strip()
     if actor:
         query = query.where(actor_user.email.ilike(_contains(actor), escape="\\"))
+    if object_type:
+        query = query.where(AuditLog.object_type == object_type)
+    if object_id:
+        query = query.where(AuditLog.object_id == int(object_id))
     query = query.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
     result = _paginate(query, page=page, per_page=per_page, scalars=False)
     rows = [
@@ -172,6 +186,13 @@ def search_audit(
 def audit_actions() -> list[str]:
     """The actions present in the log, for the filter."""
     return list(db.session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)))
+
+
+def audit_object_types() -> list[str]:
+    """The object types present in the log, for the filter."""
+    return list(
+        db.session.scalars(select(AuditLog.object_type).distinct().order_by(AuditLog.object_type))
+    )
 
 
 def user_history(user: User, *, limit: int = 20) -> list[AuditRow]:

@@ -168,8 +168,12 @@ def reset_two_factor(user_id: int):
 @bp.get("/audit")
 @admin_required
 def audit():
-    form = forms.AuditFilterForm(formdata=request.args, actions=services.audit_actions())
-    filters = _filter_values(form, "action", "actor")
+    form = forms.AuditFilterForm(
+        formdata=request.args,
+        actions=services.audit_actions(),
+        object_types=services.audit_object_types(),
+    )
+    filters = _filter_values(form, "action", "actor", "object_type", "object_id")
     page = services.search_audit(**filters, page=_page_number())
     return render_template(
         "admin/audit.html",

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, g, request
+import flask_smorest
+from flask import Flask, abort, g, request
 from flask_login import current_user
+from marshmallow import fields, validate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+# Far past any real list; a larger ``page`` overflowed the SQL OFFSET (a 500 on SQLite).
+MAX_PAGE = 100_000
+# Dates a filter may name: at year 1 or 9999 turning a day into a zoned timestamp overflowed.
+REASONABLE_DATE = validate.Range(min=date(1900, 1, 1), max=date(9998, 12, 31))
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's blueprint whose ``paginate`` bounds the page number (422 above).
+
+    The bound is a validator of the ``page`` field, so the OpenAPI document states it too.
+    """
+
+    def paginate(self, pager=None, **kwargs: Any) -> Callable[[F], F]:
+        smorest_decorator = super().paginate(pager, **kwargs)
+
+        def decorator(func: F) -> F:
+            wrapper = smorest_decorator(func)
+            page_schema = wrapper._apidoc["pagination"]["parameters"]["schema"]
+            default_page = page_schema._declared_fields["page"].load_default
+            page_schema._declared_fields["page"] = fields.Integer(
+                load_default=default_page, validate=validate.Range(min=1, max=MAX_PAGE)
+            )
+            return wrapper
+
+        return decorator
 
 
 def api_caller():
@@ -52,3 +83,55 @@ def auth_required(*, roles: tuple[str, ...] = (), verified: bool = False) -> Cal
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+# A NUL escape, or a ``\uD800``-``\uDFFF`` escape (only a pair of them makes a character).
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+def _storable(value: Any) -> bool:
+    """Whether every string in a decoded JSON value can be stored: no NUL, valid Unicode."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(key) and _storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    return True
+
+
+def refuse_unstorable_text() -> None:
+    """400 for a NUL character or a lone surrogate in the path, query, form or JSON body.
+
+    Neither is text a person types; PostgreSQL refuses NUL in text and the drivers refuse
+    lone surrogates (``"\\ud800"`` in JSON), so such input reached the database as a 500.
+    Uploaded files are not looked at (a PDF holds NUL bytes).
+    """
+    fields = [request.path, *request.args.keys(), *request.args.values()]
+    if request.mimetype in FORM_TYPES:
+        fields += [*request.form.keys(), *request.form.values()]
+    if any(value and "\x00" in value for value in fields):
+        abort(400, description="Text must not contain NUL characters.")
+    if not request.is_json:
+        return
+    body = request.get_data(cache=True)
+    if not _SUSPECT_ESCAPE.search(body):
+        return
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return  # malformed JSON: the API's parser answers it
+    if not _storable(decoded):
+        abort(400, description="Text must be valid Unicode without NUL characters.")
+
+
+def register_request_guards(app: Flask) -> None:
+    """Checks of every request that no single view should have to repeat."""
+    app.before_request(refuse_unstorable_text)

@@ -342,14 +342,15 @@ def test_registration_password_is_the_one_that_signs_in(app, client, registratio
 # ---------------------------------------------------------------- faults
 
 
-def test_nul_characters_are_dropped_not_a_server_error(app, client, registration, sign_in):
+def test_nul_characters_are_refused_not_a_server_error(app, client, registration, sign_in):
+    """NUL is not text a person types (PostgreSQL refuses it): a 400 page, nothing stored."""
     response = client.post(
         "/accounts/register", data=registration(full_name="Inès\x00 Duval", city="Lis\x00bonne")
     )
-    assert response.status_code == 302
-    user = _user(app, "ines.duval@example.org")
-    assert user.full_name == "Inès Duval"
-    assert sign_in(client, "ines.duval@example.org\x00", "wrong password").status_code == 422
+    assert response.status_code == 400
+    assert b"<html" in response.data.lower()
+    assert _user(app, "ines.duval@example.org") is None
+    assert sign_in(client, "ines.duval@example.org\x00", "wrong password").status_code == 400
 
 
 def test_a_failed_commit_leaves_no_file_and_no_row(

@@ -1,0 +1,24 @@
+"""URL converters: ``<int:...>`` bounded to what the database can hold.
+
+Werkzeug's integer converter accepts any number of digits; an id past the 64-bit range
+reached SQLite as an ``OverflowError`` (a 500) instead of "no such row". Bounding the
+converter turns such a URL into a plain 404 on every route, and the OpenAPI document
+states the bound (flask-smorest reads ``max`` from the converter).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.routing import IntegerConverter, Map
+
+# Primary keys are ``INTEGER``: 32-bit on PostgreSQL, and well inside SQLite's 64 bits.
+MAX_ID = 2**31 - 1
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` from 0 to ``MAX_ID`` unless the route gives its own ``max``."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
