@@ -10,7 +10,7 @@ STRIPE_PORT ?= 8420
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format translations translations-update services chromium clean
+.PHONY: run test install lint format translations translations-update services chromium clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -107,3 +107,8 @@ format: install
 
 clean:
 	rm -rf $(VENV) instance test-output .pytest_cache .ruff_cache
+
+# Load benchmark of issue 8 (not part of `make test`): BENCH_ARGS="--size small --duration 5".
+BENCH_ARGS ?=
+bench: install services
+	$(BIN)/python benchmarks/run $(BENCH_ARGS)

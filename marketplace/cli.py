@@ -148,6 +148,11 @@ def seed_demo_command() -> None:
         click.echo(f"  {description}: {email}")
 
 
+from marketplace.seed_scale import seed_scale_command  # noqa: E402 - `seed scale`, issue 8
+
+seed_cli.add_command(seed_scale_command)
+
+
 # ---------------------------------------------------------------- tasks
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.database import UTCDateTime, utcnow
@@ -43,7 +43,11 @@ class Membership(db.Model):
     """A dated adhesion period of one tier: paid (payments issue) or granted by staff."""
 
     __tablename__ = "memberships"
-    __table_args__ = (CheckConstraint("ends_on > starts_on", name="period_positive"),)
+    __table_args__ = (
+        CheckConstraint("ends_on > starts_on", name="period_positive"),
+        # Scale (issue 8): the dashboard's membership counts group the periods by person.
+        Index("ix_memberships_user_period", "user_id", "starts_on", "ends_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

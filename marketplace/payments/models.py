@@ -6,7 +6,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.database import UTCDateTime, utcnow
@@ -59,6 +68,14 @@ class Payment(db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_bounds"),
         UniqueConstraint("document_year", "document_sequence"),
+        # Scale (issue 8): the treasury's sums, failed payments of a period, disputes.
+        Index(
+            "ix_payments_succeeded_at_sums",
+            "succeeded_at",
+            "status",
+            postgresql_include=["kind", "currency", "amount", "stripe_fee"],
+        ),
+        Index("ix_payments_status_created_at", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,7 +106,7 @@ class Payment(db.Model):
     # Set when what Stripe reports does not match this row: the treasurer must look.
     flag: Mapped[str | None] = mapped_column(String(40), index=True)
     flag_detail: Mapped[str | None] = mapped_column(Text)
-    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     document_year: Mapped[int | None]
