@@ -14,7 +14,6 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from marketplace.api import Blueprint
-from marketplace.extensions import db
 from offers import search
 from offers.models import Offer
 
@@ -90,15 +89,14 @@ def _filters(args: dict[str, Any]) -> search.OfferFilters:
 @bp.paginate(page_size=20, max_page_size=MAX_PAGE_SIZE)
 def list_offers(args: dict[str, Any], pagination_parameters: PaginationParameters) -> list[Offer]:
     """Published offers valid now, searched and filtered; newest first, or by relevance."""
-    statement = search.search_offers(_filters(args))
-    page = db.paginate(
-        statement,
+    page = search.find_offers(
+        _filters(args),
         page=pagination_parameters.page,
         per_page=pagination_parameters.page_size,
-        error_out=False,
+        count_cap=None,
     )
-    pagination_parameters.item_count = page.total or 0
-    return list(page.items)
+    pagination_parameters.item_count = page.total
+    return page.items
 
 
 @bp.get("/<int:offer_id>")

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, defer, joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from marketplace.catalog.models import Category
@@ -170,21 +170,11 @@ def _text_match(query: str) -> tuple[ColumnElement[bool], ColumnElement | None]:
     return condition, rank
 
 
-def search_offers(filters: OfferFilters, *, now: datetime | None = None) -> Select:
-    """The live offers matching ``filters``, in the asked order, partner/category/countries
-    eager-loaded (a fixed number of queries whatever the page holds)."""
-    now = now or utcnow()
-    statement = (
-        select(Offer)
-        .join(Offer.partner)
-        .outerjoin(Offer.category)
-        .options(
-            contains_eager(Offer.partner),
-            contains_eager(Offer.category),
-            selectinload(Offer.country_rows),
-        )
-        .where(_live(now))
-    )
+def _matching(
+    filters: OfferFilters, now: datetime, *, columns: tuple = (Offer,)
+) -> tuple[Select, ColumnElement | None]:
+    """The live offers matching ``filters`` (unordered) and the text rank, if a query was typed."""
+    statement = select(*columns).join(Offer.partner).outerjoin(Offer.category).where(_live(now))
     rank = None
     if query_words(filters.q):
         condition, rank = _text_match(filters.q)
@@ -198,8 +188,10 @@ def search_offers(filters: OfferFilters, *, now: datetime | None = None) -> Sele
         has_country = exists().where(
             OfferCountry.offer_id == Offer.id, OfferCountry.country == filters.country
         )
-        worldwide = ~exists().where(OfferCountry.offer_id == Offer.id)
-        statement = statement.where(or_(has_country, worldwide))
+        # OFFSET 0 keeps PostgreSQL from turning "no country row" into an anti-join that reads
+        # every country row; checked per offer through the (offer_id, country) index instead.
+        any_country = select(OfferCountry.id).where(OfferCountry.offer_id == Offer.id).offset(0)
+        statement = statement.where(or_(has_country, ~any_country.exists()))
     if filters.city:
         statement = statement.where(func.lower(Offer.city) == filters.city.lower())
     if filters.online is not None:
@@ -209,9 +201,121 @@ def search_offers(filters: OfferFilters, *, now: datetime | None = None) -> Sele
             statement = statement.where(Offer.partner_id == int(filters.partner))
         else:
             statement = statement.where(Partner.slug == filters.partner)
+    return statement, rank
+
+
+def search_offers(filters: OfferFilters, *, now: datetime | None = None) -> Select:
+    """The live offers matching ``filters``, featured first then in the asked order, with
+    partner, category and countries eager-loaded. For whole result sets (saved-search alerts);
+    pages of results come from ``find_offers``, which the indexes serve."""
+    now = now or utcnow()
+    statement, rank = _matching(filters, now)
+    statement = statement.options(
+        contains_eager(Offer.partner),
+        contains_eager(Offer.category),
+        selectinload(Offer.country_rows),
+    )
     # Paid featured placements come first, in every sort order (offers/featured.py).
     featured_first = case((Offer.featured_until > now, 0), else_=1)
     return statement.order_by(featured_first, *_ordering(filters.effective_sort, rank))
+
+
+# Beyond this many results, a listing says "more than 1,000" instead of counting them all:
+# the count then reads at most this many index entries, whatever the size of the catalogue.
+COUNT_CAP = 1000
+# Long texts a card never shows: not loaded for listings.
+CARD_DEFERRED = (
+    Offer.description_fr,
+    Offer.description_en,
+    Offer.search_fr,
+    Offer.search_en,
+    Offer.pending_changes,
+)
+
+
+@dataclass
+class OfferPage:
+    """One page of a listing: its offers and how many match (``capped``: more than that)."""
+
+    items: list[Offer]
+    page: int
+    per_page: int
+    total: int
+    capped: bool = False
+
+    @property
+    def pages(self) -> int:
+        return -(-self.total // self.per_page)
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def find_offers(
+    filters: OfferFilters,
+    *,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+    now: datetime | None = None,
+    count_cap: int | None = COUNT_CAP,
+) -> OfferPage:
+    """One page of the live offers matching ``filters``: running featured placements first,
+    then the others, each in the asked order; five queries whatever the page or the catalogue.
+
+    Featured offers are few (paid placements), so they are listed on their own; the others are
+    paged straight off the index of the order (no sort of every live offer), and counted up to
+    ``count_cap`` (``None``: an exact count, for the API).
+    """
+    now = now or utcnow()
+    page = max(page, 1)
+    matching, rank = _matching(filters, now, columns=(Offer.id,))
+    order = _ordering(filters.effective_sort, rank)
+    featured_ids = list(
+        db.session.scalars(
+            matching.where(Offer.featured_until > now).order_by(*order).limit(COUNT_CAP)
+        )
+    )
+    regular = matching.where(
+        or_(Offer.featured_until.is_(None), Offer.featured_until <= now)
+    ).order_by(*order)
+    start = (page - 1) * per_page
+    ids = featured_ids[start : start + per_page]
+    if len(ids) < per_page:
+        offset = max(start - len(featured_ids), 0)
+        ids += db.session.scalars(regular.offset(offset).limit(per_page - len(ids)))
+    counted = regular if count_cap is None else regular.limit(count_cap + 1)
+    total = len(featured_ids) + (
+        db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    )
+    capped = count_cap is not None and total > count_cap
+    if capped:
+        total = count_cap + 1  # the featured ones may have pushed it further: still "more than"
+    return OfferPage(_load_cards(ids), page, per_page, total, capped)
+
+
+def _load_cards(ids: list[int]) -> list[Offer]:
+    """The offers of ``ids`` in that order, with what a card shows (two queries)."""
+    if not ids:
+        return []
+    offers = db.session.scalars(
+        select(Offer)
+        .join(Offer.partner)
+        .outerjoin(Offer.category)
+        .options(
+            contains_eager(Offer.partner),
+            contains_eager(Offer.category),
+            selectinload(Offer.country_rows),
+            *[defer(column) for column in CARD_DEFERRED],
+        )
+        .where(Offer.id.in_(ids))
+    ).unique()
+    by_id = {offer.id: offer for offer in offers}
+    return [by_id[offer_id] for offer_id in ids if offer_id in by_id]
 
 
 def _ordering(sort: Sort, rank: ColumnElement | None) -> list:
@@ -228,7 +332,7 @@ def _ordering(sort: Sort, rank: ColumnElement | None) -> list:
 
 def latest_offers(limit: int = 3) -> list[Offer]:
     """The newest live offers, for the home page."""
-    return list(db.session.scalars(search_offers(OfferFilters()).limit(limit)).unique())
+    return find_offers(OfferFilters(), per_page=limit, count_cap=0).items
 
 
 def get_public_offer(offer_id: int) -> Offer | None:

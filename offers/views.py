@@ -36,10 +36,9 @@ def latest_offers(limit: int = 3) -> list:
 def index():
     filters = search.OfferFilters.from_args(request.args)
     page_number = max(request.args.get("page", 1, type=int) or 1, 1)
-    statement = search.search_offers(filters)
-    page = db.paginate(statement, page=page_number, per_page=search.PAGE_SIZE, error_out=False)
+    page = search.find_offers(filters, page=page_number, count_cap=search.COUNT_CAP)
     if page_number > 1 and not page.items and page.pages:
-        page = db.paginate(statement, page=page.pages, per_page=search.PAGE_SIZE)
+        page = search.find_offers(filters, page=page.pages, count_cap=search.COUNT_CAP)
     categories = db.session.scalars(select(Category).order_by(Category.position, Category.slug))
     return render_template(
         "offers/index.html",

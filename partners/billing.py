@@ -10,10 +10,9 @@ browser return, the webhook and the reconciliation job together fulfil a payment
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
-from flask import g, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -96,21 +95,21 @@ def partnership_last_day(partner_id: int, *, today: date | None = None) -> date 
     return end - timedelta(days=1) if end is not None else None
 
 
-def official_partner_ids(*, today: date | None = None) -> frozenset[int]:
-    """Partners with a partnership period covering today (one query, cached per request)."""
-    if has_request_context() and today is None and "official_partner_ids" in g:
-        return g.official_partner_ids
+def official_partner_ids(
+    *, among: Iterable[int] | None = None, today: date | None = None
+) -> frozenset[int]:
+    """Partners with a partnership period covering today, out of ``among`` when given (one
+    query; a listing asks only about the partners of the offers it shows)."""
     day = today or utcnow().date()
-    ids = frozenset(
-        db.session.scalars(
-            select(PartnerPlanPeriod.partner_id)
-            .where(PartnerPlanPeriod.starts_on <= day, PartnerPlanPeriod.ends_on > day)
-            .distinct()
-        )
+    query = select(PartnerPlanPeriod.partner_id).where(
+        PartnerPlanPeriod.starts_on <= day, PartnerPlanPeriod.ends_on > day
     )
-    if has_request_context() and today is None:
-        g.official_partner_ids = ids
-    return ids
+    if among is not None:
+        wanted = {int(partner_id) for partner_id in among}
+        if not wanted:
+            return frozenset()
+        query = query.where(PartnerPlanPeriod.partner_id.in_(wanted))
+    return frozenset(db.session.scalars(query.distinct()))
 
 
 def fulfil_partner_plan_payment(payment: Payment) -> None:

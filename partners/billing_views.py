@@ -46,7 +46,10 @@ def billing_globals() -> dict[str, Any]:
     """Badges of the offer cards: a running featured placement, an official partner."""
     return {
         "offer_is_featured": is_featured,
-        "partner_is_official": lambda partner_id: partner_id in billing.official_partner_ids(),
+        # ``{% set official_ids = official_partners(offers) %}`` once per list of cards.
+        "official_partners": lambda offers: billing.official_partner_ids(
+            among={offer.partner_id for offer in offers}
+        ),
     }
 
 
