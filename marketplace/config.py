@@ -82,6 +82,11 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Flask-Caching (marketplace/cache.py): shared in Redis when there is one, else in-process.
+        "CACHE_TYPE": "RedisCache" if env.get("REDIS_URL") else "SimpleCache",
+        "CACHE_REDIS_URL": env.get("REDIS_URL", ""),
+        "CACHE_KEY_PREFIX": env.get("CACHE_KEY_PREFIX", "marketplace:"),
+        "CACHE_DEFAULT_TIMEOUT": 300,
         # A sliding window: ten attempts are ten, even across a minute boundary.
         "RATELIMIT_STRATEGY": "moving-window",
         "API_TOKEN_DAYS": 30,

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from marketplace import create_app
 from marketplace.accounts.models import AlumniProfile, User, UserRole, VerificationStatus
+from marketplace.cache import cache
 from marketplace.catalog.models import Category, School
 from marketplace.database import utcnow
 from marketplace.extensions import db, limiter
@@ -119,6 +120,8 @@ def _transaction(app: Flask) -> Iterator[None]:
     original = db.session
     db.session = scoped_session(factory, scopefunc=lambda: 0)
     limiter.enabled = False
+    with app.app_context():
+        cache.clear()  # values of an earlier test's rolled-back rows must not be served
     try:
         yield
     finally:

@@ -27,6 +27,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import lazyload
 
+from marketplace.cache import cached
 from marketplace.extensions import db
 from marketplace.membership.models import Membership
 from marketplace.membership.services import GRACE_DAYS
@@ -476,13 +477,43 @@ class Dashboard:
     disputes: DisputeCounts
 
 
+# What the sums are computed from: a committed write to one of these tables recomputes them.
+LEDGER_TABLES = ("payments", "refunds")
+MEMBERSHIP_TABLES = ("memberships", "users")
+
+
 def build_dashboard(*, period: Period, today: date, months: int | None = 12) -> Dashboard:
-    """Every figure of the dashboard (eight queries with the series, six without)."""
+    """Every figure of the dashboard (eight queries with the series, six without).
+
+    The sums over the ledger and the membership counts grow with the data (a year of 200,000
+    payments); they are cached until the next committed write to their tables
+    (marketplace/cache.py), so a dashboard read again costs the same at any size.
+    """
+    start, end = period.start, period.end
     return Dashboard(
         period=period,
-        figures=period_figures(start=period.start, end=period.end),
-        series=monthly_series(last=period.end, months=months) if months else None,
-        memberships=membership_counts(today=today),
+        figures=cached(
+            "treasury-figures",
+            LEDGER_TABLES,
+            (start, end),
+            lambda: period_figures(start=start, end=end),
+        ),
+        series=(
+            cached(
+                "treasury-series",
+                LEDGER_TABLES,
+                (end, months),
+                lambda: monthly_series(last=end, months=months),
+            )
+            if months
+            else None
+        ),
+        memberships=cached(
+            "treasury-memberships",
+            MEMBERSHIP_TABLES,
+            (today,),
+            lambda: membership_counts(today=today),
+        ),
         failed=failed_payments(start=period.start, end=period.end),
         disputes=dispute_counts(start=period.start, end=period.end),
     )

@@ -127,7 +127,8 @@ def pair(
                             "60",
                             # Two masters on one machine: no shared control socket path.
                             "--no-control-socket",
-                            f"marketplace:create_app({{'RATELIMIT_KEY_PREFIX': '{prefix}'}})",
+                            f"marketplace:create_app({{'RATELIMIT_KEY_PREFIX': '{prefix}', "
+                            f"'CACHE_KEY_PREFIX': '{prefix}:cache:'}})",
                         ],
                         cwd=ROOT,
                         env=env,

@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
 from marketplace.accounts.services import issue_api_token
+from marketplace.cache import cache
 from marketplace.extensions import db
 from marketplace.payments.gateway import EXTENSION_KEY
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
@@ -70,12 +71,16 @@ def create_payment(app) -> Callable[..., int]:
 
 @pytest.fixture
 def count_selects(app) -> Callable[[], contextmanager]:
-    """``with count_selects() as seen:`` counts the SELECT statements sent meanwhile."""
+    """``with count_selects() as seen:`` counts the SELECT statements sent meanwhile.
+
+    The cache is emptied first: a budget is what a read costs when nothing is cached
+    (tests/test_cache.py checks what the cache saves)."""
 
     @contextmanager
     def counting() -> Iterator[list[str]]:
         with app.app_context():
             engine = db.engine
+            cache.clear()
         seen: list[str] = []
 
         def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):

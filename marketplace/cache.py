@@ -1,0 +1,114 @@
+"""The application cache: Flask-Caching, in Redis when ``REDIS_URL`` is set, in-process otherwise.
+
+Used only where the benchmark showed it pays (benchmarks/README.md): aggregates over tables
+that change far less often than they are read, such as the treasury's sums over a year of
+payments. A cached value is stored under the *versions* of the tables it was computed from;
+a commit that wrote one of those tables moves its version, so the next read computes afresh.
+
+Writes are seen by SQLAlchemy session events, for every session: ORM flushes (new, changed,
+deleted rows) and ORM ``UPDATE`` / ``DELETE`` statements. Versions move only once the
+transaction commits, so a rolled-back change never invalidates anything, and a reader never
+caches what another transaction has not committed yet. With Redis, every instance sees the
+same versions at once; with the in-process cache (the embedded default), another worker
+process may serve a value up to ``CACHE_DEFAULT_TIMEOUT`` seconds old.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from flask import has_app_context
+from flask_caching import Cache
+from flask_caching.backends.rediscache import RedisCache
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+logger = logging.getLogger(__name__)
+
+cache = Cache()
+
+T = TypeVar("T")
+_CHANGED = "cache_changed_tables"
+
+
+def _version_key(table: str) -> str:
+    return f"table-version:{table}"
+
+
+def table_versions(tables: Iterable[str]) -> tuple[int, ...]:
+    """The current version of each table (0 until its first committed write)."""
+    names = list(tables)
+    values = cache.get_many(*[_version_key(name) for name in names])
+    return tuple(int(value or 0) for value in values)
+
+
+def bump(tables: Iterable[str]) -> None:
+    """Move the version of ``tables``: values cached from them are not read again."""
+    for table in sorted(set(tables)):
+        key = _version_key(table)
+        try:
+            if isinstance(cache.cache, RedisCache):
+                cache.inc(key)  # INCRBY: atomic across instances, never expires
+            else:
+                # In-process: a lost race only means two commits share one new version, and
+                # both committed before either moved it. Versions never expire (timeout 0).
+                cache.set(key, int(cache.get(key) or 0) + 1, timeout=0)
+        except Exception:  # a cache outage must never fail the write that was just committed
+            logger.warning("cache: version of %s not moved", table, exc_info=True)
+
+
+def cached(name: str, tables: Iterable[str], key: Iterable[Any], compute: Callable[[], T]) -> T:
+    """``compute()``, or its cached value for ``key`` while ``tables`` have not changed."""
+    names = tuple(tables)
+    try:
+        versions = table_versions(names)
+    except Exception:
+        logger.warning("cache: %s computed without the cache", name, exc_info=True)
+        return compute()
+    cache_key = f"{name}:{'.'.join(map(str, versions))}:{':'.join(map(str, key))}"
+    value = cache.get(cache_key)
+    if value is None:
+        value = compute()
+        cache.set(cache_key, value)
+    return value
+
+
+# ---------------------------------------------------------------- invalidation
+
+
+def _note(session: Session, tables: Iterable[str]) -> None:
+    session.info.setdefault(_CHANGED, set()).update(tables)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    changed = set()
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(type(instance), "__table__", None)
+        if table is not None:
+            changed.add(table.name)
+    if changed:
+        _note(session, changed)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _orm_write(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is not None and getattr(table, "name", None):
+            _note(state.session, [table.name])
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    changed = session.info.pop(_CHANGED, None)
+    # Outside an application (a script on the models), no cache belongs to this session.
+    if changed and has_app_context():
+        bump(changed)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_CHANGED, None)

@@ -1,0 +1,108 @@
+"""The application cache (marketplace/cache.py): the treasury's sums are read once, and a
+committed write to the ledger — ORM row or UPDATE statement — makes the next read fresh;
+a rolled-back write does not."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import event, update
+
+from marketplace.cache import cache, cached, table_versions
+from marketplace.extensions import db
+from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
+from marketplace.treasury import dashboard
+
+YEAR = dashboard.Period(start=date(2030, 1, 1), end=date(2030, 12, 31))
+
+
+def _payment(amount: int) -> Payment:
+    moment = datetime(2030, 6, 1, 12, tzinfo=UTC)
+    return Payment(
+        kind=PaymentKind.MEMBERSHIP,
+        status=PaymentStatus.SUCCEEDED,
+        amount=amount,
+        currency="eur",
+        payer_name="Cache Test",
+        description="cache test",
+        created_at=moment,
+        succeeded_at=moment,
+        stripe_fee=0,
+    )
+
+
+def _gross() -> int:
+    data = dashboard.build_dashboard(period=YEAR, today=date(2030, 12, 31), months=12)
+    return sum(figures.total.gross for figures in data.figures)
+
+
+def _selects(app, call) -> tuple[object, int]:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        result = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return result, len(seen)
+
+
+def test_the_dashboard_sums_are_read_once_then_served_from_the_cache(app):
+    with app.app_context():
+        db.session.add(_payment(4000))
+        db.session.commit()
+        first, cold = _selects(app, _gross)
+        second, warm = _selects(app, _gross)
+    assert first == second == 4000
+    # The period sums (2 queries), the series (2) and the membership counts (1) are cached.
+    assert warm == cold - 5
+
+
+def test_a_committed_payment_refreshes_the_sums(app):
+    with app.app_context():
+        assert _gross() == 0
+        db.session.add(_payment(1500))
+        db.session.commit()
+        assert _gross() == 1500
+
+
+def test_an_update_statement_refreshes_the_sums(app):
+    with app.app_context():
+        db.session.add(_payment(1500))
+        db.session.commit()
+        assert _gross() == 1500
+        db.session.execute(update(Payment).where(Payment.amount == 1500).values(amount=2500))
+        db.session.commit()
+        assert _gross() == 2500
+
+
+def test_a_rolled_back_write_moves_no_version(app):
+    with app.app_context():
+        before = table_versions(["payments"])
+        db.session.add(_payment(900))
+        db.session.flush()
+        db.session.rollback()
+        assert table_versions(["payments"]) == before
+        db.session.add(_payment(900))
+        db.session.commit()
+        assert table_versions(["payments"])[0] == before[0] + 1
+
+
+def test_a_cached_value_is_keyed_by_its_arguments_and_tables(app):
+    calls: list[int] = []
+
+    def compute(value: int) -> int:
+        calls.append(value)
+        return value * 2
+
+    with app.app_context():
+        cache.clear()
+        assert cached("double", ["categories"], (2,), lambda: compute(2)) == 4
+        assert cached("double", ["categories"], (2,), lambda: compute(2)) == 4
+        assert cached("double", ["categories"], (3,), lambda: compute(3)) == 6
+        assert calls == [2, 3]
