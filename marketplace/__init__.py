@@ -13,7 +13,7 @@ from marketplace import (
     database,  # noqa: F401 - registers the SQLite connection settings
     model_registry,  # noqa: F401 - every core model on the metadata
 )
-from marketplace.cache import cache
+from marketplace.cache import cache as app_cache  # not "cache": that is the submodule
 from marketplace.config import build_config
 from marketplace.extensions import api as smorest_api  # the subpackage marketplace.api owns "api"
 from marketplace.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -77,7 +77,7 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     limiter.init_app(app)
-    cache.init_app(app)
+    app_cache.init_app(app)
     smorest_api.init_app(app)
     register_security(app)
 

@@ -50,7 +50,7 @@ def bump(tables: Iterable[str]) -> None:
         key = _version_key(table)
         try:
             if isinstance(cache.cache, RedisCache):
-                cache.inc(key)  # INCRBY: atomic across instances, never expires
+                cache.cache.inc(key)  # INCRBY: atomic across instances, never expires
             else:
                 # In-process: a lost race only means two commits share one new version, and
                 # both committed before either moved it. Versions never expire (timeout 0).

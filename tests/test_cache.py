@@ -106,3 +106,31 @@ def test_a_cached_value_is_keyed_by_its_arguments_and_tables(app):
         assert cached("double", ["categories"], (2,), lambda: compute(2)) == 4
         assert cached("double", ["categories"], (3,), lambda: compute(3)) == 6
         assert calls == [2, 3]
+
+
+def test_versions_move_in_redis_when_redis_is_the_cache(app):
+    """With REDIS_URL (production), versions are atomic counters shared by every instance."""
+    import os
+    import uuid
+
+    from flask_caching import Cache
+
+    import marketplace.cache as cache_module
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    shared = Cache()
+    prefix = f"test-cache-{uuid.uuid4().hex}:"
+    with app.app_context():
+        shared.init_app(
+            app,
+            config={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": url, "CACHE_KEY_PREFIX": prefix},
+        )
+        original, cache_module.cache = cache_module.cache, shared
+        try:
+            assert table_versions(["payments"]) == (0,)
+            cache_module.bump(["payments"])
+            cache_module.bump(["payments"])
+            assert table_versions(["payments"]) == (2,)
+        finally:
+            cache_module.cache = original
+            shared.cache._write_client.delete(f"{prefix}table-version:payments")
