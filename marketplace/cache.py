@@ -59,8 +59,16 @@ def bump(tables: Iterable[str]) -> None:
             logger.warning("cache: version of %s not moved", table, exc_info=True)
 
 
-def cached(name: str, tables: Iterable[str], key: Iterable[Any], compute: Callable[[], T]) -> T:
-    """``compute()``, or its cached value for ``key`` while ``tables`` have not changed."""
+def cached(
+    name: str,
+    tables: Iterable[str],
+    key: Iterable[Any],
+    compute: Callable[[], T],
+    *,
+    timeout: int | None = None,
+) -> T:
+    """``compute()``, or its cached value for ``key`` while ``tables`` have not changed (and
+    for at most ``timeout`` seconds; the configured default when None)."""
     names = tuple(tables)
     try:
         versions = table_versions(names)
@@ -71,7 +79,7 @@ def cached(name: str, tables: Iterable[str], key: Iterable[Any], compute: Callab
     value = cache.get(cache_key)
     if value is None:
         value = compute()
-        cache.set(cache_key, value)
+        cache.set(cache_key, value, timeout=timeout)
     return value
 
 

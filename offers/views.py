@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import get_locale
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 
+from marketplace.cache import cached
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
@@ -32,22 +35,57 @@ def latest_offers(limit: int = 3) -> list:
     return search.latest_offers(limit)
 
 
+# What a listing is computed from: a committed write to one of these tables renders it afresh.
+LISTING_TABLES = (
+    "offers",
+    "offer_countries",
+    "partners",
+    "categories",
+    "partner_plan_periods",
+    "featured_placements",
+)
+# Offers start, end and stop being featured with the clock, not with a write: a cached
+# listing lives at most this long.
+LISTING_CACHE_SECONDS = 60
+
+
+def _results(filters: search.OfferFilters, page_number: int, can_redeem: bool) -> Markup:
+    page = search.find_offers(filters, page=page_number, count_cap=search.COUNT_CAP)
+    if page_number > 1 and not page.items and page.pages:
+        page = search.find_offers(filters, page=page.pages, count_cap=search.COUNT_CAP)
+    return Markup(  # noqa: S704 - the output of an autoescaping Jinja template
+        render_template(
+            "offers/_results.html",
+            page=page,
+            args=filters.as_args(),
+            can_redeem=can_redeem,
+            MEMBERS=Audience.MEMBERS,
+        )
+    )
+
+
 @bp.get("/")
 def index():
     filters = search.OfferFilters.from_args(request.args)
     page_number = max(request.args.get("page", 1, type=int) or 1, 1)
-    page = search.find_offers(filters, page=page_number, count_cap=search.COUNT_CAP)
-    if page_number > 1 and not page.items and page.pages:
-        page = search.find_offers(filters, page=page.pages, count_cap=search.COUNT_CAP)
+    can_redeem = _reader_is_verified()
+    key = (str(get_locale()), can_redeem, page_number, *sorted(filters.as_args().items()))
+    results = cached(
+        "offer-results",
+        LISTING_TABLES,
+        key,
+        lambda: _results(filters, page_number, can_redeem),
+        timeout=LISTING_CACHE_SECONDS,
+    )
     categories = db.session.scalars(select(Category).order_by(Category.position, Category.slug))
     return render_template(
         "offers/index.html",
-        page=page,
+        results=results,
         filters=filters,
         args=filters.as_args(),
         categories=list(categories),
         sorts=search.Sort,
-        can_redeem=_reader_is_verified(),
+        can_redeem=can_redeem,
         MEMBERS=Audience.MEMBERS,
     )
 

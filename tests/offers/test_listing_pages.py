@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from marketplace.cache import cache
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from offers import search
@@ -72,11 +73,34 @@ def test_the_listing_runs_the_same_queries_for_a_small_and_a_larger_catalogue(
 ):
     _catalogue(app, create_partner, create_offer, featured=1, regular=3)
     client.get("/offers/?country=FR&q=voyages")  # warm-up: first-request work out of the count
+    with app.app_context():
+        cache.clear()  # the budget of a listing computed afresh
     with count_queries(app) as small:
         client.get("/offers/?country=FR&q=voyages")
         client.get("/offers/")
     _catalogue(app, create_partner, create_offer, featured=4, regular=40)
+    with app.app_context():
+        cache.clear()
     with count_queries(app) as large:
         client.get("/offers/?country=FR&q=voyages")
         client.get("/offers/")
     assert len(large) == len(small)
+
+
+def test_results_are_cached_per_reader_kind_and_a_published_offer_shows_at_once(
+    app, client, create_partner, create_offer, create_user, login
+):
+    ids = _catalogue(app, create_partner, create_offer, featured=0, regular=2)
+    first = client.get("/offers/").get_data(as_text=True)
+    with count_queries(app) as again:
+        second = client.get("/offers/").get_data(as_text=True)
+    assert offer_ids(second) == offer_ids(first) == ids["regular"]
+    assert not any("FROM offers" in statement for statement in again)  # served from the cache
+    # A verified member gets the cards with their call to action; the visitor still does not.
+    member = app.test_client()
+    login(member, create_user(alumni=True, status="verified"))
+    assert "offer-cta" in member.get("/offers/").get_data(as_text=True)
+    assert "offer-cta" not in client.get("/offers/").get_data(as_text=True)
+    # A committed write to the offers is seen by the next request.
+    newest = create_offer(create_partner(), published_at=utcnow())
+    assert offer_ids(client.get("/offers/").get_data(as_text=True))[0] == newest.id
