@@ -10,12 +10,13 @@ the unused days back: the placement ends now and the ones queued after it move u
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.payments.documents import ACCOUNTING_ZONE, register_service_period
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.payments.services import register_fulfilment, register_reversal
 from offers.models import FeaturedPlacement, Offer
@@ -99,5 +100,19 @@ def reverse_featured_payment(payment: Payment) -> None:
     logger.info("featured placement %s ended: payment %s refunded", placement.id, payment.id)
 
 
+def placement_paid_for(payment: Payment) -> tuple[date, date] | None:
+    """The days a FEATURED payment bought (printed on its invoice), in the accounting zone."""
+    placement = db.session.scalar(
+        select(FeaturedPlacement).where(FeaturedPlacement.payment_id == payment.id)
+    )
+    if placement is None:
+        return None
+    return (
+        placement.starts_at.astimezone(ACCOUNTING_ZONE).date(),
+        placement.ends_at.astimezone(ACCOUNTING_ZONE).date(),
+    )
+
+
 register_fulfilment(PaymentKind.FEATURED, fulfil_featured_payment)
 register_reversal(PaymentKind.FEATURED, reverse_featured_payment)
+register_service_period(PaymentKind.FEATURED, placement_paid_for)

@@ -21,6 +21,7 @@ from marketplace.database import utcnow
 from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.i18n import localized
+from marketplace.payments.documents import register_service_period
 from marketplace.payments.gateway import SetupIntentInfo
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.payments.services import (
@@ -174,8 +175,17 @@ def reverse_partner_plan_payment(payment: Payment) -> None:
     logger.info("partner %s: partnership of payment %s ended", payment.partner_id, payment.id)
 
 
+def partnership_paid_for(payment: Payment) -> tuple[date, date] | None:
+    """The days a PARTNER_PLAN payment bought (printed on its invoice)."""
+    period = db.session.scalar(
+        select(PartnerPlanPeriod).where(PartnerPlanPeriod.payment_id == payment.id)
+    )
+    return (period.starts_on, period.ends_on) if period is not None else None
+
+
 register_fulfilment(PaymentKind.PARTNER_PLAN, fulfil_partner_plan_payment)
 register_reversal(PaymentKind.PARTNER_PLAN, reverse_partner_plan_payment)
+register_service_period(PaymentKind.PARTNER_PLAN, partnership_paid_for)
 
 
 # ---------------------------------------------------------------- buying

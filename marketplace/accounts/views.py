@@ -83,6 +83,13 @@ def _continue_url() -> str:
     return redirect_back("accounts.profile").location
 
 
+def _landing(user: User) -> str:
+    """Where a signed-in person goes without a ``next``: treasurers to their dashboard."""
+    if user.has_role("treasurer") and not user.has_role("admin", "moderator"):
+        return "treasury.dashboard"
+    return "main.index"
+
+
 def _clear_session() -> None:
     """Empty the session but keep the visitor's language."""
     locale = session.get("locale")
@@ -317,7 +324,7 @@ def two_factor():
                     ),
                     "warning",
                 )
-            return redirect_back()
+            return redirect_back(_landing(user))
         form.code.errors.append(_("This code is not valid."))
     return _render("accounts/two_factor.html", form=form)
 

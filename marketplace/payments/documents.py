@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -150,6 +151,25 @@ def _membership_period(payment: Payment) -> tuple[date, date] | None:
     return membership.starts_on, membership.ends_on
 
 
+# What a payment of each kind paid for, as days (start, end exclusive), printed on its
+# document. Domains register theirs (partners: the partnership; offers: the placement).
+_SERVICE_PERIODS: dict[PaymentKind, Callable[[Payment], tuple[date, date] | None]] = {
+    PaymentKind.MEMBERSHIP: _membership_period,
+}
+
+
+def register_service_period(
+    kind: PaymentKind, period: Callable[[Payment], tuple[date, date] | None]
+) -> None:
+    """Say how to find the period a payment of ``kind`` paid for (None: not delivered)."""
+    _SERVICE_PERIODS[PaymentKind(kind)] = period
+
+
+def service_period(payment: Payment) -> tuple[date, date] | None:
+    find = _SERVICE_PERIODS.get(payment.kind)
+    return find(payment) if find is not None else None
+
+
 def format_amount(amount: int, currency: str) -> str:
     """French style: ``1 234,50 €``."""
     units, cents = divmod(abs(amount), 100)
@@ -255,10 +275,9 @@ def render_document_pdf(payment: Payment, *, compress: bool = True) -> bytes:
     else:
         description = f"Parrainage (prestation de visibilité) / Sponsorship : {payment.description}"
     label_value("Désignation / Item", description)
-    if membership:
-        period = _membership_period(payment)
-        if period is not None:
-            label_value("Période / Period", f"{_day(period[0])} - {_day(period[1])}")
+    period = service_period(payment)
+    if period is not None:
+        label_value("Période / Period", f"{_day(period[0])} - {_day(period[1])}")
     amount = format_amount(payment.amount, payment.currency)
     if membership:
         label_value("Montant réglé / Amount paid", amount)

@@ -68,6 +68,21 @@ def test_correct_code_signs_in_with_mfa(app, client, create_user, sign_in):
         assert db.session.get(User, user.id).last_login_at is not None
 
 
+def test_a_treasurer_without_next_lands_on_the_treasury_dashboard(client, create_user, sign_in):
+    create_user("cash@example.org", roles=("treasurer",))
+    sign_in(client, "cash@example.org")
+    response = client.post("/accounts/two-factor", data={"code": totp_now()})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/treasury/"
+
+
+def test_a_moderator_without_next_lands_on_the_home_page(client, create_user, sign_in):
+    create_user("mod@example.org", roles=("moderator",))
+    sign_in(client, "mod@example.org")
+    response = client.post("/accounts/two-factor", data={"code": totp_now()})
+    assert response.headers["Location"] == "/"
+
+
 def test_a_code_works_only_once(client, app, create_user, sign_in):
     create_user("mod@example.org", roles=("moderator",))
     code = totp_now()

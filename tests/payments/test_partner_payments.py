@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.payments import services
+from marketplace.payments import documents, services
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
+from offers import featured
 from offers.models import FeaturedPlacement, Offer
 from partners import billing
 from partners.models import PartnerMember, PartnerPlan, PartnerPlanPeriod, PlanKind
@@ -235,6 +236,14 @@ def test_featured_placement_extends_and_lists_the_offer_first(
     rows = placements(app, offer_id)
     assert [row[2] for row in rows] == [first, second]
     assert rows[1][0] == rows[0][1] == until
+    # The second invoice prints the queued days, in the association's time zone.
+    with app.app_context():
+        paid = db.session.get(Payment, second)
+        start, end = featured.placement_paid_for(paid)
+        body = documents.render_document_pdf(paid, compress=False)
+    assert start == until.astimezone(documents.ACCOUNTING_ZONE).date()
+    assert (end - start).days == 30
+    assert f"{start:%d/%m/%Y} - {end:%d/%m/%Y}".encode("cp1252") in body
 
     # The public listing puts the featured offer first, with its badge.
     listing = client.get("/offers/", headers=EN).get_data(as_text=True)
@@ -422,6 +431,15 @@ def test_every_active_team_member_and_the_treasurer_download_the_invoice(
     assert login(app.test_client(), stranger).get(pdf_url).status_code == 404
     treasurer = create_user("tresorier@example.org", roles=("treasurer",))
     assert login(app.test_client(), treasurer, mfa=True).get(pdf_url).status_code == 200
+    # The invoice says which days the partnership covers.
+    with app.app_context():
+        payment = db.session.get(Payment, payment_id)
+        bought = billing.partnership_paid_for(payment)
+        body = documents.render_document_pdf(payment, compress=False)
+    assert bought is not None
+    period = f"{bought[0]:%d/%m/%Y} - {bought[1]:%d/%m/%Y}"
+    assert "Période / Period".encode("cp1252") in body
+    assert period.encode("cp1252") in body
 
 
 def test_a_manager_pays_too(app, client, login, stripe_app, localstripe, plans, team, add_member):
