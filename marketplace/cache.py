@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from flask import has_app_context
 from flask_caching import Cache
 from flask_caching.backends.rediscache import RedisCache
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 logger = logging.getLogger(__name__)
@@ -86,27 +86,59 @@ def cached(
 # ---------------------------------------------------------------- invalidation
 
 
+# Columns no cached read depends on, per table: a write that changes only these moves no
+# version (a redemption bumps an offer's counter; the listings do not show it).
+_IGNORED_COLUMNS: dict[str, frozenset[str]] = {}
+
+
+def ignore_writes_to(table: str, columns: Iterable[str]) -> None:
+    """Declare ``columns`` of ``table`` as read by no cached value (see ``_IGNORED_COLUMNS``)."""
+    _IGNORED_COLUMNS[table] = _IGNORED_COLUMNS.get(table, frozenset()) | frozenset(columns)
+
+
 def _note(session: Session, tables: Iterable[str]) -> None:
     session.info.setdefault(_CHANGED, set()).update(tables)
+
+
+def _only_ignored(table: str, columns: Iterable[str]) -> bool:
+    ignored = _IGNORED_COLUMNS.get(table)
+    names = set(columns)
+    return bool(ignored and names and names <= ignored)
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     changed = set()
-    for instance in (*session.new, *session.dirty, *session.deleted):
+    new, dirty, deleted = list(session.new), list(session.dirty), list(session.deleted)
+    for instance in (*new, *dirty, *deleted):
         table = getattr(type(instance), "__table__", None)
-        if table is not None:
-            changed.add(table.name)
+        if table is None:
+            continue
+        if instance in dirty and instance not in deleted:
+            state = inspect(instance)
+            modified = [attr.key for attr in state.attrs if attr.history.has_changes()]
+            if not modified or _only_ignored(table.name, modified):
+                continue
+        changed.add(table.name)
     if changed:
         _note(session, changed)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _orm_write(state: ORMExecuteState) -> None:
-    if state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        if table is not None and getattr(table, "name", None):
-            _note(state.session, [table.name])
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if not name:
+        return
+    if state.is_update:
+        # The SET clause's columns (no public accessor); unknown shapes count as a change.
+        values = getattr(state.statement, "_values", None) or {}
+        columns = [getattr(column, "key", column) for column in values]
+        if _only_ignored(name, columns):
+            return
+    _note(state.session, [name])
 
 
 @event.listens_for(Session, "after_commit")

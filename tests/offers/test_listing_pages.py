@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from marketplace.cache import cache
+from sqlalchemy import update
+
+from marketplace.cache import cache, table_versions
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from offers import search
@@ -104,3 +106,24 @@ def test_results_are_cached_per_reader_kind_and_a_published_offer_shows_at_once(
     # A committed write to the offers is seen by the next request.
     newest = create_offer(create_partner(), published_at=utcnow())
     assert offer_ids(client.get("/offers/").get_data(as_text=True))[0] == newest.id
+
+
+def test_a_redemption_keeps_the_cached_listing_and_an_edit_does_not(
+    app, client, create_partner, create_offer
+):
+    ids = _catalogue(app, create_partner, create_offer, featured=0, regular=1)
+    with app.app_context():
+        before = table_versions(["offers"])
+        # The redemption's counter UPDATE, and a flush that only moves counters.
+        db.session.execute(
+            update(Offer)
+            .where(Offer.id == ids["regular"][0])
+            .values(redeemed_count=Offer.redeemed_count + 1)
+        )
+        db.session.get(Offer, ids["regular"][0]).low_stock_notified_at = utcnow()
+        db.session.commit()
+        assert table_versions(["offers"]) == before
+        # A change a card shows moves the version.
+        db.session.get(Offer, ids["regular"][0]).title_fr = "Nouveau titre"
+        db.session.commit()
+        assert table_versions(["offers"])[0] == before[0] + 1
