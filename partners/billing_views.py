@@ -15,20 +15,18 @@ from flask import (
     abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.database import utcnow
-from marketplace.errors import DomainError, InvalidInput, NotFound
+from marketplace.errors import DomainError, NotFound
 from marketplace.extensions import db
 from marketplace.i18n import localized
-from marketplace.payments import checkout
+from marketplace.payments import checkout, checkout_views
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.treasury.forms import kind_labels, status_labels
 from offers.featured import is_featured
@@ -200,36 +198,15 @@ def retry(payment_id: int):
     return redirect(url_for(".pay", payment_id=payment.id))
 
 
-def _error(error: DomainError):
-    db.session.rollback()
-    return jsonify({"status": "error", "message": str(error.message)}), error.status
-
-
 @bp.post("/pay/<int:payment_id>/confirm")
 @partner_required()
 def confirm(payment_id: int):
     """JSON from checkout.js (CSRF token in X-CSRFToken): charge the card just set up."""
-    payment = _payment_or_404(payment_id)
-    data = request.get_json(silent=True) or {}
-    method = data.get("payment_method")
-    try:
-        if not isinstance(method, str) or not method:
-            raise InvalidInput(_("No card was given."))
-        attempt = checkout.pay_with_card(payment, payment_method=method)
-    except DomainError as error:
-        return _error(error)
-    db.session.commit()
-    return jsonify(checkout.attempt_body(attempt))
+    return checkout_views.confirm_card(_payment_or_404(payment_id))
 
 
 @bp.post("/pay/<int:payment_id>/sync")
 @partner_required()
 def sync(payment_id: int):
     """JSON from checkout.js after 3-D Secure: read the outcome from Stripe."""
-    payment = _payment_or_404(payment_id)
-    try:
-        attempt = checkout.finish_card_payment(payment)
-    except DomainError as error:
-        return _error(error)
-    db.session.commit()
-    return jsonify(checkout.attempt_body(attempt))
+    return checkout_views.sync_card(_payment_or_404(payment_id))

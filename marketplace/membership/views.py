@@ -9,10 +9,8 @@ from flask import (
     abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_babel import format_currency
@@ -22,12 +20,13 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField
 
-from marketplace.errors import DomainError, InvalidInput
+from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.membership import services
 from marketplace.membership import tasks as _tasks  # noqa: F401 - registers the due tasks
 from marketplace.membership.models import Membership
 from marketplace.payments import checkout as card_checkout
+from marketplace.payments import checkout_views
 from marketplace.payments.models import Payment, PaymentKind, PaymentProfile
 from marketplace.payments.services import PaymentNotFound, payment_for_user_or_404
 from marketplace.security import login_required
@@ -140,43 +139,18 @@ def retry(payment_id: int):
     return redirect(url_for(".pay", payment_id=payment.id))
 
 
-def _answer(attempt: card_checkout.CardAttempt):
-    return jsonify(card_checkout.attempt_body(attempt))
-
-
-def _error(error: DomainError):
-    db.session.rollback()
-    return jsonify({"status": "error", "message": str(error.message)}), error.status
-
-
 @bp.post("/pay/<int:payment_id>/confirm")
 @login_required
 def confirm(payment_id: int):
     """JSON from checkout.js (CSRF token in X-CSRFToken): charge the card just set up."""
-    payment = own_membership_payment_or_404(payment_id)
-    data = request.get_json(silent=True) or {}
-    method = data.get("payment_method")
-    try:
-        if not isinstance(method, str) or not method:
-            raise InvalidInput(_("No card was given."))
-        attempt = card_checkout.pay_with_card(payment, payment_method=method)
-    except DomainError as error:
-        return _error(error)
-    db.session.commit()
-    return _answer(attempt)
+    return checkout_views.confirm_card(own_membership_payment_or_404(payment_id))
 
 
 @bp.post("/pay/<int:payment_id>/sync")
 @login_required
 def sync(payment_id: int):
     """JSON from checkout.js after 3-D Secure: read the outcome from Stripe."""
-    payment = own_membership_payment_or_404(payment_id)
-    try:
-        attempt = card_checkout.finish_card_payment(payment)
-    except DomainError as error:
-        return _error(error)
-    db.session.commit()
-    return _answer(attempt)
+    return checkout_views.sync_card(own_membership_payment_or_404(payment_id))
 
 
 @bp.post("/auto-renew")
