@@ -26,6 +26,7 @@ import logging
 import random
 import string
 import time
+from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -296,12 +297,13 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 # ---------------------------------------------------------------- writers
 
 
-class Writer:
+class Writer(ABC):
     """Bulk-writes generated rows into one table; ``json_columns`` hold dicts."""
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
 
+    @abstractmethod
     def write(
         self,
         table: str,
@@ -310,13 +312,14 @@ class Writer:
         *,
         json_columns: Sequence[str] = (),
     ) -> int:
-        raise NotImplementedError
+        """Write ``rows`` (tuples in the order of ``columns``) and return how many."""
 
     def next_id(self, table: str) -> int:
         """The first free id of ``table`` (ids are chosen here, then sequences follow)."""
         current = self.connection.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}"))  # noqa: S608
         return int(current.scalar_one()) + 1
 
+    @abstractmethod
     def finish(self, tables: Sequence[str]) -> None:
         """Work needed after the rows are in (sequences)."""
 
@@ -351,6 +354,9 @@ class PostgresWriter(Writer):
 
 class SQLiteWriter(Writer):
     """Batched ``executemany`` of Core inserts (types converted by SQLAlchemy)."""
+
+    def finish(self, tables: Sequence[str]) -> None:
+        """Nothing: SQLite's next rowid follows the largest id written."""
 
     def write(self, table, columns, rows, *, json_columns=()) -> int:
         target = db.metadata.tables[table]

@@ -33,7 +33,7 @@ from marketplace.membership.models import Membership
 from marketplace.membership.services import GRACE_DAYS
 from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
-from marketplace.treasury.services import KindSums, day_start
+from marketplace.treasury.services import day_start
 
 KINDS: tuple[str, ...] = tuple(kind.value for kind in PaymentKind)
 # Always shown, even before its first payment: the association's own currency.
@@ -126,6 +126,22 @@ class Sums:
     @property
     def empty(self) -> bool:
         return not (self.count or self.refund_count)
+
+
+@dataclass
+class KindSums:
+    """One line of the table by kind: a kind's money in one currency, in minor units."""
+
+    kind: str
+    currency: str
+    gross: int
+    fees: int
+    refunds: int
+    count: int
+
+    @property
+    def net(self) -> int:
+        return self.gross - self.fees - self.refunds
 
 
 @dataclass

@@ -20,7 +20,7 @@ from marketplace.accounts.models import User
 from marketplace.admin.services import Page
 from marketplace.admin.services import _contains as _like_pattern
 from marketplace.extensions import db
-from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
+from marketplace.payments.documents import ACCOUNTING_ZONE
 from marketplace.payments.models import (
     STATUS_RANK,
     Payment,
@@ -270,50 +270,6 @@ def timeline(payment: Payment) -> list[TimelineEntry]:
             )
         )
     return sorted(entries, key=lambda entry: entry.moment)
-
-
-# -- sums ------------------------------------------------------------------------------------
-
-
-@dataclass
-class KindSums:
-    """What a kind of payment brought in a period, in minor units."""
-
-    kind: str
-    currency: str
-    gross: int
-    fees: int
-    refunds: int
-    count: int
-
-    @property
-    def net(self) -> int:
-        return self.gross - self.fees - self.refunds
-
-
-def period_summary(*, start: date | None = None, end: date | None = None) -> list[KindSums]:
-    """Sums by kind and currency of the payments that succeeded in the period."""
-    query = select(
-        Payment.kind,
-        Payment.currency,
-        func.coalesce(func.sum(Payment.amount), 0),
-        func.coalesce(func.sum(Payment.stripe_fee), 0),
-        func.coalesce(func.sum(Payment.refunded_amount), 0),
-        func.count(Payment.id),
-    ).where(Payment.status.in_(sorted(DOCUMENT_STATUSES)))
-    query = _period(query, Payment.succeeded_at, start, end)
-    query = query.group_by(Payment.kind, Payment.currency).order_by(Payment.kind, Payment.currency)
-    return [
-        KindSums(
-            kind=str(PaymentKind(kind).value),
-            currency=currency,
-            gross=int(gross),
-            fees=int(fees),
-            refunds=int(refunds),
-            count=int(count),
-        )
-        for kind, currency, gross, fees, refunds, count in db.session.execute(query)
-    ]
 
 
 def refundable_amount(payment: Payment) -> int:
