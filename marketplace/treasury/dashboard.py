@@ -144,12 +144,10 @@ class KindSums:
         return self.gross - self.fees - self.refunds
 
 
-@dataclass
-class CurrencyFigures:
-    """The sums of one currency: in total and for each kind (every kind present, maybe zero)."""
+class KindTotal:
+    """``total``: the sums of every kind of ``by_kind`` together."""
 
-    currency: str
-    by_kind: dict[str, Sums] = field(default_factory=lambda: {kind: Sums() for kind in KINDS})
+    by_kind: dict[str, Sums]
 
     @property
     def total(self) -> Sums:
@@ -157,6 +155,14 @@ class CurrencyFigures:
         for sums in self.by_kind.values():
             total.add(sums)
         return total
+
+
+@dataclass
+class CurrencyFigures(KindTotal):
+    """The sums of one currency: in total and for each kind (every kind present, maybe zero)."""
+
+    currency: str
+    by_kind: dict[str, Sums] = field(default_factory=lambda: {kind: Sums() for kind in KINDS})
 
 
 def _paid_query(start: date, end: date) -> Any:
@@ -241,18 +247,11 @@ def kind_rows(figures: Iterable[CurrencyFigures]) -> list[KindSums]:
 
 
 @dataclass
-class MonthPoint:
+class MonthPoint(KindTotal):
     """One month of one currency: sums by kind."""
 
     month: date
     by_kind: dict[str, Sums] = field(default_factory=lambda: {kind: Sums() for kind in KINDS})
-
-    @property
-    def total(self) -> Sums:
-        total = Sums()
-        for sums in self.by_kind.values():
-            total.add(sums)
-        return total
 
 
 @dataclass
