@@ -8,6 +8,7 @@ by the SDK (the caller, the webhook retry or the reconciliation job retries).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ TIMEOUT_SECONDS = 10
 EXTENSION_KEY = "stripe_gateway"
 # At most this many pages of 100 are read by a list call (10,000 objects).
 MAX_LIST_PAGES = 100
+# Stripe's own default (https://docs.stripe.com/webhooks#replay-attacks), applied both ways.
+WEBHOOK_TOLERANCE = 300
 
 
 class GatewayError(Exception):
@@ -482,11 +485,16 @@ class StripeClient:
     # -- webhooks ------------------------------------------------------------------------------
 
     def parse_webhook(self, payload: bytes, signature_header: str | None) -> EventInfo:
-        """Verify the signature on the raw body (default 300 s tolerance); return the event."""
+        """Verify the signature on the raw body (300 s tolerance either way); return the event."""
         if not signature_header or not self.webhook_secret:
             raise InvalidSignature("missing signature")
+        # The SDK refuses a timestamp older than the tolerance, not one ahead of our clock.
+        if _signed_at(signature_header) > time.time() + WEBHOOK_TOLERANCE:
+            raise InvalidSignature("timestamp outside the tolerance zone")
         try:
-            event = stripe.Webhook.construct_event(payload, signature_header, self.webhook_secret)
+            event = stripe.Webhook.construct_event(
+                payload, signature_header, self.webhook_secret, tolerance=WEBHOOK_TOLERANCE
+            )
         except stripe.SignatureVerificationError as error:
             raise InvalidSignature(str(error)) from error
         except ValueError as error:  # not JSON
@@ -502,6 +510,15 @@ class StripeClient:
             object_type=obj.get("object"),
             data=obj,
         )
+
+
+def _signed_at(signature_header: str) -> int:
+    """The ``t=`` timestamp of a ``Stripe-Signature`` header (0 when absent or malformed)."""
+    for part in signature_header.split(","):
+        key, _sep, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    return 0
 
 
 def get_gateway() -> StripeClient:

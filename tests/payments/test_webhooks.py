@@ -94,6 +94,21 @@ def test_a_timestamp_older_than_the_tolerance_is_400(
     assert fulfilled == []
 
 
+def test_a_timestamp_further_in_the_future_than_the_tolerance_is_400(
+    stripe_app, client, paid, webhook_secret, fulfilled
+):
+    """Stripe's SDK checks only the past; a signature dated ahead is refused too."""
+    payment_id, intent = paid
+    body = _succeeded_body(intent)
+    ahead = int(time.time()) + 301
+    assert _post(client, body, sign(body, webhook_secret, ahead)).status_code == 400
+    assert _stored(stripe_app) == 0
+    assert fulfilled == []
+    # A few seconds of clock skew either way still passes.
+    skewed = int(time.time()) + 5
+    assert _post(client, body, sign(body, webhook_secret, skewed)).status_code == 200
+
+
 def test_the_raw_body_is_verified_not_a_reserialisation(
     stripe_app, client, paid, webhook_secret, fulfilled
 ):
