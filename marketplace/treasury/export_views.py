@@ -20,7 +20,7 @@ from marketplace.treasury.views import bp, ledger_filter_values
 
 
 def _download(chunks, *, filename: str, mimetype: str) -> Response:
-    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response = Response(stream_with_context(chunks), content_type=mimetype)  # one charset
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"

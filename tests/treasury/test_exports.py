@@ -179,3 +179,8 @@ def test_the_exports_page_links_both_files(signed_in):
     assert 'id="csv-form"' in html
     assert 'id="fec-form"' in html
     assert "/treasury/exports/fec" in html
+
+
+def test_the_csv_declares_one_charset(signed_in):
+    response = signed_in.get(f"/treasury/exports/payments.csv?{PERIOD}")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"

@@ -235,3 +235,8 @@ def test_entries_are_generated_balanced():
     assert exports.format_decimal(0) == "0,00"
     assert exports.format_decimal(123456) == "1234,56"
     assert exports.format_decimal(-5) == "-0,05"
+
+
+def test_the_fec_declares_one_charset(signed_in):
+    response = signed_in.get("/treasury/exports/fec?year=2099")
+    assert response.headers["Content-Type"] == "text/plain; charset=iso-8859-15"
