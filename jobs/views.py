@@ -14,6 +14,7 @@ from jobs.models import Contract, Remote
 from marketplace.accounts.forms import country_name
 from marketplace.extensions import db
 from marketplace.markdown import render_markdown
+from marketplace.routing import page_arg
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 bp.register_blueprint(portal.bp)
@@ -52,7 +53,7 @@ def _labels() -> dict:
 @bp.get("/")
 def index():
     filters = search.JobFilters.from_args(request.args)
-    page_number = max(request.args.get("page", 1, type=int) or 1, 1)
+    page_number = page_arg()
     statement = search.search_jobs(filters)
     page = db.paginate(statement, page=page_number, per_page=search.PAGE_SIZE, error_out=False)
     if page_number > 1 and not page.items and page.pages:

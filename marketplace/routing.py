@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from werkzeug.routing import IntegerConverter, Map
 
 # Primary keys are ``INTEGER``: 32-bit on PostgreSQL, and well inside SQLite's 64 bits.
 MAX_ID = 2**31 - 1
+# Far past any real list; a larger page number overflowed the SQL OFFSET (a 500).
+MAX_PAGE = 100_000
 
 
 class BoundedIntegerConverter(IntegerConverter):
@@ -22,3 +25,12 @@ class BoundedIntegerConverter(IntegerConverter):
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+def page_arg(name: str = "page") -> int:
+    """The page number a listing page was asked for, from 1 to ``MAX_PAGE`` (1 when unreadable).
+
+    The API refuses a page past the bound (422); a page for people shows the last page instead.
+    """
+    number = request.args.get(name, 1, type=int) or 1
+    return min(max(number, 1), MAX_PAGE)

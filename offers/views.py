@@ -12,6 +12,7 @@ from marketplace.cache import cached, ignore_writes_to
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.routing import page_arg
 from offers import analytics_views, moderation, portal, search, wallet
 from offers.markdown import render_markdown
 from offers.models import Audience
@@ -73,7 +74,7 @@ def _results(filters: search.OfferFilters, page_number: int, can_redeem: bool) -
 @bp.get("/")
 def index():
     filters = search.OfferFilters.from_args(request.args)
-    page_number = max(request.args.get("page", 1, type=int) or 1, 1)
+    page_number = page_arg()
     can_redeem = _reader_is_verified()
     key = (str(get_locale()), can_redeem, page_number, *sorted(filters.as_args().items()))
     results = cached(

@@ -14,12 +14,12 @@ from flask import Flask, abort, g, request
 from flask_login import current_user
 from marshmallow import fields, validate
 
+from marketplace.routing import MAX_PAGE
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
-# Far past any real list; a larger ``page`` overflowed the SQL OFFSET (a 500 on SQLite).
-MAX_PAGE = 100_000
 # Dates a filter may name: at year 1 or 9999 turning a day into a zoned timestamp overflowed.
 REASONABLE_DATE = validate.Range(min=date(1900, 1, 1), max=date(9998, 12, 31))
 

@@ -81,6 +81,15 @@ def test_a_page_number_past_the_bound_is_422_not_500(client, url: str) -> None:
     assert client.get(f"{url}?page=100000").status_code == 200
 
 
+@pytest.mark.parametrize("url", ["/offers/", "/jobs/"])
+@pytest.mark.parametrize("page", [str(10**20), str(2**63), str(2**63 - 1), HUGE])
+def test_html_listings_bound_the_page_number(client, url: str, page: str) -> None:
+    """The pages, like the API, never send an OFFSET past the database's integers."""
+    response = client.get(f"{url}?page={page}")
+    assert response.status_code == 200
+    assert client.get(f"{url}?page=100000").status_code == 200
+
+
 def test_the_openapi_document_states_the_page_bound(client) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     parameters = spec["paths"]["/api/v1/offers"]["get"]["parameters"]
