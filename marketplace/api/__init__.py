@@ -132,6 +132,38 @@ def refuse_unstorable_text() -> None:
         abort(400, description="Text must be valid Unicode without NUL characters.")
 
 
+# Far deeper than any body of the API (three or four levels); Python's decoder recurses once
+# per level and a body a few thousand levels deep raised RecursionError (a 500).
+MAX_JSON_DEPTH = 32
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (brackets inside strings are text)."""
+    depth = deepest = 0
+    for token in _JSON_TOKEN.finditer(body):
+        char = token.group()[:1]
+        if char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def refuse_deep_json() -> None:
+    """400 for a JSON body nested deeper than ``MAX_JSON_DEPTH``, before anything decodes it."""
+    if not request.is_json:
+        return
+    body = request.get_data(cache=True)
+    # Cheap first: a body with few brackets cannot nest deeply.
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    if json_depth(body) > MAX_JSON_DEPTH:
+        abort(400, description=f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
 def register_request_guards(app: Flask) -> None:
     """Checks of every request that no single view should have to repeat."""
+    app.before_request(refuse_deep_json)
     app.before_request(refuse_unstorable_text)

@@ -50,6 +50,40 @@ def test_json_with_a_lone_surrogate_or_nul_answers_400_with_the_error_body(clien
     assert response.get_json()["code"] == 400
 
 
+DEEP = 2000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * DEEP + "]" * DEEP,
+        '{"a": ' * DEEP + "1" + "}" * DEEP,
+        '{"email": "a@example.org", "password": "x", "otp": ' + "[" * DEEP + "]" * DEEP + "}",
+    ],
+)
+def test_json_nested_thousands_deep_answers_400_with_the_error_body(client, body: str) -> None:
+    """Signed in or not: the decoder's recursion never reaches a view (it was a 500)."""
+    response = client.post(
+        "/api/v1/tokens", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert set(response.get_json()) >= {"code", "status", "message"}
+
+
+def test_deep_json_on_a_partner_write_answers_400_and_shallow_json_still_works(
+    client, world
+) -> None:
+    headers = {**world.headers["partner"], "Content-Type": "application/json"}
+    deep = '{"title": "x", "countries": ' + "[" * DEEP + "]" * DEEP + "}"
+    response = client.post("/api/v1/partner/offers", data=deep, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["code"] == 400
+    # Brackets inside strings are text, not nesting.
+    brackets = '{"title": "' + "[" * DEEP + '", "countries": [[[]]]}'
+    response = client.post("/api/v1/partner/offers", data=brackets, headers=headers)
+    assert response.status_code == 422
+
+
 def test_a_surrogate_pair_is_ordinary_text(client, create_user) -> None:
     create_user("emoji@example.org")
     response = client.post(
