@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from marketplace.extensions import db
+from marketplace.security import safe_next
 
 bp = Blueprint("main", __name__)
 
@@ -25,10 +26,7 @@ def set_language():
         if current_user.is_authenticated:
             current_user.locale = locale
             db.session.commit()
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.index")
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next")) or url_for("main.index"))
 
 
 @bp.get("/healthz")

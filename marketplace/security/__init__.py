@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import logging
 import secrets
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache, wraps
@@ -289,12 +290,30 @@ def verified_alumnus_required(view: F) -> F:
     return _require(lambda user: user.is_verified_alumnus)(view)
 
 
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path of this site, else None.
+
+    Browsers drop tabs and newlines anywhere in a URL, strip leading spaces and controls, and
+    read a backslash as a slash: ``/<TAB>/evil.example`` passes a plain "starts with one
+    slash" test and still leads to ``//evil.example``. So any whitespace, control character
+    or backslash refuses the target, before the slash rules are applied.
+    """
+    if not target or len(target) > 2048:
+        return None
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in target):
+        return None
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
 def redirect_back(default: str = "main.index") -> Any:
-    target = request.args.get("next", "")
-    # Only same-site paths: "//evil.example" and absolute URLs are refused.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return redirect(target)
-    return redirect(url_for(default))
+    """Redirect to the request's ``next`` when it is a path of this site, else to ``default``."""
+    target = safe_next(request.args.get("next"))
+    return redirect(target or url_for(default))
 
 
 def expires_in(hours: int) -> datetime:
