@@ -240,6 +240,10 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+class RevokeTokenForm(FlaskForm):
+    """A button that revokes one API token (the form carries only the CSRF token)."""
+
+
 class ProfileForm(FlaskForm):
     """Name, language and, for alumni, where they live."""
 

@@ -362,9 +362,9 @@ def record_login(user: User) -> None:
     user.last_login_at = utcnow()
 
 
-def logout_everywhere(user: User) -> None:
-    """Invalidate every session and remember-me cookie of this user."""
-    end_all_sessions(user)
+def logout_everywhere(user: User) -> int:
+    """Invalidate every session, remember-me cookie and API token; how many tokens died."""
+    return end_all_sessions(user)
 
 
 # ---------------------------------------------------------------- password reset
@@ -387,24 +387,27 @@ def request_password_reset(email: str) -> None:
     )
 
 
-def reset_password(token: str, new_password: str) -> User:
-    """Set a new password with a reset token; every existing session ends."""
+def reset_password(token: str, new_password: str) -> tuple[User, int]:
+    """Set a new password with a reset token; every session and API token ends.
+
+    Returns the user and how many API tokens were revoked.
+    """
     check_password_policy(new_password)
     user = consume_account_token(token, RESET)
     user.password_hash = hash_password(new_password)
     if user.email_confirmed_at is None:
         # The reset link proved the address.
         user.email_confirmed_at = utcnow()
-    end_all_sessions(user)
-    return user
+    return user, end_all_sessions(user)
 
 
-def change_password(user: User, *, current: str, new: str) -> None:
+def change_password(user: User, *, current: str, new: str) -> int:
+    """A new password: every session and API token ends; how many tokens were revoked."""
     if not verify_password(user.password_hash, current):
         raise AuthenticationFailed(_l("The current password is wrong."))
     check_password_policy(new)
     user.password_hash = hash_password(new)
-    end_all_sessions(user)
+    return end_all_sessions(user)
 
 
 def update_profile(
@@ -440,7 +443,32 @@ def issue_api_token(user: User, *, days: int | None = None) -> tuple[str, ApiTok
 
 
 def revoke_api_token(token: ApiToken) -> None:
+    """Revoke one token; it stops working at once."""
     token.revoked_at = utcnow()
+    logger.info("api token %s of user %s revoked", token.id, token.user_id)
+
+
+def active_api_tokens(user: User) -> list[ApiToken]:
+    """The tokens of ``user`` that still work, newest first."""
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > utcnow(),
+            )
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def get_own_api_token_or_404(user: User, token_id: int) -> ApiToken:
+    """One usable token of ``user``; another person's, or a dead one, is NotFound."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        raise NotFound()
+    return token
 
 
 # ---------------------------------------------------------------- roles and two-factor

@@ -23,7 +23,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
@@ -41,6 +41,7 @@ from marketplace.accounts.forms import (
     ProfileForm,
     RegistrationForm,
     ResetPasswordForm,
+    RevokeTokenForm,
     TotpCodeForm,
     TwoFactorForm,
     country_name,
@@ -411,10 +412,11 @@ def recovery_codes():
 def logout():
     """Sign out everywhere: every cookie of this account, remember-me included, stops working."""
     locale = None
+    revoked = 0
     if current_user.is_authenticated:
         user = _me()
         locale = user.locale
-        services.logout_everywhere(user)
+        revoked = services.logout_everywhere(user)
         db.session.commit()
     # Cleared first: logout_user then flags the remember-me cookie for deletion.
     session.clear()
@@ -422,7 +424,21 @@ def logout():
     if locale:
         session["locale"] = locale
     flash(_("You are signed out."), "info")
+    _tell_revoked_tokens(revoked)
     return redirect(url_for("main.index"))
+
+
+def _tell_revoked_tokens(count: int) -> None:
+    """Say that the account's API tokens stopped working, when there were any."""
+    if count:
+        flash(
+            ngettext(
+                "%(num)d API token was revoked: scripts using it must get a new one.",
+                "%(num)d API tokens were revoked: scripts using them must get new ones.",
+                count,
+            ),
+            "warning",
+        )
 
 
 # ---------------------------------------------------------------- password reset
@@ -455,7 +471,7 @@ def reset_password(token: str):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            services.reset_password(token, form.password.data)
+            _user, revoked = services.reset_password(token, form.password.data)
         except services.InvalidToken:
             return _invalid_link("reset")
         except services.WeakPassword as error:
@@ -465,6 +481,7 @@ def reset_password(token: str):
             db.session.commit()
             _clear_session()
             flash(_("Your password is changed. You can sign in with it now."), "success")
+            _tell_revoked_tokens(revoked)
             return redirect(url_for("accounts.login"))
     return _render("accounts/reset_password.html", form=form, token=token)
 
@@ -491,6 +508,8 @@ def _render_profile(
         form=profile_form or _profile_form(user),
         password_form=password_form or ChangePasswordForm(formdata=None),
         remaining_codes=(services.remaining_recovery_codes(user) if user.totp_enabled_at else None),
+        api_tokens=services.active_api_tokens(user),
+        token_form=RevokeTokenForm(formdata=None),
     )
 
 
@@ -524,7 +543,7 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_password(
+            revoked = services.change_password(
                 user, current=form.current_password.data, new=form.new_password.data
             )
         except services.AuthenticationFailed as error:
@@ -539,8 +558,25 @@ def change_password():
             if mfa:
                 session["mfa"] = True
             flash(_("Your password is changed."), "success")
+            _tell_revoked_tokens(revoked)
             return redirect(url_for("accounts.profile"))
     return _render_profile(user, password_form=form)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of the person's own API tokens from the account page."""
+    if not RevokeTokenForm().validate_on_submit():
+        abort(400)
+    try:
+        token = services.get_own_api_token_or_404(_me(), token_id)
+    except DomainError:
+        abort(404)
+    services.revoke_api_token(token)
+    db.session.commit()
+    flash(_("The API token was revoked."), "success")
+    return redirect(url_for("accounts.profile", _anchor="api-tokens"))
 
 
 # ---------------------------------------------------------------- verification status

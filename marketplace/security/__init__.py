@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from marketplace.database import utcnow
 from marketplace.extensions import db, login_manager
@@ -155,9 +155,28 @@ def start_session(user: Any, *, remember: bool = False) -> None:
     session["seen_at"] = now
 
 
-def end_all_sessions(user: Any) -> None:
-    """Invalidate every cookie of this user (session and remember-me)."""
+def end_all_sessions(user: Any) -> int:
+    """Invalidate every cookie (session and remember-me) and every API token of this user.
+
+    A password change or reset, "sign out everywhere", a disabling and a two-factor reset all
+    mean "whatever signed in before must not any more", scripts included. Returns how many
+    tokens were revoked, so the person can be told.
+    """
+    from marketplace.accounts.models import ApiToken
+
     user.session_version += 1
+    now = utcnow()
+    revoked = db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    if revoked.rowcount:
+        logger.info("%d api token(s) of user %s revoked", revoked.rowcount, user.id)
+    return revoked.rowcount
 
 
 def _check_session_age(app: Flask) -> None:
