@@ -14,6 +14,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from marketplace.text import normalise_email
+
 # Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,13 +39,23 @@ def rate_limit_key() -> str:
     return f"ip:{get_remote_address()}"
 
 
+# One budget of sign-in attempts per account, whichever way in: the sign-in page, the token
+# API and the two-factor step all count under this shared scope and the same key.
+LOGIN_ACCOUNT_SCOPE = "login-account"
+LOGIN_ACCOUNT_LIMIT = "10/minute"
+
+
+def login_account_key_for(email: str) -> str:
+    """The rate-limit key of the account an address names (normalised as sign-in does)."""
+    return f"login:{normalise_email(email)}"
+
+
 def login_attempt_key() -> str:
     """Login attempts are also counted per account (the e-mail typed)."""
     body = request.get_json(silent=True)
     # A JSON body may be any value (a list, a string): only an object carries an e-mail.
     email = request.form.get("email") or (body.get("email") if isinstance(body, dict) else "")
-    email = email or ""
-    return f"login:{str(email).strip().lower()}"
+    return login_account_key_for(str(email or ""))
 
 
 db = SQLAlchemy(model_class=Base)

@@ -15,14 +15,19 @@ from marketplace.accounts.models import User
 from marketplace.accounts.schemas import MeSchema, TokenRequestSchema, TokenSchema
 from marketplace.api import api_caller, auth_required
 from marketplace.errors import PermissionDenied
-from marketplace.extensions import db, limiter, login_attempt_key
+from marketplace.extensions import (
+    LOGIN_ACCOUNT_LIMIT,
+    LOGIN_ACCOUNT_SCOPE,
+    db,
+    limiter,
+    login_attempt_key,
+)
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("accounts_api", __name__, url_prefix="", description="Tokens and the caller")
 
-# Shared scopes, so any other sign-in route that uses them counts against the same budget.
-LOGIN_ACCOUNT_SCOPE = "login-account"
+# The per-account scope is the sign-in page's and the two-factor step's too: one budget.
 LOGIN_IP_SCOPE = "login-ip"
 BEARER = [{"bearer": []}]
 
@@ -54,7 +59,7 @@ def check_second_factor(user: User, otp: str | None) -> None:
 
 @bp.post("/tokens")
 @limiter.shared_limit(
-    "10/minute",
+    LOGIN_ACCOUNT_LIMIT,
     scope=LOGIN_ACCOUNT_SCOPE,
     key_func=login_attempt_key,
     error_message=too_many_attempts,

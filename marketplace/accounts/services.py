@@ -40,6 +40,7 @@ from marketplace.security import (
     token_digest,
     verify_password,
 )
+from marketplace.text import normalise_email
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +72,6 @@ class WeakPassword(InvalidInput):
 
 class InvalidUpload(InvalidInput):
     code = "invalid_file"
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def find_user(email: str) -> User | None:

@@ -50,7 +50,14 @@ from marketplace.accounts.models import User, VerificationStatus
 from marketplace.accounts.reasons import refusal_label
 from marketplace.database import utcnow
 from marketplace.errors import DomainError
-from marketplace.extensions import db, limiter, login_attempt_key
+from marketplace.extensions import (
+    LOGIN_ACCOUNT_LIMIT,
+    LOGIN_ACCOUNT_SCOPE,
+    db,
+    limiter,
+    login_account_key_for,
+    login_attempt_key,
+)
 from marketplace.security import login_required, redirect_back
 
 logger = logging.getLogger(__name__)
@@ -232,7 +239,9 @@ def resend_confirmation():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10/minute", key_func=login_attempt_key, methods=["POST"])
+@limiter.shared_limit(
+    LOGIN_ACCOUNT_LIMIT, scope=LOGIN_ACCOUNT_SCOPE, key_func=login_attempt_key, methods=["POST"]
+)
 @limiter.limit("60/minute", key_func=get_remote_address, methods=["POST"])
 def login():
     if current_user.is_authenticated:
@@ -264,6 +273,7 @@ def _begin_two_factor(user: User, *, remember: bool) -> None:
     """Password checked: remember who is signing in, without signing them in yet."""
     _clear_session()
     session["pending_2fa"] = user.get_id()
+    session["pending_login_key"] = login_account_key_for(user.email)
     session["pending_remember"] = bool(remember)
     session["pending_at"] = utcnow().timestamp()
 
@@ -287,18 +297,19 @@ def _finish_sign_in(user: User, *, pending: bool) -> None:
 
 
 def _two_factor_key() -> str:
-    """Codes are also counted per account, so many addresses cannot share the guessing."""
-    raw = session.get("pending_2fa")
-    if raw:
-        return f"2fa:{str(raw).split(':', 1)[0]}"
+    """Codes count against the account's one sign-in budget (its password attempts too)."""
+    if session.get("pending_2fa") and session.get("pending_login_key"):
+        return str(session["pending_login_key"])
     if current_user.is_authenticated:
-        return f"2fa:{current_user.id}"
+        return login_account_key_for(current_user.email)
     return f"2fa-ip:{get_remote_address()}"
 
 
 @bp.route("/two-factor", methods=["GET", "POST"])
 @limiter.limit("10/minute", key_func=get_remote_address, methods=["POST"])
-@limiter.limit("10/minute", key_func=_two_factor_key, methods=["POST"])
+@limiter.shared_limit(
+    LOGIN_ACCOUNT_LIMIT, scope=LOGIN_ACCOUNT_SCOPE, key_func=_two_factor_key, methods=["POST"]
+)
 def two_factor():
     """The second step of a staff sign-in, or of a staff session that has not passed it yet."""
     user = _pending_user()

@@ -133,6 +133,45 @@ def test_eleventh_attempt_on_one_account_within_a_minute_is_refused(
     assert sign_in(client, "other@example.org", "wrong password").status_code == 422
 
 
+@pytest.mark.parametrize("first", ["page", "api"])
+def test_one_login_budget_per_account_across_the_page_and_the_api(
+    client, create_user, sign_in, rate_limits, first
+):
+    """Ten failures on one way in leave none for the other (they were counted per route)."""
+    create_user("target@example.org")
+
+    wrong = "wrong password"
+
+    def page(password: str = wrong) -> int:
+        return sign_in(client, "target@example.org", password).status_code
+
+    def api(password: str = wrong) -> int:
+        body = {"email": "Target@Example.org", "password": password}
+        return client.post("/api/v1/tokens", json=body).status_code
+
+    spend, other = (page, api) if first == "page" else (api, page)
+    for _ in range(10):
+        assert spend() in (401, 422)
+    assert other(PASSWORD) == 429
+    assert other() == 429
+
+
+def test_the_two_factor_step_draws_on_the_same_budget(client, create_user, sign_in, rate_limits):
+    from tests.conftest import totp_now
+
+    create_user("mod@example.org", roles=("moderator",))
+    for _ in range(5):
+        body = {"email": "mod@example.org", "password": "wrong password"}
+        assert client.post("/api/v1/tokens", json=body).status_code == 401
+    assert sign_in(client, "mod@example.org").status_code == 302  # the sixth attempt
+    for _ in range(4):
+        assert client.post("/accounts/two-factor", data={"code": "000000x"}).status_code == 422
+    # Ten spent: neither the code nor the API get another try this minute.
+    assert client.post("/accounts/two-factor", data={"code": totp_now()}).status_code == 429
+    body = {"email": "mod@example.org", "password": PASSWORD, "otp": totp_now()}
+    assert client.post("/api/v1/tokens", json=body).status_code == 429
+
+
 def test_sixty_attempts_from_one_address_across_accounts_then_429(client, sign_in, rate_limits):
     for n in range(60):
         response = sign_in(client, f"user{n}@example.org", "wrong password")
