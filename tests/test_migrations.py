@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -87,3 +89,71 @@ def test_migrations_have_a_single_head(empty_app):
     assert len(heads) == 1, f"migrations have several heads: {heads}; merge them"
     # Every revision descends from the one base, so history is a single line to the head.
     assert len(script.get_bases()) == 1
+
+
+BEFORE_EMAIL_NORMALISATION = "c5e7a9b1d3f5"
+FULL_WIDTH_ALICE = "\uff41\uff4c\uff49\uff43\uff45@example.org"
+USERS = sa.table(
+    "users",
+    sa.column("id", sa.Integer),
+    sa.column("email", sa.String),
+    sa.column("password_hash", sa.String),
+    sa.column("full_name", sa.String),
+    sa.column("locale", sa.String),
+    sa.column("session_version", sa.Integer),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+
+
+def _add_users(*emails: str) -> None:
+    now = datetime.now(UTC)
+    with db.engine.begin() as connection:
+        connection.execute(
+            USERS.insert(),
+            [
+                {
+                    "email": email,
+                    "password_hash": "x",
+                    "full_name": "Someone",
+                    "locale": "fr",
+                    "session_version": 1,
+                    "created_at": now,
+                }
+                for email in emails
+            ],
+        )
+
+
+def _emails() -> list[str]:
+    with db.engine.connect() as connection:
+        return list(connection.scalars(sa.select(USERS.c.email).order_by(USERS.c.id)))
+
+
+def test_the_upgrade_normalises_existing_addresses(empty_app):
+    upgrade(revision=BEFORE_EMAIL_NORMALISATION)
+    _add_users("\uff41\uff4c\uff49\uff43\uff45@Example.org", "bob@example.org", "Carol@EXAMPLE.org")
+
+    upgrade()
+
+    assert _emails() == ["alice@example.org", "bob@example.org", "carol@example.org"]
+
+
+def test_the_upgrade_refuses_look_alike_accounts_and_changes_nothing(empty_app, capfd, caplog):
+    upgrade(revision=BEFORE_EMAIL_NORMALISATION)
+    _add_users(
+        "Dave@example.org", "alice@example.org", "\uff41\uff4c\uff49\uff43\uff45@example.org"
+    )
+
+    with pytest.raises(SystemExit):  # what `flask db upgrade` does on a RuntimeError
+        upgrade()
+
+    said = capfd.readouterr().err + caplog.text
+    assert "rows 2 and 3 are the same address ('alice@example.org')" in said
+    assert _emails() == [
+        "Dave@example.org",
+        "alice@example.org",
+        "\uff41\uff4c\uff49\uff43\uff45@example.org",
+    ]
+    with db.engine.connect() as connection:
+        version = connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    assert version == BEFORE_EMAIL_NORMALISATION

@@ -32,6 +32,7 @@ from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
+from marketplace.text import normalise_email
 
 logger = logging.getLogger(__name__)
 
@@ -424,7 +425,8 @@ def _parse_roster_line(
     if len(name) > 160:
         return str(_l("The name is too long."))
     try:
-        email = validate_email(email, check_deliverability=False).normalized.lower()
+        # The form accounts compare (NFKC, lower case), so the roster matches registrations.
+        email = normalise_email(validate_email(email, check_deliverability=False).normalized)
     except EmailNotValidError:
         return str(_l("The e-mail address is not valid."))
     school_id = by_name.get(school_value.casefold())

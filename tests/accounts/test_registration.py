@@ -390,3 +390,29 @@ def test_an_unwritable_upload_folder_answers_an_error_page_and_writes_nothing(
     assert b"<h1>" in response.data
     assert _user(app, "ines.duval@example.org") is None
     assert outbox() == []
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "\uff41\uff4c\uff49\uff43\uff45@example.org",  # full-width letters
+        "ALICE@EXAMPLE.ORG",
+        "alice@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.org",  # full-width domain
+        " Alice@Example.org ",
+    ],
+)
+def test_a_look_alike_address_opens_no_second_account(
+    app, client, create_user, registration, outbox, sign_in, variant
+):
+    """Addresses are compared in NFKC, lower case: ａｌｉｃｅ@ is alice@."""
+    create_user("alice@example.org", locale="en")
+    response = client.post("/accounts/register", data=registration(email=variant))
+    assert response.status_code == 302
+    with app.app_context():
+        emails = db.session.scalars(select(User.email).where(User.email.like("%example.org"))).all()
+    assert emails == ["alice@example.org"]
+    assert [mail.template for mail in outbox(to="alice@example.org")] == [
+        "accounts/already_registered"
+    ]
+    # The same form signs in to the one account.
+    assert sign_in(client, variant).status_code == 302
