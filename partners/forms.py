@@ -34,7 +34,8 @@ from marketplace.security import MAX_PASSWORD_LENGTH
 from partners.models import TeamRole
 from partners.services import REASON_MAX_LENGTH
 
-ROLE_LABELS = {TeamRole.OWNER: _l("Owner"), TeamRole.MANAGER: _l("Manager")}
+# The least role first: an invitation offers it unless the owner chooses more.
+ROLE_LABELS = {TeamRole.MANAGER: _l("Manager"), TeamRole.OWNER: _l("Owner")}
 LOGO_ACCEPT = {"accept": "image/png,image/jpeg"}
 
 
@@ -152,7 +153,7 @@ class InviteForm(FlaskForm):
         validators=[DataRequired(), Email(), Length(max=254)],
         render_kw={"type": "email", "autocomplete": "off"},
     )
-    role = SelectField(_l("Role"), validators=[DataRequired()])
+    role = SelectField(_l("Role"), validators=[DataRequired()], default=TeamRole.MANAGER.value)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -23,7 +23,7 @@ from marketplace import audit
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
-from marketplace.errors import Conflict, DomainError, InvalidInput
+from marketplace.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
@@ -77,6 +77,26 @@ class InvitationGone(DomainError):
     status = 410
     code = "invitation_gone"
     message = _l("This invitation has already been used, was withdrawn or has expired.")
+
+
+class InvitationForSomeoneElse(PermissionDenied):
+    """The signed-in person is not the one the invitation was sent to."""
+
+    code = "invitation_for_someone_else"
+    message = _l(
+        "This invitation was sent to another address. Sign in with the address that received "
+        "it to join the team."
+    )
+
+
+class InvitationNeedsConfirmedEmail(PermissionDenied):
+    """The invited address has an account whose address is not confirmed yet."""
+
+    code = "email_not_confirmed"
+    message = _l(
+        "Confirm your e-mail address first (follow the link we sent you), then accept the "
+        "invitation."
+    )
 
 
 class TeamRuleBroken(Conflict):
@@ -393,9 +413,18 @@ def find_invitation(token: str) -> PartnerInvitation:
     return invitation
 
 
+def check_invitee(invitation: PartnerInvitation, user: User) -> None:
+    """Only the invited address, once confirmed, may accept: holding the link is not enough."""
+    if accounts.normalise_email(user.email) != accounts.normalise_email(invitation.email):
+        raise InvitationForSomeoneElse()
+    if user.email_confirmed_at is None:
+        raise InvitationNeedsConfirmedEmail()
+
+
 def accept_invitation(token: str, *, user: User) -> PartnerMember:
-    """The signed-in person joins the team with the invitation's role (once)."""
+    """The invited person, signed in, joins the team with the invitation's role (once)."""
     invitation = find_invitation(token)
+    check_invitee(invitation, user)
     member = db.session.scalar(
         select(PartnerMember).where(
             PartnerMember.partner_id == invitation.partner_id,

@@ -30,7 +30,7 @@ from werkzeug.datastructures import FileStorage
 from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
-from marketplace.errors import Conflict, DomainError, InvalidInput
+from marketplace.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from marketplace.extensions import db, limiter
 from marketplace.security import login_required, moderator_required
 from offers.models import Offer, OfferStatus
@@ -520,8 +520,18 @@ def invitation(token: str):
         found = services.find_invitation(token)
     except (services.InvitationInvalid, services.InvitationGone) as error:
         return _invitation_problem(error)
+    problem = None
+    if current_user.is_authenticated:
+        try:
+            services.check_invitee(found, _me())
+        except DomainError as error:
+            problem = error
     return render_template(
-        "partners/invitation.html", invitation=found, token=token, form=ActionForm()
+        "partners/invitation.html",
+        invitation=found,
+        token=token,
+        form=ActionForm(),
+        problem=problem,
     )
 
 
@@ -534,15 +544,16 @@ def accept(token: str):
     except (services.InvitationInvalid, services.InvitationGone) as error:
         db.session.rollback()
         return _invitation_problem(error)
-    except Conflict as error:
+    except (Conflict, PermissionDenied) as error:
         db.session.rollback()
         flash(str(error.message), "error")
         return _render(
             "partners/invitation.html",
-            status=409,
+            status=error.status,
             invitation=services.find_invitation(token),
             token=token,
             form=ActionForm(),
+            problem=error if isinstance(error, PermissionDenied) else None,
         )
     db.session.commit()
     flash(_("Welcome to the team of %(name)s.", name=member.partner.name), "success")

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.security import token_digest
@@ -290,3 +291,51 @@ def test_another_partners_ids_answer_404(app, client, login, team, create_partne
     page = browser.get("/partners/team").get_data(as_text=True)
     assert "b-invite@example.org" not in page
     assert other.owner.email not in page
+
+
+def test_only_the_invited_address_can_accept(app, owner_client, team, create_user, login, outbox):
+    """Whoever holds the link is not enough: another signed-in person is refused."""
+    _invite(owner_client, "colleague@example.org")
+    token = _token_from(outbox(to="colleague@example.org")[0])
+    intruder = login(app.test_client(), create_user("intruder@example.org", locale="en"))
+    page = intruder.get(f"/partners/invitations/{token}", headers=EN)
+    assert page.status_code == 200
+    assert b'id="join"' not in page.data
+    assert b"sent to another address" in page.data
+    refused = intruder.post(f"/partners/invitations/{token}", headers=EN)
+    assert refused.status_code == 403
+    with app.app_context():
+        assert db.session.scalar(select(PartnerInvitation)).accepted_at is None
+        members = select(func.count()).select_from(PartnerMember)
+        assert db.session.scalar(members.where(PartnerMember.partner_id == team.partner_id)) == 1
+    # The invitation is still there for the person it was sent to (any capitals).
+    colleague = create_user("Colleague@Example.org", locale="en")
+    assert (
+        login(app.test_client(), colleague).post(f"/partners/invitations/{token}").status_code
+        == 302
+    )
+
+
+def test_an_unconfirmed_address_confirms_before_accepting(
+    app, owner_client, team, create_user, login, outbox
+):
+    _invite(owner_client, "colleague@example.org")
+    token = _token_from(outbox(to="colleague@example.org")[0])
+    colleague = create_user("colleague@example.org", confirmed=False, locale="en")
+    browser = login(app.test_client(), colleague)
+    page = browser.get(f"/partners/invitations/{token}", headers=EN)
+    assert b'id="join"' not in page.data
+    assert b"Confirm your e-mail address" in page.data
+    assert browser.post(f"/partners/invitations/{token}").status_code == 403
+    with app.app_context():
+        db.session.get(User, colleague.id).email_confirmed_at = utcnow()
+        db.session.commit()
+    assert browser.post(f"/partners/invitations/{token}").status_code == 302
+
+
+def test_the_invite_form_offers_the_least_role_by_default(owner_client):
+    page = owner_client.get("/partners/team").get_data(as_text=True)
+    select_html = re.search(r'<select[^>]*name="role"[^>]*>(.*?)</select>', page, re.S).group(1)
+    options = re.findall(r'<option([^>]*)value="(\w+)"', select_html)
+    assert [value for _attrs, value in options][0] == "manager"
+    assert [value for attrs, value in options if "selected" in attrs] in ([], ["manager"])
