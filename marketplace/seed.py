@@ -210,10 +210,13 @@ DEMO_CATEGORIES: list[tuple[str, str, str]] = [
 
 # (code, French name, English name, amount in cents of EUR); 12 months each.
 DEMO_TIERS: list[tuple[str, str, str, int]] = [
-    ("young", "Jeune diplômé", "Young graduate", 1500),
+    ("young", "Jeune diplômé", "Young graduate", 1500),  # left school 5 years ago at most
     ("standard", "Standard", "Standard", 4000),
     ("benefactor", "Bienfaiteur", "Benefactor", 10000),
 ]
+
+# Eligibility rules of the demo tiers: years since leaving school, at most.
+DEMO_TIER_RULES: dict[str, int] = {"young": 5}
 
 
 def seed_schools() -> int:
@@ -253,6 +256,7 @@ def seed_tiers() -> int:
                     currency="EUR",
                     months=12,
                     position=position,
+                    max_years_since_leaving=DEMO_TIER_RULES.get(code),
                 )
             )
             created += 1

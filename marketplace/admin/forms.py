@@ -153,6 +153,10 @@ class TierForm(FlaskForm):
         _l("Position in lists"), default=0, validators=[InputRequired(), NumberRange(0, 1000)]
     )
     active = BooleanField(_l("Open to new members"), default=True)
+    max_years_since_leaving = IntegerField(
+        _l("Only for alumni who left school at most this many years ago"),
+        validators=[Optional(), NumberRange(0, 80)],
+    )
 
 
 def siret_is_valid(value: str) -> bool:

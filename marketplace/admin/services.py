@@ -261,7 +261,17 @@ def reset_two_factor(user: User, *, actor: User | None) -> None:
 
 # ---------------------------------------------------------------- settings: tiers, association
 
-TIER_FIELDS = ("code", "name_fr", "name_en", "amount", "currency", "months", "position", "active")
+TIER_FIELDS = (
+    "code",
+    "name_fr",
+    "name_en",
+    "amount",
+    "currency",
+    "months",
+    "position",
+    "active",
+    "max_years_since_leaving",
+)
 ASSOCIATION_FIELDS = ("name", "address", "siret", "rna", "email", "vat_note")
 
 

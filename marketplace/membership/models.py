@@ -30,10 +30,21 @@ class MembershipTier(db.Model):
     months: Mapped[int] = mapped_column(default=12)
     active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
+    # Eligibility: open only to alumni who left school at most this many years ago (a
+    # young-graduate tier); None means every verified alumnus.
+    max_years_since_leaving: Mapped[int | None]
 
     @property
     def name(self) -> str:
         return localized(self, "name")
+
+    def is_open_to(self, graduation_year: int | None, *, year: int) -> bool:
+        """Whether someone who left school in ``graduation_year`` may take this tier in ``year``."""
+        if self.max_years_since_leaving is None:
+            return True
+        return (
+            graduation_year is not None and year - graduation_year <= self.max_years_since_leaving
+        )
 
     def __repr__(self) -> str:
         return f"<MembershipTier {self.code} {self.amount} {self.currency}>"

@@ -9,12 +9,13 @@ from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 
 from marketplace import audit
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
-from marketplace.errors import Conflict, InvalidInput, NotFound, NotVerified
+from marketplace.errors import Conflict, InvalidInput, NotFound, NotVerified, PermissionDenied
 from marketplace.extensions import db
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.payments.checkout import (  # noqa: F401 - the card flow, shared with partners
@@ -246,15 +247,28 @@ register_reversal(PaymentKind.MEMBERSHIP, reverse_membership_payment)
 # ---------------------------------------------------------------- checkout
 
 
-def offered_tiers() -> list[MembershipTier]:
-    """The tiers open to new members, in display order."""
-    return list(
-        db.session.scalars(
-            select(MembershipTier)
-            .where(MembershipTier.active.is_(True))
-            .order_by(MembershipTier.position, MembershipTier.amount)
-        )
+class TierNotEligible(PermissionDenied):
+    """The tier's eligibility rule (years since leaving school) excludes this alumnus."""
+
+    code = "tier_not_eligible"
+    message = _l("This membership tier is not open to you (it is for recent graduates).")
+
+
+def tier_open_to(tier: MembershipTier, user: User, *, today: date | None = None) -> bool:
+    """Whether ``user`` meets the tier's eligibility rule (on their declared leaving year)."""
+    profile = user.alumni_profile
+    year = (today or utcnow().date()).year
+    return tier.is_open_to(profile.graduation_year if profile else None, year=year)
+
+
+def offered_tiers(user: User | None = None) -> list[MembershipTier]:
+    """The tiers open to new members, in display order; those ``user`` may take, if given."""
+    tiers = db.session.scalars(
+        select(MembershipTier)
+        .where(MembershipTier.active.is_(True))
+        .order_by(MembershipTier.position, MembershipTier.amount)
     )
+    return [tier for tier in tiers if user is None or tier_open_to(tier, user)]
 
 
 def start_checkout(user: User, *, tier_code: str) -> tuple[Payment, SetupIntentInfo]:
@@ -268,6 +282,8 @@ def start_checkout(user: User, *, tier_code: str) -> tuple[Payment, SetupIntentI
     )
     if tier is None:
         raise NotFound(_("This membership tier is not offered."))
+    if not tier_open_to(tier, user):
+        raise TierNotEligible()
     payment = create_payment(
         kind=PaymentKind.MEMBERSHIP,
         amount=tier.amount,

@@ -21,6 +21,7 @@ from marketplace.accounts.models import User
 from marketplace.audit import AuditLog
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.membership import services
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.notifications.services import deliver, queue_mail
 from marketplace.payments.models import Payment, PaymentKind, PaymentProfile, PaymentStatus
@@ -125,9 +126,10 @@ def _attempted_recently(user: User, now: datetime) -> bool:
     )
 
 
-def _renewal_tier(membership: Membership) -> MembershipTier | None:
+def _renewal_tier(membership: Membership, user: User) -> MembershipTier | None:
+    """The tier to renew: the same one while it is open and its eligibility rule still holds."""
     tier = membership.tier
-    if tier is not None and tier.active:
+    if tier is not None and tier.active and services.tier_open_to(tier, user):
         return tier
     return None
 
@@ -211,7 +213,7 @@ def auto_renew(now: datetime) -> str:
                 or _attempted_recently(user, now)
             ):
                 continue
-            tier = _renewal_tier(membership)
+            tier = _renewal_tier(membership, user)
             if tier is None:
                 continue
             payment = renew(membership, profile, tier, now=now)

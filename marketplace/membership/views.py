@@ -79,7 +79,7 @@ def index():
     return render_template(
         "membership/index.html",
         state=services.membership_status(current_user),
-        tiers=services.offered_tiers(),
+        tiers=services.offered_tiers(current_user),
         profile=profile,
         periods=periods,
         verified=current_user.is_verified_alumnus,

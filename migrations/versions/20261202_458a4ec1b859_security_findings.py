@@ -1,5 +1,8 @@
 """security findings (issue 13): normalised e-mail addresses, tier eligibility
 
+``membership_tiers.max_years_since_leaving``: a tier (the young graduates') may be open only
+to alumni who left school at most that many years ago; empty for every other tier.
+
 Revision ID: 458a4ec1b859
 Revises: c5e7a9b1d3f5
 Create Date: 2026-12-02 09:00:00
@@ -62,6 +65,9 @@ def _normalise(connection, table: str, column: str, group_by: tuple[str, ...] = 
 
 
 def upgrade():
+    op.add_column(
+        "membership_tiers", sa.Column("max_years_since_leaving", sa.Integer(), nullable=True)
+    )
     connection = op.get_bind()
     # Every table is checked before any is written: a collision leaves the data as it was.
     plan = {
@@ -86,5 +92,6 @@ def upgrade():
 
 
 def downgrade():
-    # The original spellings are not kept: the normal form stays (it is a valid address).
-    pass
+    with op.batch_alter_table("membership_tiers") as batch_op:
+        batch_op.drop_column("max_years_since_leaving")
+    # The original spellings of addresses are not kept: the normal form stays (it is valid).
