@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from jobs import pdf_check
 from jobs.models import (
     Application,
     ApplicationNote,
@@ -140,6 +141,18 @@ def read_cv(stream: IO[bytes], original_name: str | None) -> bytes:
     # The extension proves nothing: an HTML page or a program renamed .pdf is refused here.
     if not data.startswith(PDF_MAGIC):
         raise InvalidCV(_l("This file is not a PDF document."))
+    try:
+        active = pdf_check.active_content(data)
+    except pdf_check.TooComplex:
+        active = {b"too complex"}
+    if active:
+        logger.info("CV refused: active PDF content %s", sorted(active))
+        raise InvalidCV(
+            _l(
+                "This PDF contains scripts, actions or attached files, which a CV does not "
+                "need. Export or print your CV to PDF again and send that file."
+            )
+        )
     return data
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from werkzeug.test import encode_multipart
 from jobs.models import Application, ApplicationStatus, ApplicationStatusChange
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from tests.jobs.conftest import MINIMAL_PDF
 
 
 @pytest.fixture
@@ -139,6 +141,76 @@ def test_not_a_pdf_is_refused(app, client, login, setup, data, name):
     assert b'id="apply-error"' in response.data
     assert count_applications(app, job.id) == 0
     assert cv_files(app) == files
+
+
+def _with_object(extra: bytes) -> bytes:
+    """MINIMAL_PDF with one more object before the trailer (offsets are not checked)."""
+    head, tail = MINIMAL_PDF.split(b"xref\n", 1)
+    return head + extra + b"\nxref\n" + tail
+
+
+def _object_stream(body: bytes) -> bytes:
+    """An object stream (PDF 1.5) whose compressed body holds ``body``: invisible to grep."""
+    packed = zlib.compress(b"4 0 " + body)
+    return (
+        b"5 0 obj<</Type/ObjStm/N 1/First 4/Filter/FlateDecode/Length %d>>stream\n" % len(packed)
+        + packed
+        + b"\nendstream endobj"
+    )
+
+
+@pytest.mark.parametrize(
+    "pdf",
+    [
+        # Opens a script when the document opens.
+        MINIMAL_PDF.replace(
+            b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/JavaScript/JS(app.alert(1))>>"
+        ),
+        # The same with the name hex-escaped, as PDF allows.
+        MINIMAL_PDF.replace(
+            b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/J#61vaScript/J#53(app.alert(1))>>"
+        ),
+        # A page action that launches a program.
+        _with_object(b"4 0 obj<</S/Launch/F(cmd.exe)>>endobj"),
+        # A script hidden in a compressed object stream.
+        _with_object(_object_stream(b"<</S/JavaScript/JS(app.alert(1))>>")),
+        # An embedded file.
+        _with_object(b"4 0 obj<</Type/EmbeddedFile/Length 1>>stream\nx\nendstream endobj"),
+    ],
+)
+def test_a_pdf_with_active_content_is_refused(app, client, login, setup, pdf):
+    """Scripts, launch actions and attachments are refused (README: refused, not stripped)."""
+    _partner, _manager, job, candidate = setup
+    files = cv_files(app)
+    login(client, candidate)
+    response = client.post(
+        f"/jobs/applications/apply/{job.id}",
+        data=apply_form(pdf, "cv.pdf"),
+        content_type="multipart/form-data",
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status_code == 422
+    assert b"scripts, actions or attached files" in response.data
+    assert count_applications(app, job.id) == 0
+    assert cv_files(app) == files
+
+
+def test_a_pdf_that_only_mentions_javascript_in_its_text_is_accepted(app, client, login, setup):
+    _partner, _manager, job, candidate = setup
+    login(client, candidate)
+    text = zlib.compress(b"BT /F1 12 Tf (Skills: JavaScript, JS, Python) Tj ET")
+    pdf = _with_object(
+        b"4 0 obj<</Length %d/Filter/FlateDecode>>stream\n" % len(text)
+        + text
+        + b"\nendstream endobj"
+    )
+    response = client.post(
+        f"/jobs/applications/apply/{job.id}",
+        data=apply_form(pdf, "cv.pdf"),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert count_applications(app, job.id) == 1
 
 
 def test_cv_over_5_mb_is_refused(app, client, login, setup):
