@@ -16,6 +16,7 @@ process may serve a value up to ``CACHE_DEFAULT_TIMEOUT`` seconds old.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -46,6 +47,8 @@ def table_versions(tables: Iterable[str]) -> tuple[int, ...]:
 
 def bump(tables: Iterable[str]) -> None:
     """Move the version of ``tables``: values cached from them are not read again."""
+    if not available():
+        return
     for table in sorted(set(tables)):
         key = _version_key(table)
         try:
@@ -55,8 +58,33 @@ def bump(tables: Iterable[str]) -> None:
                 # In-process: a lost race only means two commits share one new version, and
                 # both committed before either moved it. Versions never expire (timeout 0).
                 cache.set(key, int(cache.get(key) or 0) + 1, timeout=0)
-        except Exception:  # a cache outage must never fail the write that was just committed
-            logger.warning("cache: version of %s not moved", table, exc_info=True)
+        except Exception as error:  # an outage must never fail the write just committed
+            _failed(f"moving the version of {table}", error)
+            return
+
+
+# After a cache failure (Redis down) this process leaves the cache alone for this long: an
+# outage costs one failed connection per interval, not one per request, and pages are
+# computed afresh meanwhile (no cache rather than no page).
+RETRY_AFTER_SECONDS = 30.0
+_unavailable_until = 0.0
+
+
+def available() -> bool:
+    """Whether the cache is worth asking (no failure in the last ``RETRY_AFTER_SECONDS``)."""
+    return time.monotonic() >= _unavailable_until
+
+
+def _failed(what: str, error: Exception) -> None:
+    global _unavailable_until
+    if available():  # one warning per outage and interval, not one per request
+        logger.warning(
+            "cache unavailable (%s while %s): serving without it for %d s",
+            type(error).__name__,
+            what,
+            RETRY_AFTER_SECONDS,
+        )
+    _unavailable_until = time.monotonic() + RETRY_AFTER_SECONDS
 
 
 def cached(
@@ -69,17 +97,22 @@ def cached(
 ) -> T:
     """``compute()``, or its cached value for ``key`` while ``tables`` have not changed (and
     for at most ``timeout`` seconds; the configured default when None)."""
+    if not available():
+        return compute()
     names = tuple(tables)
     try:
         versions = table_versions(names)
-    except Exception:
-        logger.warning("cache: %s computed without the cache", name, exc_info=True)
+        cache_key = f"{name}:{'.'.join(map(str, versions))}:{':'.join(map(str, key))}"
+        value = cache.get(cache_key)
+    except Exception as error:
+        _failed(f"reading {name}", error)
         return compute()
-    cache_key = f"{name}:{'.'.join(map(str, versions))}:{':'.join(map(str, key))}"
-    value = cache.get(cache_key)
     if value is None:
         value = compute()
-        cache.set(cache_key, value, timeout=timeout)
+        try:
+            cache.set(cache_key, value, timeout=timeout)
+        except Exception as error:
+            _failed(f"storing {name}", error)
     return value
 
 

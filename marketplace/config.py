@@ -10,6 +10,10 @@ from typing import Any
 DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in production
 
 
+# Seconds to connect to Redis and to wait for an answer: past them Redis counts as down.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot run safely."""
 
@@ -102,6 +106,13 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "ASSOCIATION_NAME": env.get("ASSOCIATION_NAME", "Réseau des anciens des lycées français"),
     }
     config.update(overrides or {})
+    if str(config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        # Redis down must not take sign-in down: limits go on per process (Flask-Limiter logs
+        # a warning and tries Redis again later), and a dead Redis answers within a second.
+        config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        config.setdefault("RATELIMIT_STORAGE_OPTIONS", dict(REDIS_TIMEOUTS))
+    if config["CACHE_TYPE"] == "RedisCache":
+        config.setdefault("CACHE_OPTIONS", dict(REDIS_TIMEOUTS))
     if config["ENV_NAME"] == "production":
         config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
     if "SQLALCHEMY_DATABASE_URI" in (overrides or {}):

@@ -89,5 +89,5 @@ def test_database_down_answers_503(app, client, monkeypatch):
 
 
 def test_health_check_reaches_the_database(client):
-    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/healthz").json == {"status": "ok", "database": "ok"}
     assert db.session is not None
