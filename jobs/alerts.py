@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from jobs.models import Job
@@ -18,6 +17,7 @@ from jobs.search import JobFilters, search_jobs
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.alerts import AlertItem, register_alert_source
+from marketplace.routing import absolute_url
 
 # The job list's filters a search may save (the sort order means nothing to an alert).
 CRITERIA = {
@@ -49,7 +49,7 @@ def find_jobs(criteria: Mapping[str, str], since: datetime, now: datetime) -> li
         AlertItem(
             id=job.id,
             title=f"{job.title} — {job.partner.name}",
-            url=url_for("jobs.detail", job_id=job.id, _external=True),
+            url=absolute_url("jobs.detail", job_id=job.id),
             summary=_summary(job.description),
         )
         for job in db.session.scalars(statement).unique()

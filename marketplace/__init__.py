@@ -184,6 +184,10 @@ def register_commands(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from marketplace.notifications.services import deliver_after_request
+    from marketplace.routing import absolute_url
+
+    # Mail templates build their links with it: on SITE_URL, never on the request's Host.
+    app.jinja_env.globals["absolute_url"] = absolute_url
 
     @app.after_request
     def send_queued_mail(response):

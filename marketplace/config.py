@@ -6,8 +6,10 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in production
+DEVELOPMENT_SITE_URL = "http://127.0.0.1:5000"  # what `make run` serves
 
 
 # Seconds to connect to Redis and to wait for an answer: past them Redis counts as down.
@@ -26,6 +28,11 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _list(value: str | None) -> list[str]:
+    """A comma-separated list, without blanks."""
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None:
         return default
@@ -36,6 +43,7 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
     """Return the configuration for one app: defaults, then environment, then overrides."""
     env = os.environ
     instance = Path(instance_path)
+    production = (overrides or {}).get("ENV_NAME", env.get("APP_ENV")) == "production"
     config: dict[str, Any] = {
         "ENV_NAME": env.get("APP_ENV", "development"),
         "SECRET_KEY": env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
@@ -62,8 +70,13 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "MAX_CONTENT_LENGTH": 6 * 1024 * 1024,
         "MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
         "PREFERRED_URL_SCHEME": env.get("PREFERRED_URL_SCHEME", "http"),
-        # The site's public address, for links in e-mails written outside a request (cron).
-        "SITE_URL": env.get("SITE_URL", "http://127.0.0.1:5000"),
+        # The site's public address: every absolute link (mails, API fields) is built on it,
+        # never on the request's Host (marketplace.routing.absolute_url). Required in production.
+        "SITE_URL": env.get("SITE_URL", "" if production else DEVELOPMENT_SITE_URL),
+        # Hosts the site answers besides SITE_URL's (comma-separated); others get 400.
+        "EXTRA_TRUSTED_HOSTS": _list(
+            env.get("TRUSTED_HOSTS", "" if production else "localhost,127.0.0.1")
+        ),
         "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
         # Sessions: signed cookie plus a per-user version checked on every request.
         "SESSION_COOKIE_HTTPONLY": True,
@@ -113,6 +126,13 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         config.setdefault("RATELIMIT_STORAGE_OPTIONS", dict(REDIS_TIMEOUTS))
     if config["CACHE_TYPE"] == "RedisCache":
         config.setdefault("CACHE_OPTIONS", dict(REDIS_TIMEOUTS))
+    if "TRUSTED_HOSTS" not in (overrides or {}):
+        # Flask answers 400 to any other Host (and X-Forwarded-Host, behind ProxyFix).
+        site_host = urlsplit(config["SITE_URL"]).hostname
+        config["TRUSTED_HOSTS"] = [
+            *([site_host] if site_host else []),
+            *config["EXTRA_TRUSTED_HOSTS"],
+        ]
     if config["ENV_NAME"] == "production":
         config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
     if "SQLALCHEMY_DATABASE_URI" in (overrides or {}):
@@ -132,3 +152,9 @@ def validate(config: dict[str, Any]) -> None:
         raise ConfigError("Production needs SECRET_KEY: a random value of 32 characters or more.")
     if config.get("PREFERRED_URL_SCHEME") != "https":
         raise ConfigError("Production needs PREFERRED_URL_SCHEME=https.")
+    site = urlsplit(config.get("SITE_URL") or "")
+    if site.scheme != "https" or not site.hostname or site.query or site.fragment:
+        raise ConfigError(
+            "Production needs SITE_URL: the site's public https address, such as "
+            "https://alumni.example.org (every link in e-mails is built on it)."
+        )

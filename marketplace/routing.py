@@ -1,4 +1,4 @@
-"""URL converters: ``<int:...>`` bounded to what the database can hold.
+"""URLs: ``<int:...>`` bounded to what the database can hold; absolute links on ``SITE_URL``.
 
 Werkzeug's integer converter accepts any number of digits; an id past the 64-bit range
 reached SQLite as an ``OverflowError`` (a 500) instead of "no such row". Bounding the
@@ -9,8 +9,9 @@ states the bound (flask-smorest reads ``max`` from the converter).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-from flask import request
+from flask import current_app, request
 from werkzeug.routing import IntegerConverter, Map
 
 # Primary keys are ``INTEGER``: 32-bit on PostgreSQL, and well inside SQLite's 64 bits.
@@ -34,3 +35,23 @@ def page_arg(name: str = "page") -> int:
     """
     number = request.args.get(name, 1, type=int) or 1
     return min(max(number, 1), MAX_PAGE)
+
+
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """An absolute link to ``endpoint``, on the site's public address (``SITE_URL``).
+
+    ``url_for(..., _external=True)`` takes the host from the request: its ``Host`` header, or
+    ``X-Forwarded-Host`` behind ProxyFix. A password reset asked with ``Host: evil.example``
+    then mailed the victim a link to that host, token included. Every link that leaves the
+    site (mails, API fields, QR codes) is built here instead, the same in a request, in
+    cron and in a command. ``_anchor`` adds a fragment.
+    """
+    app = current_app
+    site = urlsplit(app.config["SITE_URL"])
+    anchor = values.pop("_anchor", None)
+    app.inject_url_defaults(endpoint, values)
+    adapter = app.url_map.bind(site.netloc, script_name=site.path or "/", url_scheme=site.scheme)
+    url = adapter.build(endpoint, values, force_external=True)
+    if anchor is not None:
+        url += "#" + quote(str(anchor), safe="%!#$&'()*+,/:;=?@")
+    return url

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.alerts import AlertItem, register_alert_source
+from marketplace.routing import absolute_url
 from offers.models import Offer
 from offers.search import OfferFilters, search_offers
 
@@ -43,7 +43,7 @@ def find_offers(criteria: Mapping[str, str], since: datetime, now: datetime) -> 
         AlertItem(
             id=offer.id,
             title=f"{offer.title} — {offer.partner.name}",
-            url=url_for("offers.detail", offer_id=offer.id, _external=True),
+            url=absolute_url("offers.detail", offer_id=offer.id),
             summary=offer.summary,
         )
         for offer in db.session.scalars(statement).unique()

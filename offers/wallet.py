@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db, limiter
+from marketplace.routing import absolute_url
 from marketplace.security import login_required, verified_alumnus_required
 from offers import analytics
 from offers import redemption as services
@@ -35,7 +36,7 @@ PAGE_SIZE = 30
 
 def check_url(token: str) -> str:
     """The absolute address of the partner's check page of a pass: what its QR code holds."""
-    return url_for("offers.wallet.check", token=token, _external=True)
+    return absolute_url("offers.wallet.check", token=token)
 
 
 def qr_svg(data: str) -> Markup:

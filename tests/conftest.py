@@ -83,6 +83,8 @@ def test_config(database_url: str, folder: Path) -> dict[str, Any]:
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": "memory://",
         "REDIS_URL": "",
+        # The test client's host: links in mails read http://localhost/...
+        "SITE_URL": "http://localhost",
     }
 
 

@@ -268,6 +268,7 @@ def production_cli(database_url, tmp_path):
             "ENV_NAME": "production",
             "SECRET_KEY": "x" * 40,
             "PREFERRED_URL_SCHEME": "https",
+            "SITE_URL": "https://alumni.example.org",
         }
     )
     runner = production.test_cli_runner()

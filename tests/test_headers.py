@@ -32,7 +32,9 @@ def test_production_sends_hsts_and_secure_cookies(tmp_path, database_url):
     from tests.conftest import test_config
 
     config = test_config(database_url, tmp_path)
-    config.update(ENV_NAME="production", PREFERRED_URL_SCHEME="https")
+    config.update(
+        ENV_NAME="production", PREFERRED_URL_SCHEME="https", SITE_URL="https://alumni.example.org"
+    )
     production = create_app(config)
     response = production.test_client().get("/", base_url="https://alumni.example.org")
     assert "max-age=" in response.headers["Strict-Transport-Security"]

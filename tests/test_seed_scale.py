@@ -152,6 +152,7 @@ def test_command_is_refused_in_production(make_database: Callable[[], str]) -> N
             "APP_ENV": "production",
             "SECRET_KEY": "a-production-secret-key-of-enough-length-0123456789",
             "PREFERRED_URL_SCHEME": "https",
+            "SITE_URL": "https://alumni.example.org",
         },
     )
     assert result.returncode != 0

@@ -18,11 +18,6 @@ class TierSchema(Schema):
     amount = fields.Integer(dump_only=True, metadata={"description": "minor units"})
     currency = fields.String(dump_only=True)
     months = fields.Integer(dump_only=True)
-    max_years_since_leaving = fields.Integer(
-        dump_only=True,
-        allow_none=True,
-        metadata={"description": "open only to alumni who left school at most this many years ago"},
-    )
 
 
 @bp.get("/tiers")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
-from flask import url_for
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import aliased
 
@@ -26,6 +25,7 @@ from marketplace.membership.models import Membership, MembershipTier
 from marketplace.notifications.services import deliver, queue_mail
 from marketplace.payments.models import Payment, PaymentKind, PaymentProfile, PaymentStatus
 from marketplace.payments.services import PAID_STATUSES, confirm_payment, create_payment
+from marketplace.routing import absolute_url
 from marketplace.tasks import add_due_task, site_request_context
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def send_reminders(now: datetime) -> str:
                 last_day=membership.ends_on - timedelta(days=1),
                 days_left=days_left,
                 auto_renew=bool(profile and profile.auto_renew and profile.payment_method_id),
-                membership_url=url_for("membership.index", _external=True),
+                membership_url=absolute_url("membership.index"),
             )
             audit.record(
                 f"membership.reminder.{due}",
@@ -171,7 +171,7 @@ def _renewal_failed(user: User, payment: Payment, membership: Membership) -> int
         payment=payment,
         last_day=membership.ends_on - timedelta(days=1),
         reason=payment.failure_message,
-        membership_url=url_for("membership.index", _external=True),
+        membership_url=absolute_url("membership.index"),
     )
     audit.record(
         "membership.auto_renewal.failed",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -40,6 +40,7 @@ from marketplace.extensions import db
 from marketplace.notifications.models import SavedSearch, SavedSearchHit
 from marketplace.notifications.services import deliver, queue_mail
 from marketplace.privacy.services import digest_recipients_clause, withdraw_url
+from marketplace.routing import absolute_url
 from marketplace.security import new_token, token_digest
 from marketplace.tasks import add_due_task
 
@@ -80,7 +81,7 @@ class AlertSource:
 
     ``find(criteria, since, now)`` returns the published items matching ``criteria``,
     published at or after ``since``, oldest first; it runs inside the recipient's locale and
-    a request context, so titles are localized and ``url_for(..., _external=True)`` works.
+    a request context, so titles are localized (links come from ``absolute_url``).
     """
 
     kind: str
@@ -143,7 +144,7 @@ def unsubscribe_token(search: SavedSearch) -> str:
 
 def unsubscribe_url(search: SavedSearch) -> str:
     """The absolute one-click unsubscribe address of a saved search."""
-    return url_for("notifications.unsubscribe", token=unsubscribe_token(search), _external=True)
+    return absolute_url("notifications.unsubscribe", token=unsubscribe_token(search))
 
 
 # ---------------------------------------------------------------- services
@@ -322,7 +323,7 @@ def send_digest(search: SavedSearch, user: User, *, now: datetime) -> int | None
             db.session.flush()
             return None
         link = unsubscribe_url(search)
-        listing = url_for(source.listing_endpoint, _external=True, **(search.criteria or {}))
+        listing = absolute_url(source.listing_endpoint, **(search.criteria or {}))
         message = queue_mail(
             to=user.email,
             template="notifications/digest",
@@ -335,7 +336,7 @@ def send_digest(search: SavedSearch, user: User, *, now: datetime) -> int | None
             items=fresh,
             listing_url=listing,
             unsubscribe_url=link,
-            manage_url=url_for("notifications.searches", _external=True),
+            manage_url=absolute_url("notifications.searches"),
             withdraw_url=withdraw_url(user, "digests"),
             frequency_label=FREQUENCIES[search.frequency],
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, session, url_for
+from flask import current_app, g, session
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
@@ -14,6 +14,7 @@ from marketplace.extensions import db, limiter
 from marketplace.membership import services as membership
 from marketplace.payments.models import Payment, PaymentStatus
 from marketplace.payments.services import PaymentNotFound, payment_for_user_or_404
+from marketplace.routing import absolute_url
 
 bp = Blueprint("payments_api", __name__, url_prefix="/payments", description="Payments")
 
@@ -118,5 +119,5 @@ def detail(payment_id: int) -> dict[str, Any]:
         "status": payment.status.value,
     }
     if payment.document_number and "documents.payment" in current_app.view_functions:
-        body["receipt_url"] = url_for("documents.payment", payment_id=payment.id, _external=True)
+        body["receipt_url"] = absolute_url("documents.payment", payment_id=payment.id)
     return body

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +34,7 @@ from marketplace.payments.models import (
     Refund,
     StripeEvent,
 )
+from marketplace.routing import absolute_url
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def _send_receipt(payment: Payment) -> None:
 
     payer = db.session.get(User, payment.payer_id) if payment.payer_id else None
     with site_request_context():
-        link = url_for("payments.detail", payment_id=payment.id, _external=True)
+        link = absolute_url("payments.detail", payment_id=payment.id)
         queue_mail(
             to=payment.payer_email,
             template="payments/receipt",

@@ -16,7 +16,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -35,6 +35,7 @@ from marketplace.notifications.services import queue_mail
 from marketplace.privacy.defaults import DEFAULT_PAGES, SLUGS
 from marketplace.privacy.models import Consent, LegalPage
 from marketplace.privacy.registry import DELETION_CHECKS, SOURCES
+from marketplace.routing import absolute_url
 from marketplace.security import end_all_sessions, verify_password
 from marketplace.tasks import site_request_context
 
@@ -289,7 +290,7 @@ def withdraw_token(user: User, purpose: str) -> str:
 
 def withdraw_url(user: User, purpose: str) -> str:
     """The absolute address of the one-click withdrawal page (for e-mails)."""
-    return url_for("privacy.withdraw", token=withdraw_token(user, purpose), _external=True)
+    return absolute_url("privacy.withdraw", token=withdraw_token(user, purpose))
 
 
 def read_withdraw_token(token: str) -> tuple[User, str] | None:

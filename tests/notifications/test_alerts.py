@@ -236,7 +236,7 @@ def test_digest_carries_one_click_unsubscribe_headers_in_row_and_eml(
         lines = run_due(t0 + timedelta(minutes=5), echo=lambda line: None)
     assert any(line.startswith("saved-search-digests: ") for line in lines)
     (mail,) = _digests(outbox, member)
-    link = f"http://127.0.0.1:5000/notifications/unsubscribe/{token}"
+    link = f"{app.config['SITE_URL']}/notifications/unsubscribe/{token}"
     assert mail.headers["List-Unsubscribe"] == f"<{link}>"
     assert mail.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert link in mail.body_text
