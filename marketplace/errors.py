@@ -9,7 +9,12 @@ from flask import Flask, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    SecurityError,
+    ServiceUnavailable,
+)
 
 from marketplace.extensions import api, db
 
@@ -84,6 +89,19 @@ def register_errorhandlers(app: Flask) -> None:
         if error.code == 405:
             return error
         return response
+
+    @app.errorhandler(SecurityError)
+    def handle_untrusted_host(error: SecurityError):
+        # A Host (or X-Forwarded-Host) outside TRUSTED_HOSTS: no URL can be built for it, so
+        # the answer is plain, without the site's layout (whose links need one).
+        if is_api_request():
+            body = {
+                "code": 400,
+                "status": HTTPStatus.BAD_REQUEST.phrase,
+                "message": "Unknown host.",
+            }
+            return body, 400
+        return "Unknown host.", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(CSRFError)
     def handle_csrf(error: CSRFError):

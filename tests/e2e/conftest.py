@@ -170,6 +170,8 @@ def live_app(
     if migrated.returncode != 0:
         raise RuntimeError(f"flask db upgrade failed:\n{migrated.stderr[-3000:]}")
     port = _free_port()
+    # Links in mails are built on SITE_URL: this server's address.
+    env["SITE_URL"] = f"http://127.0.0.1:{port}"
     log = folder / "server.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and app
