@@ -34,6 +34,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "accounts.evidence": (302, 404, 404, 404, 404, 404),
     "accounts.two_factor": (302, 302, 302, 302, 302, 302),
     "accounts.two_factor_setup": (302, 404, 404, 302, 302, 302),
+    "accounts.two_factor_enrol": (400, 400, 400, 400, 400, 400),
     "accounts.recovery_codes": (302, 404, 404, 200, 200, 200),
     "moderation.members": (302, 403, 403, 200, 403, 200),
     "moderation.member": (302, 403, 403, 200, 403, 200),

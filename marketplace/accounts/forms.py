@@ -204,6 +204,16 @@ class TotpCodeForm(FlaskForm):
     )
 
 
+class EnrolPasswordForm(FlaskForm):
+    """The password, asked again on the mailed two-factor enrolment link."""
+
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class ForgotPasswordForm(FlaskForm):
     """The address to send a reset link to."""
 

@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 
 CONFIRM = "confirm"
 RESET = "reset"
+TOTP_ENROL = "totp_enrol"
+# The mailed two-factor enrolment link is short-lived (it leads to a staff account's factor).
+TOTP_ENROL_HOURS = 1
 
 
 class AuthenticationFailed(DomainError):
@@ -500,10 +503,39 @@ def set_disabled(user: User, disabled: bool, *, actor: User | None) -> None:
         audit.record("user.enabled", actor=actor, object_type="user", object_id=user.id)
 
 
-def start_totp_enrolment(user: User) -> str:
-    """A new secret, not yet active until a code from it is checked."""
+def send_two_factor_enrolment(user: User) -> None:
+    """Mail a staff member a single-use, one-hour link to enrol their second factor.
+
+    Enrolment is never open to the password alone: whoever learnt a new staff member's
+    password first would otherwise own their second factor. Earlier links stop working.
+    """
+    token = issue_account_token(user, TOTP_ENROL, hours=TOTP_ENROL_HOURS)
+    queue_mail(
+        to=user.email,
+        template="accounts/two_factor_enrol",
+        subject=N_("Set up two-factor authentication"),
+        locale=user.locale,
+        user=user,
+        token=token,
+    )
+    logger.info("two-factor enrolment link mailed to user %s", user.id)
+
+
+def enrolment_user(token: str) -> User:
+    """The staff member a usable enrolment link belongs to; InvalidToken otherwise."""
+    user = check_account_token(token, TOTP_ENROL)
+    if user.totp_enabled_at is not None or not user.is_active:
+        raise InvalidToken()
+    return user
+
+
+def start_totp_enrolment(user: User, *, password: str) -> str:
+    """After the password is proven on the link's page: a fresh secret, inactive until a code
+    from it is checked. A fresh one each time, so no earlier viewer of a QR code knows it."""
     if user.totp_enabled_at is not None:
         raise Conflict(_l("Two-factor authentication is already active."))
+    if not verify_password(user.password_hash, password):
+        raise AuthenticationFailed(_l("The password is wrong."))
     user.totp_secret = pyotp.random_base32()
     return user.totp_secret
 
@@ -543,13 +575,18 @@ def check_totp(user: User, code: str) -> bool:
     return use_recovery_code(user, code)
 
 
-def confirm_totp_enrolment(user: User, code: str) -> list[str]:
-    """Activate two-factor with a first good code; return fresh recovery codes (shown once)."""
+def confirm_totp_enrolment(user: User, code: str, *, token: str) -> list[str]:
+    """Activate two-factor with a first good code; return fresh recovery codes (shown once).
+
+    The mailed link is used up here, so it enrols once.
+    """
     # Only the new device proves the enrolment: leftover recovery codes do not.
     if user.totp_enabled_at is not None:
         raise Conflict(_l("Two-factor authentication is already active."))
     if not _check_totp_code(user, code.strip().replace(" ", "")):
         raise InvalidInput(_l("This code is not valid. Check your device's clock and try again."))
+    if consume_account_token(token, TOTP_ENROL).id != user.id:
+        raise InvalidToken()
     user.totp_enabled_at = utcnow()
     audit.record("totp.enabled", actor=user, object_type="user", object_id=user.id)
     return new_recovery_codes(user)

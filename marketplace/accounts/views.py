@@ -35,6 +35,7 @@ from marketplace import security
 from marketplace.accounts import services
 from marketplace.accounts.forms import (
     ChangePasswordForm,
+    EnrolPasswordForm,
     ForgotPasswordForm,
     InfoAnswerForm,
     LoginForm,
@@ -254,14 +255,15 @@ def login():
             # One message for an unknown address, a wrong password and a disabled account.
             form.form_errors.append(str(error.message))
         else:
+            if services.needs_two_factor(user) and user.totp_enabled_at is None:
+                # The password alone never enrols a second factor: a link goes to the mailbox.
+                services.send_two_factor_enrolment(user)
+                db.session.commit()
+                _clear_session()
+                return render_template("accounts/two_factor_mailed.html", sent=True)
             if services.needs_two_factor(user):
                 _begin_two_factor(user, remember=form.remember.data)
-                target = (
-                    "accounts.two_factor"
-                    if user.totp_enabled_at is not None
-                    else "accounts.two_factor_setup"
-                )
-                return redirect(url_for(target, next=_next_arg()))
+                return redirect(url_for("accounts.two_factor", next=_next_arg()))
             security.start_session(user, remember=form.remember.data)
             services.record_login(user)
             db.session.commit()
@@ -348,46 +350,101 @@ def _qr_svg(uri: str) -> Markup:
 
 
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
-@limiter.limit("10/minute", key_func=get_remote_address, methods=["POST"])
+@login_required
+@limiter.limit("5/hour", methods=["POST"])
 def two_factor_setup():
-    """Staff enrol an authenticator app; the recovery codes are shown once."""
-    user = _pending_user()
-    pending = user is not None
-    if user is None:
-        if not current_user.is_authenticated:
-            return redirect(url_for("accounts.login", next=_next_arg()))
-        user = _me()
-        if not user.is_staff:
-            abort(404)
+    """A signed-in staff member without two-factor asks for the enrolment link by e-mail."""
+    user = _me()
+    if not user.is_staff:
+        abort(404)
     if user.totp_enabled_at is not None:
-        if pending or not session.get("mfa"):
+        if not session.get("mfa"):
             return redirect(url_for("accounts.two_factor", next=_next_arg()))
         return redirect(url_for("accounts.recovery_codes"))
-    if user.totp_secret is None:
-        # The secret is made once and kept until confirmed, so a reload shows the same one.
-        services.start_totp_enrolment(user)
+    form = RevokeTokenForm()  # a bare button with its CSRF token
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        services.send_two_factor_enrolment(user)
         db.session.commit()
-    form = TotpCodeForm()
-    if form.validate_on_submit():
+        return render_template("accounts/two_factor_mailed.html", sent=True)
+    return render_template("accounts/two_factor_mailed.html", sent=False, form=form)
+
+
+def _enrolment_key() -> str:
+    """The password step of an enrolment link counts against its account's sign-in budget."""
+    token = (request.view_args or {}).get("token", "")
+    try:
+        user = services.check_account_token(token, services.TOTP_ENROL)
+    except DomainError:
+        return f"enrol-ip:{get_remote_address()}"
+    return login_account_key_for(user.email)
+
+
+@bp.route("/two-factor/enrol/<token>", methods=["GET", "POST"])
+@limiter.limit("10/minute", key_func=get_remote_address, methods=["POST"])
+@limiter.shared_limit(
+    LOGIN_ACCOUNT_LIMIT, scope=LOGIN_ACCOUNT_SCOPE, key_func=_enrolment_key, methods=["POST"]
+)
+def two_factor_enrol(token: str):
+    """The mailed link: the password again, then the new device's QR code and a first code.
+
+    The secret is made (afresh) only once the password is proven, and only this browser,
+    marked in its session, may send the code; the link is used up by the enrolment.
+    """
+    try:
+        user = services.enrolment_user(token)
+    except services.InvalidToken:
+        return _invalid_link("enrol")
+    step = security.token_digest(token)
+    password_form = EnrolPasswordForm()
+    code_form = TotpCodeForm()
+    if request.method == "POST" and "code" in request.form:
+        if session.get("totp_enrol_step") != step:
+            password_form.form_errors.append(_("Enter your password first."))
+            return _render("accounts/two_factor_enrol.html", form=password_form, token=token)
+        if code_form.validate_on_submit():
+            try:
+                codes = services.confirm_totp_enrolment(user, code_form.code.data, token=token)
+            except DomainError as error:
+                db.session.rollback()
+                code_form.code.errors.append(str(error.message))
+            else:
+                security.start_session(user)
+                session["mfa"] = True
+                services.record_login(user)
+                db.session.commit()
+                flash(_("Two-factor authentication is active."), "success")
+                # Rendered, not redirected: the codes are never stored where they could be read.
+                return render_template(
+                    "accounts/recovery_codes.html",
+                    codes=codes,
+                    continue_url=url_for(_landing(user)),
+                )
+        return _render_secret(user, code_form, token, status=422)
+    if password_form.validate_on_submit():
         try:
-            codes = services.confirm_totp_enrolment(user, form.code.data)
+            services.start_totp_enrolment(user, password=password_form.password.data)
         except DomainError as error:
             db.session.rollback()
-            form.code.errors.append(str(error.message))
+            password_form.password.errors.append(str(error.message))
         else:
-            _finish_sign_in(user, pending=pending)
             db.session.commit()
-            flash(_("Two-factor authentication is active."), "success")
-            # Rendered, not redirected: the codes are never stored where they could be read again.
-            return render_template(
-                "accounts/recovery_codes.html", codes=codes, continue_url=_continue_url()
-            )
-    return _render(
+            session["totp_enrol_step"] = step
+            return _render_secret(user, TotpCodeForm(formdata=None), token, status=200)
+    return _render("accounts/two_factor_enrol.html", form=password_form, token=token)
+
+
+def _render_secret(user: User, form: TotpCodeForm, token: str, *, status: int):
+    """The new secret as a QR code and as text, with the form for the first code."""
+    page = render_template(
         "accounts/two_factor_setup.html",
         form=form,
+        token=token,
         secret=user.totp_secret,
         qr_svg=_qr_svg(services.totp_uri(user)),
     )
+    return page, status
 
 
 @bp.route("/two-factor/recovery-codes", methods=["GET", "POST"])

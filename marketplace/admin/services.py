@@ -246,15 +246,17 @@ def set_user_disabled(user: User, *, disabled: bool, actor: User | None) -> None
 
 
 def reset_two_factor(user: User, *, actor: User | None) -> None:
-    """Forget the user's TOTP secret and recovery codes; they enrol again at their next login."""
+    """Forget the user's TOTP secret and recovery codes; mail them a link to enrol again."""
     if user.totp_secret is None and user.totp_enabled_at is None:
         raise TwoFactorNotSet()
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    # Sessions that passed the old second factor end, so the next login asks for enrolment.
+    # Sessions (and tokens) that passed the old second factor end; the person enrols again
+    # through a link mailed to them, never with the password alone.
     end_all_sessions(user)
+    accounts.send_two_factor_enrolment(user)
     audit.record("totp.reset", actor=actor, object_type="user", object_id=user.id)
     logger.info("two-factor of user %s reset by %s", user.id, getattr(actor, "id", None))
 

@@ -16,7 +16,7 @@ from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
 from marketplace.security import hash_password, verify_password
 from tests.accounts.helpers import PDF
-from tests.conftest import totp_now
+from tests.conftest import PASSWORD, totp_now
 
 
 @pytest.fixture
@@ -131,9 +131,9 @@ def test_enrolment_cannot_restart_once_active(app, create_user):
     with app.test_request_context():
         stored = db.session.get(User, user.id)
         with pytest.raises(Conflict):
-            services.start_totp_enrolment(stored)
+            services.start_totp_enrolment(stored, password=PASSWORD)
         with pytest.raises(Conflict):
-            services.confirm_totp_enrolment(stored, totp_now())
+            services.confirm_totp_enrolment(stored, totp_now(), token="unused")
 
 
 def test_two_factor_is_for_staff(app, create_user):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pyotp
 from sqlalchemy import func, select
 
 from marketplace.accounts import services
 from marketplace.accounts.models import RecoveryCode, User
-from marketplace.audit import AuditLog
 from marketplace.extensions import db
 from tests.accounts.helpers import GOOD_PASSWORD, session_user_id, wrong_totp_code
 from tests.conftest import totp_now
@@ -173,65 +171,6 @@ def test_alumni_sign_in_without_a_code(client, create_user, sign_in):
     assert session_user_id(client) is not None
 
 
-def test_staff_without_totp_must_enrol_before_signing_in(app, client, create_user, sign_in):
-    user = create_user("admin@example.org", roles=("admin",), totp=False)
-    response = sign_in(client, "admin@example.org")
-    assert response.headers["Location"] == "/accounts/two-factor/setup"
-    assert session_user_id(client) is None
-    assert client.get("/accounts/two-factor").headers["Location"] == "/accounts/two-factor/setup"
-    assert client.get("/accounts/profile").status_code == 302
-
-    page = client.get("/accounts/two-factor/setup")
-    assert page.status_code == 200
-    with app.app_context():
-        secret = db.session.get(User, user.id).totp_secret
-        assert secret
-        assert db.session.get(User, user.id).totp_enabled_at is None
-    assert secret.encode() in page.data
-    assert b"<svg" in page.data
-    assert b"data:" not in page.data
-    # A reload shows the same secret (the app may already have scanned it).
-    assert secret.encode() in client.get("/accounts/two-factor/setup").data
-
-    refused = client.post("/accounts/two-factor/setup", data={"code": "123"})
-    assert refused.status_code == 422
-    assert session_user_id(client) is None
-
-    response = client.post("/accounts/two-factor/setup", data={"code": pyotp.TOTP(secret).now()})
-    assert response.status_code == 200
-    codes = re.findall(rb"<li><code>([0-9a-f]{8}-[0-9a-f]{8})</code></li>", response.data)
-    assert len(codes) == 10
-    assert response.headers["Cache-Control"] == "no-store"
-    session = _session(client)
-    assert session["_user_id"] == f"{user.id}:1"
-    assert session["mfa"] is True
-    with app.app_context():
-        assert db.session.get(User, user.id).totp_enabled_at is not None
-        assert db.session.scalar(
-            select(AuditLog).where(AuditLog.action == "totp.enabled", AuditLog.object_id == user.id)
-        )
-    # Enrolled: the next sign-in asks for a code.
-    client.post("/accounts/logout")
-    assert sign_in(client, "admin@example.org").headers["Location"] == "/accounts/two-factor"
-    assert client.post("/accounts/two-factor", data={"code": codes[1].decode()}).status_code == 302
-
-
-def test_enrolment_does_not_accept_an_old_recovery_code(app, client, create_user, sign_in):
-    user = create_user("admin@example.org", roles=("admin",), totp=False)
-    leftover = _recovery_codes(app, user.id)
-    sign_in(client, "admin@example.org")
-    client.get("/accounts/two-factor/setup")
-    response = client.post("/accounts/two-factor/setup", data={"code": leftover[0]})
-    assert response.status_code == 422
-    with app.app_context():
-        assert db.session.get(User, user.id).totp_enabled_at is None
-
-
-def test_enrolment_page_is_for_staff(client, create_user, login):
-    login(client, create_user(alumni=True), mfa=False)
-    assert client.get("/accounts/two-factor/setup").status_code == 404
-
-
 def test_password_reset_does_not_bypass_two_factor(app, client, create_user, sign_in, mail_token):
     create_user("mod@example.org", roles=("moderator",))
     client.post("/accounts/password/forgot", data={"email": "mod@example.org"})
@@ -281,21 +220,3 @@ def test_two_factor_is_throttled(client, create_user, sign_in, rate_limits):
         assert client.post("/accounts/two-factor", data={"code": "000000x"}).status_code == 422
     assert client.post("/accounts/two-factor", data={"code": totp_now()}).status_code == 429
     assert session_user_id(client) is None
-
-
-def test_signed_in_staff_without_totp_enrol_in_place(app, client, create_user, login):
-    """A person made staff while signed in: staff pages send them to enrol first."""
-    user = create_user("new-mod@example.org", roles=("moderator",), totp=False)
-    login(client, user, mfa=False)
-    assert client.get("/accounts/two-factor").headers["Location"] == "/accounts/two-factor/setup"
-    assert client.get("/accounts/two-factor/setup").status_code == 200
-    with app.app_context():
-        secret = db.session.get(User, user.id).totp_secret
-    response = client.post("/accounts/two-factor/setup", data={"code": pyotp.TOTP(secret).now()})
-    assert response.status_code == 200
-    assert _session(client)["mfa"] is True
-    # Enrolled: the setup page now leads to the recovery codes, not to a new secret.
-    setup = client.get("/accounts/two-factor/setup")
-    assert setup.headers["Location"] == "/accounts/two-factor/recovery-codes"
-    with app.app_context():
-        assert db.session.get(User, user.id).totp_secret == secret
