@@ -64,7 +64,7 @@ def register_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from marketplace.i18n import select_locale
+    from marketplace.i18n import register_helpers, select_locale, select_timezone
     from marketplace.security import register_security
 
     db.init_app(app)
@@ -74,8 +74,10 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(
         app,
         locale_selector=select_locale,
+        timezone_selector=select_timezone,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
+    register_helpers(app)
     limiter.init_app(app)
     app_cache.init_app(app)
     smorest_api.init_app(app)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
-from functools import cache
 from typing import Any
 
-from babel import Locale
 from flask import current_app
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -35,37 +31,11 @@ from wtforms.validators import (
 from marketplace.accounts import services
 from marketplace.accounts.models import AlumniProfile
 from marketplace.catalog.models import School
+from marketplace.i18n import NOT_COUNTRIES, country_choices, country_name  # noqa: F401 - re-exported
 from marketplace.security import MAX_PASSWORD_LENGTH, password_problem
 
 FIRST_GRADUATION_YEAR = 1950
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
-# Codes Babel lists among territories that are not countries one lives in.
-NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"}
-
-
-def _sort_key(name: str) -> str:
-    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
-
-
-@cache
-def _countries(locale: str) -> tuple[tuple[str, str], ...]:
-    territories = Locale.parse(locale).territories
-    countries = [
-        (code, name)
-        for code, name in territories.items()
-        if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
-    ]
-    return tuple(sorted(countries, key=lambda item: _sort_key(item[1])))
-
-
-def country_choices() -> list[tuple[str, str]]:
-    """ISO 3166 alpha-2 codes with their names in the reader's language, in name order."""
-    return list(_countries(str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])))
-
-
-def country_name(code: str | None) -> str:
-    """A country's name in the reader's language (the code itself when unknown)."""
-    return dict(country_choices()).get(code or "", code or "")
 
 
 def clean_text(value: Any) -> Any:

@@ -203,7 +203,7 @@ def test_offer_page_for_a_visitor_invites_to_sign_in(client, create_partner, cre
     assert response.status_code == 200
     assert "Librairie Étoile" in html
     assert "<strong>all</strong>" in html
-    assert "PT" in html
+    assert "Portugal" in html
     assert 'id="offer-signin"' in html
     assert 'id="redeem-form"' not in html
     assert "SECRET-CODE-42" not in html
