@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from babel import Locale, UnknownLocaleError
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import get_locale
@@ -57,9 +59,15 @@ def index():
     page = db.paginate(statement, page=page_number, per_page=search.PAGE_SIZE, error_out=False)
     if page_number > 1 and not page.items and page.pages:
         page = db.paginate(statement, page=page.pages, per_page=search.PAGE_SIZE)
+    suggestion = search.suggest_query(filters) if not page.items and filters.q else None
+    if suggestion:
+        # Nothing matched what was typed: show what its closest spelling finds.
+        filters = replace(filters, q=suggestion)
+        page = db.paginate(search.search_jobs(filters), page=1, per_page=search.PAGE_SIZE)
     return render_template(
         "jobs/index.html",
         page=page,
+        suggestion=suggestion,
         filters=filters,
         args=filters.as_args(),
         sorts=search.Sort,

@@ -114,11 +114,13 @@ class InvalidOffer(InvalidInput):
 
 
 def refresh_search_text(offer: Offer, *, partner_name: str | None = None) -> None:
-    """Recompute ``search_fr`` and ``search_en`` from the offer's live fields."""
+    """Recompute ``search_fr`` and ``search_en`` from the offer's live fields and its category's
+    name (someone looking for "formation" finds the training offers)."""
     name = partner_name if partner_name is not None else offer.partner.name
+    category = offer.category
     for lang in ("fr", "en"):
         parts = [getattr(offer, f"{field}_{lang}") for field in SEARCH_FIELDS]
-        parts += [offer.city, name]
+        parts += [offer.city, name, getattr(category, f"name_{lang}", None)]
         setattr(offer, f"search_{lang}", fold(" ".join(part for part in parts if part)))
 
 
