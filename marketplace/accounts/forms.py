@@ -31,7 +31,12 @@ from wtforms.validators import (
 from marketplace.accounts import services
 from marketplace.accounts.models import AlumniProfile
 from marketplace.catalog.models import School
-from marketplace.i18n import NOT_COUNTRIES, country_choices, country_name  # noqa: F401 - re-exported
+from marketplace.i18n import (  # noqa: F401 - NOT_COUNTRIES and country_name re-exported
+    NOT_COUNTRIES,
+    country_choices,
+    country_name,
+    timezone_names,
+)
 from marketplace.security import MAX_PASSWORD_LENGTH, password_problem
 
 FIRST_GRADUATION_YEAR = 1950
@@ -74,7 +79,25 @@ def _email_field() -> StringField:
 
 
 def _country_field(*validators: Any) -> SelectField:
-    return SelectField(_l("Country where you live"), validators=list(validators))
+    return SelectField(
+        _l("Country where you live"),
+        validators=list(validators),
+        render_kw={"data-country-picker": ""},
+    )
+
+
+def _timezone_field() -> SelectField:
+    # static/js/timezone.js picks the browser's zone when the form is new.
+    return SelectField(
+        _l("Time zone"),
+        choices=lambda: [
+            ("", _l("Choose a time zone")),
+            *((name, name.replace("_", " ")) for name in timezone_names()),
+        ],
+        validators=[Optional()],
+        render_kw={"data-browser-timezone": ""},
+        invalid_choice_message=_l("Choose a time zone from the list."),
+    )
 
 
 class RegistrationForm(FlaskForm):
@@ -106,6 +129,7 @@ class RegistrationForm(FlaskForm):
         validators=[DataRequired(), Length(max=120)],
         render_kw={"autocomplete": "address-level2"},
     )
+    timezone = _timezone_field()
     evidence = FileField(
         _l("Proof of graduation (optional)"),
         render_kw={"accept": "application/pdf,image/png,image/jpeg"},
@@ -220,6 +244,7 @@ class ProfileForm(FlaskForm):
         render_kw={"autocomplete": "name"},
     )
     locale = SelectField(_l("Language"), validators=[DataRequired()])
+    timezone = _timezone_field()
     country = _country_field(DataRequired())
     city = StringField(
         _l("City"),
