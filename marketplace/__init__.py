@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace import views
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import views as accounts_views
+    from marketplace.api import docs_views as api_docs_views
     from marketplace.admin import views as admin_views
     from marketplace.catalog import api as catalog_api
     from marketplace.membership import api as membership_api
@@ -130,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
         treasury_views.bp,
         privacy_views.bp,
         partner_plans_admin.bp,
+        api_docs_views.bp,
     ):
         app.register_blueprint(blueprint)
     api_blueprints = (

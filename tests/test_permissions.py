@@ -46,6 +46,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "membership_api.list_tiers": (200, 200, 200, 200, 200, 200),
     "accounts_api.me": (401, 200, 200, 200, 200, 200),
     "api-docs.openapi_json": (200, 200, 200, 200, 200, 200),
+    "api_docs.index": (200, 200, 200, 200, 200, 200),
     # partners (issue 3, point 1): application, staff queue, portal, invitations
     "partners.apply": (200, 200, 200, 200, 200, 200),
     "partners.applied": (200, 200, 200, 200, 200, 200),
