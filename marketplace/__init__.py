@@ -93,8 +93,8 @@ def register_blueprints(app: Flask) -> None:
     from marketplace import views
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import views as accounts_views
-    from marketplace.api import docs_views as api_docs_views
     from marketplace.admin import views as admin_views
+    from marketplace.api import docs_views as api_docs_views
     from marketplace.catalog import api as catalog_api
     from marketplace.membership import api as membership_api
     from marketplace.membership import me_api as my_membership_api

@@ -165,3 +165,12 @@ class RequestChangesForm(FlaskForm):
         validators=[DataRequired(), Length(max=MESSAGE_MAX_LENGTH)],
         filters=FILTERS,
     )
+
+
+class PictureForm(FlaskForm):
+    """An offer's picture: a new image, or none (offers/pictures.py checks the content)."""
+
+    picture = FileField(
+        _l("Picture (JPEG, PNG or WebP, 5 MB at most)"),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )

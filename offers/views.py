@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
@@ -16,7 +16,7 @@ from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.i18n import format_money
 from marketplace.membership.services import offered_tiers
-from offers import analytics_views, moderation, portal, reader_state, search, wallet
+from offers import analytics_views, moderation, pictures, portal, reader_state, search, wallet
 from offers.markdown import render_markdown
 from offers.models import Audience
 from offers.redemption import not_in_country_message
@@ -28,6 +28,19 @@ bp.register_blueprint(wallet.bp)
 bp.register_blueprint(analytics_views.bp)
 
 REDEEM_ENDPOINT = "offers.wallet.redeem"
+
+
+@bp.app_template_global()
+def partner_logo_url(partner) -> str:
+    """The logo's address, named after the stored file: a new logo is a new address, so the
+    logo route may let browsers keep it for a year."""
+    return url_for("partners.logo", partner_id=partner.id, v=partner.logo_filename.split(".")[0])
+
+
+@bp.app_template_filter()
+def initials(name: str) -> str:
+    """Up to two initials of a name, for a placeholder ("Librairie Voltaire" → "LV")."""
+    return "".join(word[0] for word in (name or "").split() if word[:1].isalnum())[:2].upper()
 
 
 @bp.app_template_global()
@@ -124,6 +137,24 @@ def membership_price() -> str | None:
         return None
     cheapest = min(tiers, key=lambda tier: tier.amount)
     return format_money(cheapest.amount, cheapest.currency)
+
+
+# A picture's address names its content (a new picture gets new files): cached for a year.
+PICTURE_CACHE_SECONDS = 365 * 24 * 3600
+
+
+@bp.get("/pictures/<name>")
+def picture(name: str):
+    """A stored width of an offer's picture: its address changes with the picture, so it is
+    cached for a year."""
+    path = pictures.picture_path(name)
+    if path is None or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="image/webp", max_age=PICTURE_CACHE_SECONDS)
+    response.cache_control.immutable = True
+    response.cache_control.public = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/<int:offer_id>")

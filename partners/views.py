@@ -371,6 +371,9 @@ def profile():
     return _render("partners/profile.html", form=form, partner=partner)
 
 
+LOGO_CACHE_SECONDS = 365 * 24 * 3600
+
+
 @bp.get("/<int:partner_id>/logo")
 def logo(partner_id: int):
     """An approved partner's logo (public)."""
@@ -379,7 +382,11 @@ def logo(partner_id: int):
     if path is None or not path.is_file():
         abort(404)
     mimetype = "image/png" if path.suffix == ".png" else "image/jpeg"
-    response = send_file(path, mimetype=mimetype, max_age=3600)
+    # Pages ask for ?v=<the stored name>: that address never changes content, keep it a year.
+    current = request.args.get("v") == path.stem
+    response = send_file(path, mimetype=mimetype, max_age=LOGO_CACHE_SECONDS if current else 3600)
+    if current:
+        response.cache_control.immutable = True
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
     return response

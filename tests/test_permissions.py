@@ -61,6 +61,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     # offers browse: public listing and offer page (a missing offer id → 404), public API
     "offers.index": (200, 200, 200, 200, 200, 200),
     "offers.detail": (404, 404, 404, 404, 404, 404),
+    "offers.picture": (404, 404, 404, 404, 404, 404),
     "offers_api.list_offers": (200, 200, 200, 200, 200, 200),
     "offers_api.get_offer": (404, 404, 404, 404, 404, 404),
     # offers wallet and redemption API (issue 3, points 3 and 5): a missing redemption id → 404

@@ -6,6 +6,7 @@ Create Date: 2026-12-02 01:00:00
 
 - ``users.timezone``: the IANA zone each person reads dates in (existing people get the
   association's, Europe/Paris).
+- ``offers.picture``: the token of an offer's optional picture (offers/pictures.py).
 - Typo-tolerant search (``marketplace/spelling.py``): the words each full-text index knows.
   PostgreSQL: ``pg_trgm``, the tables ``offers_fts_terms`` / ``jobs_fts_terms`` with a
   trigram GIN index, filled by a trigger on every write of the search text (COPY included)
@@ -102,6 +103,7 @@ def upgrade():
         "users",
         sa.Column("timezone", sa.String(length=64), server_default="Europe/Paris", nullable=False),
     )
+    op.add_column("offers", sa.Column("picture", sa.String(length=32), nullable=True))
     _create_typo_search(dialect)
     # After the trigger exists: the new text and every job's words reach the terms tables.
     _refresh_offer_search_text()
@@ -111,6 +113,12 @@ def upgrade():
 
 def downgrade():
     dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        # A batch drop would rebuild the table and lose its FTS triggers: SQLite 3.35+
+        # drops a plain column in place.
+        op.execute("ALTER TABLE offers DROP COLUMN picture")
+    else:
+        op.drop_column("offers", "picture")
     for table in SEARCH_DOMAINS:
         if dialect == "postgresql":
             op.execute(f"DROP TRIGGER IF EXISTS {table}_fts_terms_after_write ON {table}")
