@@ -156,6 +156,14 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)
         # One budget for the whole API per caller: per account signed in, per IP otherwise.
         limiter.shared_limit("300/minute", scope="api")(blueprint)
+    # The partner dashboard's figures and to-dos come from the domains (partners imports
+    # neither offers nor jobs).
+    from jobs import dashboard as jobs_dashboard
+    from offers import dashboard as offers_dashboard
+    from partners import dashboard as partner_dashboard
+
+    partner_dashboard.register_source("offers", offers_dashboard.SOURCE)
+    partner_dashboard.register_source("jobs", jobs_dashboard.SOURCE)
     # Saved-search alerts: importing these registers each domain's source with the digests.
     import jobs.alerts  # noqa: F401
     import marketplace.payments.tasks  # noqa: F401 - payment re-sync and dashboard refunds

@@ -37,6 +37,7 @@ from offers.models import Offer, OfferStatus
 from partners import services
 from partners import tasks as _tasks  # noqa: F401 - registers the orphan-application task
 from partners.access import current_membership, current_partner, partner_required
+from partners.dashboard import RECENT_DAYS, dashboard_view
 from partners.forms import (
     ROLE_LABELS,
     ActionForm,
@@ -339,6 +340,8 @@ def dashboard():
         team_size=team_size,
         offer_counts=offer_counts,
         offer_total=sum(counts.values()),
+        recent=dashboard_view(partner),
+        recent_days=RECENT_DAYS,
     )
 
 
