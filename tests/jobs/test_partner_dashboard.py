@@ -8,6 +8,7 @@ from datetime import timedelta
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from offers.models import OfferDailyStat
+
 EN = {"Accept-Language": "en"}
 
 
