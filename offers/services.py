@@ -268,6 +268,22 @@ def _apply(offer: Offer, terms: dict[str, Any]) -> None:
     refresh_search_text(offer)
 
 
+def preview_offer(offer: Offer) -> Offer:
+    """The offer as alumni will see it once approved (its proposed changes applied): a copy
+    that is never added to the session, so nothing of it can be saved."""
+    copy = Offer(
+        id=offer.id,
+        partner=offer.partner,
+        status=OfferStatus.PUBLISHED,
+        picture=offer.picture,
+        redeemed_count=offer.redeemed_count,
+        link_url=offer.link_url,
+    )
+    with db.session.no_autoflush:
+        _apply(copy, {**snapshot(offer), **(offer.pending_changes or {})})
+    return copy
+
+
 def pending_diff(offer: Offer) -> list[tuple[str, Any, Any]]:
     """``(field, live value, proposed value)`` for each pending change of a live offer."""
     live = snapshot(offer)

@@ -78,6 +78,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "offers.portal.edit": (302, 403, 403, 403, 403, 403),
     "offers.moderation.queue": (302, 403, 403, 200, 403, 200),
     "offers.moderation.review": (302, 403, 403, 404, 403, 404),
+    "offers.moderation.preview": (302, 403, 403, 404, 403, 404),
     "partner_offers_api.list_partner_offers": (401, 403, 403, 403, 403, 403),
     "partner_offers_api.get_partner_offer": (401, 403, 403, 403, 403, 403),
     # offers analytics (issue 3, point 6): partner portal pages and CSV export
@@ -112,6 +113,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "jobs.portal.edit": (302, 403, 403, 403, 403, 403),
     "jobs.moderation.queue": (302, 403, 403, 200, 403, 200),
     "jobs.moderation.review": (302, 403, 403, 404, 403, 404),
+    "jobs.moderation.preview": (302, 403, 403, 404, 403, 404),
     "partner_jobs_api.list_partner_jobs": (401, 403, 403, 403, 403, 403),
     "partner_jobs_api.get_partner_job": (401, 403, 403, 403, 403, 403),
     # payment documents, treasury and admin settings (issue 5, points 3, 5-6): a missing
