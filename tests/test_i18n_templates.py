@@ -39,18 +39,23 @@ def shown_outputs(source: str) -> list[tuple[int, str]]:
     return found
 
 
+STRING = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
 def problems(path: Path) -> list[str]:
     found = []
     name = path.relative_to(TEMPLATES) if path.is_relative_to(TEMPLATES) else path.name
-    for line, expression in shown_outputs(path.read_text(encoding="utf-8")):
-        where = f"{name}:{line}: {{{{{expression.strip()}}}}}"
+    for line, shown in shown_outputs(path.read_text(encoding="utf-8")):
+        # Words inside quotes are text to translate ("All countries"), not data.
+        expression = STRING.sub('""', shown)
+        where = f"{name}:{line}: {{{{{shown.strip()}}}}}"
         if RAW_DATE.search(expression):
             found.append(f"{where} shows a raw date (use |date, |datetime or |time)")
         if FORM_FIELD.search(expression):
             if "maxlength=2" in expression.replace(" ", ""):
                 found.append(f"{where} asks for a country code (use the country picker)")
             continue
-        if COUNTRY.search(expression) and not COUNTRY_HELPER.search(expression):
+        if COUNTRY.search(expression) and not COUNTRY_HELPER.search(shown):
             found.append(f"{where} shows a country code (use |country or |countries)")
     return found
 
