@@ -117,3 +117,28 @@ def test_an_email_is_written_in_the_recipients_zone(app, create_user):
         assert "May 30, 2027, 6:30\u202fPM" in message.body_text
         # The page that sent it keeps its own zone afterwards.
         assert i18n.select_timezone() == "Europe/Paris"
+
+
+def test_french_labels_take_the_space_before_a_colon(app, client, create_user, login):
+    from marketplace.notifications.models import SavedSearch
+
+    user = create_user("saver@example.org", alumni=True, status="verified")
+    with app.app_context():
+        db.session.add(
+            SavedSearch(
+                user_id=user.id,
+                kind="offers",
+                criteria={"q": "livre", "country": "SN"},
+                frequency="weekly",
+                unsubscribe_token_hash="0" * 64,
+            )
+        )
+        db.session.commit()
+    login(client, user, mfa=False)
+
+    html = client.get("/notifications/searches", headers={"Accept-Language": "fr"}).get_data(
+        as_text=True
+    )
+
+    assert "Mots-clés\u00a0: <strong>livre</strong>" in html
+    assert "Pays\u00a0: <strong>Sénégal</strong>" in html
