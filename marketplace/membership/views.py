@@ -130,6 +130,7 @@ def pay(payment_id: int):
         "membership/pay.html",
         payment=payment,
         done_url=_done_url(),
+        return_offer=_return_offer(request.args),
         back_to_offer=_return_offer(request.args) is not None,
         payment_label=payment.description,
         setup_client_secret=setup_secret,
@@ -145,15 +146,15 @@ def retry(payment_id: int):
     payment = own_membership_payment_or_404(payment_id)
     if not CsrfForm().validate_on_submit():
         flash(_("The form has expired. Please try again."), "error")
-        return redirect(url_for(".pay", payment_id=payment.id))
+        return redirect(url_for(".pay", payment_id=payment.id, offer=_return_offer(request.args)))
     try:
         card_checkout.retry_card_setup(payment, user=current_user)
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")
-        return redirect(url_for(".pay", payment_id=payment.id))
+        return redirect(url_for(".pay", payment_id=payment.id, offer=_return_offer(request.args)))
     db.session.commit()
-    return redirect(url_for(".pay", payment_id=payment.id))
+    return redirect(url_for(".pay", payment_id=payment.id, offer=_return_offer(request.args)))
 
 
 @bp.post("/pay/<int:payment_id>/confirm")
