@@ -37,11 +37,14 @@ translations-update: install
 	write_po(open(path, "wb"), cat, no_location=True, sort_output=True)'
 
 .ONESHELL:
+# The app's addresses follow PORT and STRIPE_PORT; `seed demo` prints the demo logins (once).
+RUN_ENV := SITE_URL=http://$(HOST):$(PORT) STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_PORT) \
+	STRIPE_JS_URL=http://127.0.0.1:$(STRIPE_PORT)/js.stripe.com/v3/
 run: install translations
-	set -euo pipefail
+	@set -euo pipefail
 	mkdir -p instance
-	$(FLASK) db upgrade
-	$(FLASK) seed demo
+	$(RUN_ENV) $(FLASK) db upgrade
+	$(RUN_ENV) $(FLASK) seed demo 2>&1 | grep -v ' INFO '
 	if ! (exec 3<>/dev/tcp/127.0.0.1/$(STRIPE_PORT)) 2>/dev/null; then
 	  $(BIN)/localstripe --port $(STRIPE_PORT) > instance/localstripe.log 2>&1 &
 	  LOCALSTRIPE_PID=$$!
@@ -50,23 +53,11 @@ run: install translations
 	cat <<-TXT
 
 	  Alumni marketplace running at http://$(HOST):$(PORT)/  (localstripe on port $(STRIPE_PORT))
-
-	  Demo logins, password: demo-password-2026
-	    admin@example.org       administrator      (two-factor code: make otp EMAIL=admin@example.org)
-	    moderator@example.org   moderator          (two-factor code: make otp EMAIL=moderator@example.org)
-	    treasurer@example.org   treasurer          (two-factor code: make otp EMAIL=treasurer@example.org)
-	    alice@example.org       verified alumna (English), paying member
-	    bruno@example.org       verified alumnus
-	    emma@example.org        alumna waiting for verification
-	    partner-owner@example.org     owner of the partner Librairie Voltaire
-	    partner-manager@example.org   manager of the partner Librairie Voltaire
-	    horizon-owner@example.org     owner of the partner Air Horizon
-	    partner-applicant@example.org partner application waiting for review
-
+	  Two-factor code of a demo staff account: make otp EMAIL=admin@example.org
 	  E-mails are written to instance/outbox/. Stop with Ctrl-C.
 
 	TXT
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(RUN_ENV) $(FLASK) run --host $(HOST) --port $(PORT)
 
 otp: install
 	$(FLASK) users otp $(EMAIL)

@@ -15,10 +15,12 @@ from werkzeug.wrappers import Response
 
 from jobs import services
 from jobs.forms import ActionForm, RejectForm, RequestChangesForm
+from jobs.labels import page_labels
 from jobs.models import Job, JobStatus
 from jobs.portal import history, job_helpers
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.markdown import render_markdown
 from marketplace.security import moderator_required
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,24 @@ def review(job_id: int) -> str:
         approve_form=ActionForm(),
         reject_form=RejectForm(),
         changes_form=RequestChangesForm(),
+    )
+
+
+@bp.get("/<int:job_id>/preview")
+@moderator_required
+def preview(job_id: int) -> str:
+    """The job page exactly as a verified alumnus will see it once published."""
+    job = get_job_or_404(job_id)
+    return render_template(
+        "jobs/detail.html",
+        job=job,
+        ended=False,
+        description=render_markdown(job.description),
+        can_apply=True,
+        apply_available=True,
+        preview=True,
+        back_url=url_for("jobs.moderation.review", job_id=job.id),
+        **page_labels(),
     )
 
 

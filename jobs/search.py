@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 
 from sqlalchemy import Select, and_, bindparam, exists, func, literal_column, or_, select, text
@@ -26,6 +26,7 @@ from jobs.models import Contract, Job, JobLanguage, JobStatus, Remote
 from jobs.services import fold
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.spelling import corrected_words
 
 # Objects created by the search migration outside the models; autogenerate must skip them.
 SEARCH_COLUMN = "search_vector"
@@ -195,6 +196,17 @@ def _ordering(sort: Sort, rank: ColumnElement | None) -> list:
         # Jobs without a deadline come last.
         return [Job.apply_deadline.is_(None), Job.apply_deadline.asc(), *newest]
     return newest
+
+
+def suggest_query(filters: JobFilters, *, now: datetime | None = None) -> str | None:
+    """A spelling of ``filters.q`` that finds open jobs when it finds none ("developeur" →
+    "developpeur"), or None (``marketplace/spelling.py``)."""
+    words = corrected_words(FTS_TABLE_PREFIX, query_words(filters.q))
+    if words is None:
+        return None
+    suggestion = " ".join(words)
+    statement = search_jobs(replace(filters, q=suggestion), now=now).limit(1)
+    return suggestion if db.session.scalar(statement) is not None else None
 
 
 def get_public_job(job_id: int) -> Job | None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from babel import Locale, UnknownLocaleError
+from dataclasses import replace
+
 from flask import Blueprint, abort, current_app, render_template, request
-from flask_babel import get_locale
 from flask_login import current_user
 
 from jobs import applications, moderation, pipeline, portal, search
 from jobs import demo as _demo  # noqa: F401 - registers the demo data steps (seed demo)
-from jobs.forms import CONTRACT_LABELS, REMOTE_LABELS
+from jobs.labels import page_labels
 from jobs.models import Contract, Remote
-from marketplace.accounts.forms import country_name
 from marketplace.extensions import db
 from marketplace.markdown import render_markdown
 from marketplace.routing import page_arg
@@ -28,26 +27,8 @@ APPLY_ENDPOINT = "jobs.applications.apply"
 FILTER_LANGUAGES = ("fr", "en", "de", "es", "it", "pt", "nl", "ar", "zh", "ja")
 
 
-def language_name(code: str) -> str:
-    """The name of the language ``code`` in the reader's language (the code if unknown)."""
-    try:
-        name = Locale.parse(code).get_display_name(str(get_locale() or "fr"))
-    except (UnknownLocaleError, ValueError, TypeError):
-        return code
-    return name or code
-
-
 def _reader_is_verified() -> bool:
     return bool(current_user.is_authenticated and current_user.is_verified_alumnus)
-
-
-def _labels() -> dict:
-    return {
-        "contract_labels": CONTRACT_LABELS,
-        "remote_labels": REMOTE_LABELS,
-        "language_name": language_name,
-        "country_name": country_name,
-    }
 
 
 @bp.get("/")
@@ -58,9 +39,15 @@ def index():
     page = db.paginate(statement, page=page_number, per_page=search.PAGE_SIZE, error_out=False)
     if page_number > 1 and not page.items and page.pages:
         page = db.paginate(statement, page=page.pages, per_page=search.PAGE_SIZE)
+    suggestion = search.suggest_query(filters) if not page.items and filters.q else None
+    if suggestion:
+        # Nothing matched what was typed: show what its closest spelling finds.
+        filters = replace(filters, q=suggestion)
+        page = db.paginate(search.search_jobs(filters), page=1, per_page=search.PAGE_SIZE)
     return render_template(
         "jobs/index.html",
         page=page,
+        suggestion=suggestion,
         filters=filters,
         args=filters.as_args(),
         sorts=search.Sort,
@@ -68,7 +55,7 @@ def index():
         remotes=list(Remote),
         filter_languages=FILTER_LANGUAGES,
         can_apply=_reader_is_verified(),
-        **_labels(),
+        **page_labels(),
     )
 
 
@@ -85,5 +72,5 @@ def detail(job_id: int):
         can_apply=_reader_is_verified(),
         apply_available=APPLY_ENDPOINT in current_app.view_functions,
         apply_endpoint=APPLY_ENDPOINT,
-        **_labels(),
+        **page_labels(),
     )

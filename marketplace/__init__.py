@@ -64,7 +64,7 @@ def register_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from marketplace.i18n import select_locale
+    from marketplace.i18n import register_helpers, select_locale, select_timezone
     from marketplace.security import register_security
 
     db.init_app(app)
@@ -74,8 +74,10 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(
         app,
         locale_selector=select_locale,
+        timezone_selector=select_timezone,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
+    register_helpers(app)
     limiter.init_app(app)
     app_cache.init_app(app)
     smorest_api.init_app(app)
@@ -92,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import views as accounts_views
     from marketplace.admin import views as admin_views
+    from marketplace.api import docs_views as api_docs_views
     from marketplace.catalog import api as catalog_api
     from marketplace.membership import api as membership_api
     from marketplace.membership import me_api as my_membership_api
@@ -128,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
         treasury_views.bp,
         privacy_views.bp,
         partner_plans_admin.bp,
+        api_docs_views.bp,
     ):
         app.register_blueprint(blueprint)
     api_blueprints = (
@@ -152,6 +156,14 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)
         # One budget for the whole API per caller: per account signed in, per IP otherwise.
         limiter.shared_limit("300/minute", scope="api")(blueprint)
+    # The partner dashboard's figures and to-dos come from the domains (partners imports
+    # neither offers nor jobs).
+    from jobs import dashboard as jobs_dashboard
+    from offers import dashboard as offers_dashboard
+    from partners import dashboard as partner_dashboard
+
+    partner_dashboard.register_source("offers", offers_dashboard.SOURCE)
+    partner_dashboard.register_source("jobs", jobs_dashboard.SOURCE)
     # Saved-search alerts: importing these registers each domain's source with the digests.
     import jobs.alerts  # noqa: F401
     import marketplace.payments.tasks  # noqa: F401 - payment re-sync and dashboard refunds

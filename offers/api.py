@@ -13,9 +13,10 @@ from flask_babel import gettext as _
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from marketplace.api import Blueprint
+from marketplace.api import Blueprint, api_caller
 from offers import search
 from offers.models import Offer
+from offers.reader_state import Reader, ReaderState, read_offer
 
 bp = Blueprint("offers_api", __name__, url_prefix="/offers", description="Offers")
 
@@ -71,6 +72,19 @@ class PublicOfferSchema(Schema):
     redeemed_count = fields.Integer(dump_only=True)
 
 
+class ReadOfferSchema(PublicOfferSchema):
+    """One offer, and for a signed-in caller what they can do with it."""
+
+    reader_state = fields.String(
+        dump_only=True,
+        validate=validate.OneOf([state.value for state in ReaderState]),
+        metadata={
+            "description": "What the caller can do with the offer (only with a token or "
+            "a browser session): the same state the offer page shows."
+        },
+    )
+
+
 def _filters(args: dict[str, Any]) -> search.OfferFilters:
     return search.OfferFilters(
         q=args["q"].strip(),
@@ -100,17 +114,22 @@ def list_offers(args: dict[str, Any], pagination_parameters: PaginationParameter
 
 
 @bp.get("/<int:offer_id>")
-@bp.response(200, PublicOfferSchema)
+@bp.response(200, ReadOfferSchema)
 @bp.alt_response(404, description="No such published offer.")
 @bp.alt_response(410, description="The offer has ended.")
 def get_offer(offer_id: int) -> Offer:
-    """One published offer; an ended one answers 410 Gone."""
+    """One published offer (one not started yet too); an ended one answers 410 Gone.
+
+    With a bearer token (or a browser session), ``reader_state`` says what the caller can do
+    with it, as the offer page does.
+    """
     offer = search.get_public_offer(offer_id)
     if offer is None:
         abort(404)
-    state = search.offer_state(offer)
-    if state == "upcoming":
-        abort(404)
-    if state == "ended":
+    if search.offer_state(offer) == "ended":
         abort(410, description=_("This offer has ended."))
+    caller = api_caller()
+    if caller is not None:
+        # Not a column: what ReadOfferSchema dumps for this caller alone.
+        offer.reader_state = read_offer(offer, Reader.load(caller)).state.value
     return offer

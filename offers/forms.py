@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -20,10 +20,12 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from marketplace.accounts.forms import clean_text, country_choices
+from marketplace.accounts.forms import clean_text
 from marketplace.catalog.models import Category
 from marketplace.extensions import db
+from marketplace.i18n import country_choices, from_reader_time, to_reader_time
 from offers.models import Audience, LimitPeriod, RedemptionMethod
 from offers.services import MESSAGE_MAX_LENGTH, TERMS
 
@@ -65,13 +67,18 @@ class OfferForm(FlaskForm):
         _l("Description (Markdown)"), validators=[Optional(), Length(max=20000)], filters=FILTERS
     )
     category = SelectField(_l("Category"), validators=[Optional()])
-    countries = SelectMultipleField(_l("Countries (none selected: worldwide)"))
+    # Checkboxes, not a Ctrl-click list; static/js/country-picker.js adds a search box.
+    countries = SelectMultipleField(
+        _l("Countries (none ticked: worldwide)"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        render_kw={"data-country-picker": "many"},
+    )
     city = StringField(_l("City"), validators=[Optional(), Length(max=120)], filters=FILTERS)
     online = BooleanField(_l("Available online"))
-    starts_at = DateTimeLocalField(
-        _l("Starts (UTC)"), format=DATETIME_FORMAT, validators=[Optional()]
-    )
-    ends_at = DateTimeLocalField(_l("Ends (UTC)"), format=DATETIME_FORMAT, validators=[Optional()])
+    # Typed in the partner's own time zone (their profile's), stored in UTC.
+    starts_at = DateTimeLocalField(_l("Starts"), format=DATETIME_FORMAT, validators=[Optional()])
+    ends_at = DateTimeLocalField(_l("Ends"), format=DATETIME_FORMAT, validators=[Optional()])
     audience = SelectField(
         _l("Audience"),
         choices=[SelectChoice(key.value, label) for key, label in AUDIENCE_LABELS.items()],
@@ -111,8 +118,11 @@ class OfferForm(FlaskForm):
         self.countries.choices = [SelectChoice(code, name) for code, name in country_choices()]
 
     def terms(self) -> dict[str, Any]:
-        """The form's values, keyed as the services expect."""
-        return {field: getattr(self, field).data for field in TERMS}
+        """The form's values, keyed as the services expect (times in the partner's zone)."""
+        values = {field: getattr(self, field).data for field in TERMS}
+        for field in ("starts_at", "ends_at"):
+            values[field] = from_reader_time(values.get(field))
+        return values
 
     @staticmethod
     def initial(terms: dict[str, Any]) -> dict[str, Any]:
@@ -120,9 +130,8 @@ class OfferForm(FlaskForm):
         data = dict(terms)
         for field in ("starts_at", "ends_at"):
             if data.get(field):
-                data[field] = (
-                    datetime.fromisoformat(data[field]).astimezone(UTC).replace(tzinfo=None)
-                )
+                moment = datetime.fromisoformat(data[field])
+                data[field] = to_reader_time(moment).replace(tzinfo=None)
         data["category"] = data.get("category") or ""
         return data
 
@@ -155,4 +164,13 @@ class RequestChangesForm(FlaskForm):
         _l("What should change"),
         validators=[DataRequired(), Length(max=MESSAGE_MAX_LENGTH)],
         filters=FILTERS,
+    )
+
+
+class PictureForm(FlaskForm):
+    """An offer's picture: a new image, or none (offers/pictures.py checks the content)."""
+
+    picture = FileField(
+        _l("Picture (JPEG, PNG or WebP, 5 MB at most)"),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
     )

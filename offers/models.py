@@ -115,6 +115,8 @@ class Offer(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The optional picture's token (offers/pictures.py names its files after it).
+    picture: Mapped[str | None] = mapped_column(String(32))
     # Paid featured placement: listed first until then (see FeaturedPlacement).
     featured_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 

@@ -19,8 +19,10 @@ from marketplace.extensions import db
 from marketplace.security import moderator_required
 from offers import services
 from offers.forms import ActionForm, RejectForm, RequestChangesForm
-from offers.models import Offer, OfferStatus
+from offers.markdown import render_markdown
+from offers.models import Audience, Offer, OfferStatus
 from offers.portal import history, offer_helpers, pool_counts
+from offers.reader_state import OfferReading, Reader, ReaderState
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,25 @@ def review(offer_id: int) -> str:
         approve_form=ActionForm(),
         reject_form=RejectForm(),
         changes_form=RequestChangesForm(),
+    )
+
+
+@bp.get("/<int:offer_id>/preview")
+@moderator_required
+def preview(offer_id: int) -> str:
+    """The offer page (and its card) exactly as a verified alumnus will see it once approved."""
+    offer = services.preview_offer(get_offer_or_404(offer_id))
+    return render_template(
+        "offers/detail.html",
+        offer=offer,
+        ended=False,
+        description=render_markdown(offer.description),
+        reader=Reader(),
+        reading=OfferReading(ReaderState.CAN_REDEEM),
+        States=ReaderState,
+        preview=True,
+        back_url=url_for("offers.moderation.review", offer_id=offer_id),
+        MEMBERS=Audience.MEMBERS,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -17,7 +17,7 @@ from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from offers import services
+from offers import pictures, services
 from offers.forms import (
     AUDIENCE_LABELS,
     METHOD_LABELS,
@@ -25,6 +25,7 @@ from offers.forms import (
     ActionForm,
     CodesForm,
     OfferForm,
+    PictureForm,
 )
 from offers.markdown import render_markdown
 from offers.models import Offer, OfferCode, OfferStatus, OfferStatusChange, RedemptionMethod
@@ -193,11 +194,40 @@ def detail(offer_id: int) -> str:
         diff=services.pending_diff(offer),
         pool=pool,
         codes_form=CodesForm(),
+        picture_form=PictureForm(),
         action_form=ActionForm(),
         actions={name: offer.status in states for name, states in ACTIONS.items()},
         in_review=services.needs_review(offer),
         problems=services.completeness_problems(offer) if offer.status in services.EDITABLE else [],
     )
+
+
+@bp.post("/<int:offer_id>/picture")
+@partner_required()
+def picture(offer_id: int) -> Response:
+    """Set or remove the offer's picture (the button pressed says which)."""
+    offer = get_offer_or_404(offer_id, partner=current_partner())
+    form = PictureForm()
+    back = redirect(url_for("offers.portal.detail", offer_id=offer.id) + "#picture")
+    if not form.validate_on_submit():
+        flash(_("The form has expired. Please try again."), "error")
+        return back
+    removing = "remove" in request.form
+    upload = form.picture.data
+    if not removing and not upload:
+        flash(_("Choose a picture to send."), "error")
+        return back
+    try:
+        data = None if removing else upload.read(pictures.MAX_UPLOAD_BYTES + 1)
+        previous = pictures.set_offer_picture(offer, actor=current_user, data=data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return back
+    db.session.commit()
+    pictures.delete_picture(previous)
+    flash(_("The picture was removed.") if removing else _("The picture was saved."), "success")
+    return back
 
 
 def pool_counts(offer: Offer) -> dict[str, int]:

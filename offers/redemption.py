@@ -18,6 +18,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -26,12 +27,11 @@ from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, DomainError, NotFound, NotVerified, PermissionDenied
 from marketplace.extensions import db
-from marketplace.i18n import N_
+from marketplace.i18n import N_, country_name, country_names
 from marketplace.membership.services import has_active_membership
 from marketplace.notifications.services import queue_mail
 from offers.models import (
     Audience,
-    LimitPeriod,
     Offer,
     OfferCode,
     OfferDailyStat,
@@ -39,6 +39,7 @@ from offers.models import (
     Redemption,
     RedemptionMethod,
 )
+from offers.reader_state import is_outside_countries, period_key
 from partners.models import Partner, PartnerMember
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,11 @@ class OfferEnded(DomainError):
 class MembersOnly(PermissionDenied):
     code = "members_only"
     message = _l("This offer is reserved for paying members of the association.")
+
+
+class NotInCountry(PermissionDenied):
+    code = "not_in_country"
+    message = _l("This offer is not available in the country where you live.")
 
 
 class OfferSoldOut(Conflict):
@@ -96,14 +102,20 @@ class VoucherExpired(Conflict):
 # ---------------------------------------------------------------- redeeming
 
 
-def period_key(period: LimitPeriod, now: datetime) -> str:
-    """The per-member counting period of ``now``: "ever", "2026-W48" or "2026-11"."""
-    if period == LimitPeriod.WEEK:
-        year, week, _weekday = now.isocalendar()
-        return f"{year}-W{week:02d}"
-    if period == LimitPeriod.MONTH:
-        return f"{now.year}-{now.month:02d}"
-    return "ever"
+def not_in_country_message(offer: Offer, country: str | None) -> str:
+    """Why a member living in ``country`` cannot use ``offer``, in their words."""
+    if not country:
+        return _(
+            "This offer is only for members living in %(countries)s; add the country where "
+            "you live to your profile.",
+            countries=country_names(offer.countries),
+        )
+    return _(
+        "This offer is only for members living in %(countries)s; your profile says you live "
+        "in %(country)s.",
+        countries=country_names(offer.countries),
+        country=country_name(country),
+    )
 
 
 def generate_code() -> str:
@@ -123,6 +135,9 @@ def check_redeemable(offer: Offer | None, *, user: User, now: datetime) -> Offer
         raise OfferNotAvailable()
     if not user.is_verified_alumnus:
         raise NotVerified()
+    profile = user.alumni_profile
+    if is_outside_countries(offer, profile.country if profile else None):
+        raise NotInCountry(not_in_country_message(offer, profile.country if profile else None))
     if offer.audience == Audience.MEMBERS and not has_active_membership(user, on=now.date()):
         raise MembersOnly()
     return offer

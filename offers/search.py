@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -38,6 +38,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.spelling import corrected_words
 from marketplace.text import fold as folded
 from offers.models import Offer, OfferCountry, OfferDailyStat, OfferStatus
 from partners.models import Partner
@@ -328,6 +329,20 @@ def _ordering(sort: Sort, rank: ColumnElement | None) -> list:
     if sort == Sort.POPULAR:
         return [Offer.redeemed_count.desc(), *newest]
     return newest
+
+
+def suggest_query(filters: OfferFilters, *, now: datetime | None = None) -> str | None:
+    """A spelling of ``filters.q`` that finds live offers when it finds none ("formaton" →
+    "formation"), or None: each word the index does not know becomes its closest indexed word
+    (``marketplace/spelling.py``), and the result must match at least one live offer."""
+    words = corrected_words(FTS_TABLE_PREFIX, query_words(filters.q))
+    if words is None:
+        return None
+    suggestion = " ".join(words)
+    matching, _rank = _matching(
+        replace(filters, q=suggestion), now or utcnow(), columns=(Offer.id,)
+    )
+    return suggestion if db.session.scalar(matching.limit(1)) is not None else None
 
 
 def latest_offers(limit: int = 3) -> list[Offer]:

@@ -114,11 +114,13 @@ class InvalidOffer(InvalidInput):
 
 
 def refresh_search_text(offer: Offer, *, partner_name: str | None = None) -> None:
-    """Recompute ``search_fr`` and ``search_en`` from the offer's live fields."""
+    """Recompute ``search_fr`` and ``search_en`` from the offer's live fields and its category's
+    name (someone looking for "formation" finds the training offers)."""
     name = partner_name if partner_name is not None else offer.partner.name
+    category = offer.category
     for lang in ("fr", "en"):
         parts = [getattr(offer, f"{field}_{lang}") for field in SEARCH_FIELDS]
-        parts += [offer.city, name]
+        parts += [offer.city, name, getattr(category, f"name_{lang}", None)]
         setattr(offer, f"search_{lang}", fold(" ".join(part for part in parts if part)))
 
 
@@ -264,6 +266,22 @@ def _apply(offer: Offer, terms: dict[str, Any]) -> None:
         if field in terms:
             setattr(offer, field, terms[field])
     refresh_search_text(offer)
+
+
+def preview_offer(offer: Offer) -> Offer:
+    """The offer as alumni will see it once approved (its proposed changes applied): a copy
+    that is never added to the session, so nothing of it can be saved."""
+    copy = Offer(
+        id=offer.id,
+        partner=offer.partner,
+        status=OfferStatus.PUBLISHED,
+        picture=offer.picture,
+        redeemed_count=offer.redeemed_count,
+        link_url=offer.link_url,
+    )
+    with db.session.no_autoflush:
+        _apply(copy, {**snapshot(offer), **(offer.pending_changes or {})})
+    return copy
 
 
 def pending_diff(offer: Offer) -> list[tuple[str, Any, Any]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from dataclasses import replace
+
+from flask import Blueprint, abort, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
@@ -12,10 +14,13 @@ from marketplace.cache import cached, ignore_writes_to
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.i18n import format_money
+from marketplace.membership.services import offered_tiers
 from marketplace.routing import page_arg
-from offers import analytics_views, moderation, portal, search, wallet
+from offers import analytics_views, moderation, pictures, portal, reader_state, search, wallet
 from offers.markdown import render_markdown
 from offers.models import Audience
+from offers.redemption import not_in_country_message
 
 bp = Blueprint("offers", __name__, url_prefix="/offers")
 bp.register_blueprint(portal.bp)
@@ -26,8 +31,17 @@ bp.register_blueprint(analytics_views.bp)
 REDEEM_ENDPOINT = "offers.wallet.redeem"
 
 
-def _reader_is_verified() -> bool:
-    return bool(current_user.is_authenticated and current_user.is_verified_alumnus)
+@bp.app_template_global()
+def partner_logo_url(partner) -> str:
+    """The logo's address, named after the stored file: a new logo is a new address, so the
+    logo route may let browsers keep it for a year."""
+    return url_for("partners.logo", partner_id=partner.id, v=partner.logo_filename.split(".")[0])
+
+
+@bp.app_template_filter()
+def initials(name: str) -> str:
+    """Up to two initials of a name, for a placeholder ("Librairie Voltaire" → "LV")."""
+    return "".join(word[0] for word in (name or "").split() if word[:1].isalnum())[:2].upper()
 
 
 @bp.app_template_global()
@@ -56,34 +70,53 @@ ignore_writes_to(
 )
 
 
-def _results(filters: search.OfferFilters, page_number: int, can_redeem: bool) -> Markup:
+def _results(filters: search.OfferFilters, page_number: int, reader: reader_state.Reader) -> Markup:
     page = search.find_offers(filters, page=page_number, count_cap=search.COUNT_CAP)
     if page_number > 1 and not page.items and page.pages:
         page = search.find_offers(filters, page=page.pages, count_cap=search.COUNT_CAP)
+    suggestion = search.suggest_query(filters) if not page.items and filters.q else None
+    if suggestion:
+        # Nothing matched what was typed: show what its closest spelling finds.
+        filters = replace(filters, q=suggestion)
+        page = search.find_offers(filters, count_cap=search.COUNT_CAP)
     return Markup(  # noqa: S704 - the output of an autoescaping Jinja template
         render_template(
             "offers/_results.html",
             page=page,
             args=filters.as_args(),
-            can_redeem=can_redeem,
+            readings=reader_state.read_offers(page.items, reader),
+            suggestion=suggestion,
+            States=reader_state.ReaderState,
             MEMBERS=Audience.MEMBERS,
         )
     )
 
 
+def _reader() -> reader_state.Reader:
+    return reader_state.Reader.load(current_user)
+
+
 @bp.get("/")
 def index():
+    reader = _reader()
     filters = search.OfferFilters.from_args(request.args)
+    # What the reader can use comes first: their country and worldwide, until they choose.
+    default_country = bool(reader.country and "country" not in request.args)
+    if default_country:
+        filters = replace(filters, country=reader.country)
     page_number = page_arg()
-    can_redeem = _reader_is_verified()
-    key = (str(get_locale()), can_redeem, page_number, *sorted(filters.as_args().items()))
-    results = cached(
-        "offer-results",
-        LISTING_TABLES,
-        key,
-        lambda: _results(filters, page_number, can_redeem),
-        timeout=LISTING_CACHE_SECONDS,
-    )
+    if reader.is_visitor:
+        # Every visitor sees the same cards: rendered once per language, search and page.
+        key = (str(get_locale()), page_number, *sorted(filters.as_args().items()))
+        results = cached(
+            "offer-results",
+            LISTING_TABLES,
+            key,
+            lambda: _results(filters, page_number, reader),
+            timeout=LISTING_CACHE_SECONDS,
+        )
+    else:
+        results = _results(filters, page_number, reader)
     categories = db.session.scalars(select(Category).order_by(Category.position, Category.slug))
     return render_template(
         "offers/index.html",
@@ -92,9 +125,37 @@ def index():
         args=filters.as_args(),
         categories=list(categories),
         sorts=search.Sort,
-        can_redeem=can_redeem,
+        default_country=default_country,
+        all_countries_args={**filters.as_args(), "country": ""},
         MEMBERS=Audience.MEMBERS,
     )
+
+
+def membership_price() -> str | None:
+    """The lowest yearly membership price on offer, formatted for the reader."""
+    tiers = offered_tiers()
+    if not tiers:
+        return None
+    cheapest = min(tiers, key=lambda tier: tier.amount)
+    return format_money(cheapest.amount, cheapest.currency)
+
+
+# A picture's address names its content (a new picture gets new files): cached for a year.
+PICTURE_CACHE_SECONDS = 365 * 24 * 3600
+
+
+@bp.get("/pictures/<name>")
+def picture(name: str):
+    """A stored width of an offer's picture: its address changes with the picture, so it is
+    cached for a year."""
+    path = pictures.picture_path(name)
+    if path is None or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="image/webp", max_age=PICTURE_CACHE_SECONDS)
+    response.cache_control.immutable = True
+    response.cache_control.public = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/<int:offer_id>")
@@ -103,16 +164,25 @@ def detail(offer_id: int):
     if offer is None:
         abort(404)
     state = search.offer_state(offer)
-    if state == "upcoming":
-        abort(404)
+    reader = _reader()
+    reading = reader_state.read_offer(offer, reader)
     # Rendered before the commit below, which would expire the loaded offer and reload it.
     page = render_template(
         "offers/detail.html",
         offer=offer,
         ended=state == "ended",
         description=render_markdown(offer.description),
-        can_redeem=_reader_is_verified(),
-        redeem_available=REDEEM_ENDPOINT in current_app.view_functions,
+        reader=reader,
+        reading=reading,
+        States=reader_state.ReaderState,
+        membership_price=(
+            membership_price() if reading.state == reader_state.ReaderState.MEMBERS_ONLY else None
+        ),
+        not_in_country_message=(
+            not_in_country_message(offer, reader.country)
+            if reading.state == reader_state.ReaderState.NOT_IN_COUNTRY
+            else None
+        ),
         redeem_endpoint=REDEEM_ENDPOINT,
         MEMBERS=Audience.MEMBERS,
     )

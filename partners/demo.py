@@ -128,7 +128,7 @@ def demo_offers() -> list[DemoOffer]:
                 "per_member_limit": 1,
                 "limit_period": "month",
             },
-            redeemed_by=("alice@example.org", "bruno@example.org"),
+            redeemed_by=("bruno@example.org",),
         ),
         DemoOffer(
             "Librairie Voltaire",
@@ -143,7 +143,7 @@ def demo_offers() -> list[DemoOffer]:
                 "total_limit": 50,
                 "reveal_ttl_minutes": 60 * 24 * 30,
             },
-            redeemed_by=("chloe@example.org", "bruno@example.org"),
+            redeemed_by=("bruno@example.org",),
         ),
         DemoOffer(
             "Librairie Voltaire",
@@ -226,12 +226,13 @@ def demo_offers() -> list[DemoOffer]:
             {
                 "title_fr": "Bootcamp web à -20 %",
                 "title_en": "20% off the web bootcamp",
-                "summary_fr": "Douze semaines pour devenir développeur web, à Lisbonne.",
-                "summary_en": "Twelve weeks to become a web developer, in Lisbon.",
+                "summary_fr": (
+                    "Douze semaines pour devenir développeur web, à Lisbonne ou à distance."
+                ),
+                "summary_en": "Twelve weeks to become a web developer, in Lisbon or remotely.",
                 "description_fr": "Un code personnel est généré pour vous à chaque demande.",
                 "description_en": "A personal code is generated for you on each request.",
                 "category": "training",
-                "countries": ["PT"],
                 "city": "Lisboa",
                 "redemption_method": "generated_codes",
                 "per_member_limit": 1,

@@ -37,6 +37,7 @@ from offers.models import Offer, OfferStatus
 from partners import services
 from partners import tasks as _tasks  # noqa: F401 - registers the orphan-application task
 from partners.access import current_membership, current_partner, partner_required
+from partners.dashboard import RECENT_DAYS, dashboard_view
 from partners.forms import (
     ROLE_LABELS,
     ActionForm,
@@ -339,6 +340,8 @@ def dashboard():
         team_size=team_size,
         offer_counts=offer_counts,
         offer_total=sum(counts.values()),
+        recent=dashboard_view(partner),
+        recent_days=RECENT_DAYS,
     )
 
 
@@ -371,6 +374,9 @@ def profile():
     return _render("partners/profile.html", form=form, partner=partner)
 
 
+LOGO_CACHE_SECONDS = 365 * 24 * 3600
+
+
 @bp.get("/<int:partner_id>/logo")
 def logo(partner_id: int):
     """An approved partner's logo (public)."""
@@ -379,7 +385,11 @@ def logo(partner_id: int):
     if path is None or not path.is_file():
         abort(404)
     mimetype = "image/png" if path.suffix == ".png" else "image/jpeg"
-    response = send_file(path, mimetype=mimetype, max_age=3600)
+    # Pages ask for ?v=<the stored name>: that address never changes content, keep it a year.
+    current = request.args.get("v") == path.stem
+    response = send_file(path, mimetype=mimetype, max_age=LOGO_CACHE_SECONDS if current else 3600)
+    if current:
+        response.cache_control.immutable = True
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
     return response

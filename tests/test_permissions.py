@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "membership_api.list_tiers": (200, 200, 200, 200, 200, 200),
     "accounts_api.me": (401, 200, 200, 200, 200, 200),
     "api-docs.openapi_json": (200, 200, 200, 200, 200, 200),
+    "api_docs.index": (200, 200, 200, 200, 200, 200),
     # partners (issue 3, point 1): application, staff queue, portal, invitations
     "partners.apply": (200, 200, 200, 200, 200, 200),
     "partners.applied": (200, 200, 200, 200, 200, 200),
@@ -61,6 +62,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     # offers browse: public listing and offer page (a missing offer id → 404), public API
     "offers.index": (200, 200, 200, 200, 200, 200),
     "offers.detail": (404, 404, 404, 404, 404, 404),
+    "offers.picture": (404, 404, 404, 404, 404, 404),
     "offers_api.list_offers": (200, 200, 200, 200, 200, 200),
     "offers_api.get_offer": (404, 404, 404, 404, 404, 404),
     # offers wallet and redemption API (issue 3, points 3 and 5): a missing redemption id → 404
@@ -77,6 +79,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "offers.portal.edit": (302, 403, 403, 403, 403, 403),
     "offers.moderation.queue": (302, 403, 403, 200, 403, 200),
     "offers.moderation.review": (302, 403, 403, 404, 403, 404),
+    "offers.moderation.preview": (302, 403, 403, 404, 403, 404),
     "partner_offers_api.list_partner_offers": (401, 403, 403, 403, 403, 403),
     "partner_offers_api.get_partner_offer": (401, 403, 403, 403, 403, 403),
     # offers analytics (issue 3, point 6): partner portal pages and CSV export
@@ -111,6 +114,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int, int]] = {
     "jobs.portal.edit": (302, 403, 403, 403, 403, 403),
     "jobs.moderation.queue": (302, 403, 403, 200, 403, 200),
     "jobs.moderation.review": (302, 403, 403, 404, 403, 404),
+    "jobs.moderation.preview": (302, 403, 403, 404, 403, 404),
     "partner_jobs_api.list_partner_jobs": (401, 403, 403, 403, 403, 403),
     "partner_jobs_api.get_partner_job": (401, 403, 403, 403, 403, 403),
     # payment documents, treasury and admin settings (issue 5, points 3, 5-6): a missing

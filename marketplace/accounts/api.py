@@ -12,7 +12,12 @@ from flask_smorest import Blueprint, abort
 
 from marketplace.accounts import services
 from marketplace.accounts.models import User
-from marketplace.accounts.schemas import MeSchema, TokenRequestSchema, TokenSchema
+from marketplace.accounts.schemas import (
+    MeSchema,
+    MeUpdateSchema,
+    TokenRequestSchema,
+    TokenSchema,
+)
 from marketplace.api import api_caller, auth_required
 from marketplace.errors import PermissionDenied
 from marketplace.extensions import (
@@ -115,3 +120,33 @@ def revoke_current_token():
 def me():
     """The caller's account: a bearer token, or a browser session."""
     return api_caller()
+
+
+@bp.patch("/me")
+@auth_required()
+@bp.arguments(MeUpdateSchema)
+@bp.response(200, MeSchema)
+@bp.alt_response(401, response="UNAUTHORIZED")
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@bp.doc(security=BEARER)
+def update_me(changes: dict):
+    """Change the caller's language, time zone and, for an alumnus, country and city."""
+    user = api_caller()
+    profile = user.alumni_profile
+    if profile is None and ({"country", "city"} & changes.keys()):
+        abort(
+            422,
+            message=_("Only alumni have a country and a city."),
+            errors={"json": {"country": [_("Only alumni have a country and a city.")]}},
+        )
+    services.update_profile(
+        user,
+        full_name=user.full_name,
+        locale=changes.get("locale", user.locale),
+        timezone=changes.get("timezone"),
+        country=changes.get("country"),
+        city=changes.get("city"),
+    )
+    db.session.commit()
+    logger.info("user %s changed their settings by the API: %s", user.id, sorted(changes))
+    return user

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
-from functools import cache
 from typing import Any
 
-from babel import Locale
 from flask import current_app
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -35,37 +31,16 @@ from wtforms.validators import (
 from marketplace.accounts import services
 from marketplace.accounts.models import AlumniProfile
 from marketplace.catalog.models import School
+from marketplace.i18n import (  # noqa: F401 - NOT_COUNTRIES and country_name re-exported
+    NOT_COUNTRIES,
+    country_choices,
+    country_name,
+    timezone_names,
+)
 from marketplace.security import MAX_PASSWORD_LENGTH, password_problem
 
 FIRST_GRADUATION_YEAR = 1950
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
-# Codes Babel lists among territories that are not countries one lives in.
-NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"}
-
-
-def _sort_key(name: str) -> str:
-    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
-
-
-@cache
-def _countries(locale: str) -> tuple[tuple[str, str], ...]:
-    territories = Locale.parse(locale).territories
-    countries = [
-        (code, name)
-        for code, name in territories.items()
-        if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
-    ]
-    return tuple(sorted(countries, key=lambda item: _sort_key(item[1])))
-
-
-def country_choices() -> list[tuple[str, str]]:
-    """ISO 3166 alpha-2 codes with their names in the reader's language, in name order."""
-    return list(_countries(str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])))
-
-
-def country_name(code: str | None) -> str:
-    """A country's name in the reader's language (the code itself when unknown)."""
-    return dict(country_choices()).get(code or "", code or "")
 
 
 def clean_text(value: Any) -> Any:
@@ -104,7 +79,25 @@ def _email_field() -> StringField:
 
 
 def _country_field(*validators: Any) -> SelectField:
-    return SelectField(_l("Country where you live"), validators=list(validators))
+    return SelectField(
+        _l("Country where you live"),
+        validators=list(validators),
+        render_kw={"data-country-picker": ""},
+    )
+
+
+def _timezone_field() -> SelectField:
+    # static/js/timezone.js picks the browser's zone when the form is new.
+    return SelectField(
+        _l("Time zone"),
+        choices=lambda: [
+            ("", _l("Choose a time zone")),
+            *((name, name.replace("_", " ")) for name in timezone_names()),
+        ],
+        validators=[Optional()],
+        render_kw={"data-browser-timezone": ""},
+        invalid_choice_message=_l("Choose a time zone from the list."),
+    )
 
 
 class RegistrationForm(FlaskForm):
@@ -136,6 +129,7 @@ class RegistrationForm(FlaskForm):
         validators=[DataRequired(), Length(max=120)],
         render_kw={"autocomplete": "address-level2"},
     )
+    timezone = _timezone_field()
     evidence = FileField(
         _l("Proof of graduation (optional)"),
         render_kw={"accept": "application/pdf,image/png,image/jpeg"},
@@ -264,6 +258,7 @@ class ProfileForm(FlaskForm):
         render_kw={"autocomplete": "name"},
     )
     locale = SelectField(_l("Language"), validators=[DataRequired()])
+    timezone = _timezone_field()
     country = _country_field(DataRequired())
     city = StringField(
         _l("City"),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from marketplace.accounts.models import VerificationStatus
+from marketplace.i18n import COUNTRY_CODES, is_timezone
 
 
 class IsSet(fields.Boolean):
@@ -88,6 +89,9 @@ class MeSchema(Schema):
     email = fields.String(dump_only=True)
     full_name = fields.String(dump_only=True)
     locale = fields.String(dump_only=True)
+    timezone = fields.String(
+        dump_only=True, metadata={"description": "IANA zone dates are shown in, e.g. Asia/Tokyo."}
+    )
     roles = SortedStrings(dump_only=True, metadata={"description": "Staff roles held."})
     email_confirmed = IsSet(attribute="email_confirmed_at", dump_only=True)
     alumni = fields.Nested(
@@ -97,3 +101,27 @@ class MeSchema(Schema):
         dump_only=True,
         metadata={"description": "null when the caller registered as no alumnus."},
     )
+
+
+class MeUpdateSchema(Schema):
+    """What the caller may change of their own settings (absent fields stay as they are)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    locale = fields.String(validate=validate.OneOf(["fr", "en"]))
+    timezone = fields.String(metadata={"description": "An IANA zone, e.g. Europe/Lisbon."})
+    country = fields.String(
+        metadata={"description": "ISO 3166 alpha-2 (alumni only): where the caller lives."}
+    )
+    city = fields.String(validate=validate.Length(min=1, max=120))
+
+    @validates("timezone")
+    def _known_zone(self, value: str, **kwargs: Any) -> None:
+        if not is_timezone(value):
+            raise ValidationError("Unknown time zone.")
+
+    @validates("country")
+    def _known_country(self, value: str, **kwargs: Any) -> None:
+        if value.upper() not in COUNTRY_CODES:
+            raise ValidationError("Unknown country code.")

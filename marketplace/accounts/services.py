@@ -30,7 +30,7 @@ from marketplace.catalog.models import School
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, DomainError, InvalidInput, NotFound
 from marketplace.extensions import db
-from marketplace.i18n import N_
+from marketplace.i18n import N_, is_timezone
 from marketplace.notifications.services import queue_mail
 from marketplace.security import (
     end_all_sessions,
@@ -164,6 +164,7 @@ class Registration:
     country: str
     city: str
     locale: str = "fr"
+    timezone: str | None = None
     evidence_filename: str | None = None
     evidence_original_name: str | None = None
     evidence_content_type: str | None = None
@@ -211,6 +212,8 @@ def register_alumnus(data: Registration) -> User | None:
     user = create_user(
         email=data.email, password=data.password, full_name=data.full_name, locale=data.locale
     )
+    if is_timezone(data.timezone):
+        user.timezone = data.timezone
     profile = AlumniProfile(
         user=user,
         school=school,
@@ -417,10 +420,14 @@ def update_profile(
     locale: str,
     country: str | None = None,
     city: str | None = None,
+    timezone: str | None = None,
 ) -> None:
+    """Change what a person says of themselves; an unknown language or zone is ignored."""
     user.full_name = full_name.strip()
     if locale in current_app.config["LANGUAGES"]:
         user.locale = locale
+    if is_timezone(timezone):
+        user.timezone = timezone
     if user.alumni_profile is not None:
         if country:
             user.alumni_profile.country = country.upper()

@@ -170,6 +170,7 @@ def register():
                         country=form.country.data,
                         city=form.city.data,
                         locale=str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
+                        timezone=form.timezone.data,
                         evidence_filename=evidence.filename,
                         evidence_original_name=evidence.original_name,
                         evidence_content_type=evidence.content_type,
@@ -559,7 +560,11 @@ def reset_password(token: str):
 
 def _profile_form(user: User) -> ProfileForm:
     profile = user.alumni_profile
-    data: dict[str, Any] = {"full_name": user.full_name, "locale": user.locale}
+    data: dict[str, Any] = {
+        "full_name": user.full_name,
+        "locale": user.locale,
+        "timezone": user.timezone,
+    }
     if profile is not None:
         data.update(country=profile.country, city=profile.city)
     return ProfileForm(data=data, profile=profile)
@@ -593,6 +598,7 @@ def profile():
             locale=form.locale.data,
             country=form.country.data if "country" in form else None,
             city=form.city.data if "city" in form else None,
+            timezone=form.timezone.data,
         )
         db.session.commit()
         # Kept for after sign-out too.

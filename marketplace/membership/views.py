@@ -11,6 +11,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import format_currency
@@ -78,12 +79,26 @@ def index():
     ).all()
     return render_template(
         "membership/index.html",
+        return_offer=_return_offer(request.args),
         state=services.membership_status(current_user),
         tiers=services.offered_tiers(current_user),
         profile=profile,
         periods=periods,
         verified=current_user.is_verified_alumnus,
     )
+
+
+def _return_offer(values) -> int | None:
+    """The offer a member-to-be came from (``offer=<id>``): they go back to it once paid."""
+    offer_id = values.get("offer", type=int)
+    return offer_id if offer_id and 0 < offer_id < 2**31 else None
+
+
+def _done_url() -> str:
+    offer_id = _return_offer(request.args)
+    if offer_id:
+        return url_for("offers.detail", offer_id=offer_id)
+    return url_for("membership.index")
 
 
 @bp.post("/checkout/<tier_code>")
@@ -99,7 +114,7 @@ def checkout(tier_code: str):
         flash(str(error.message), "error")
         return redirect(url_for(".index"))
     db.session.commit()
-    return redirect(url_for(".pay", payment_id=payment.id))
+    return redirect(url_for(".pay", payment_id=payment.id, offer=_return_offer(request.form)))
 
 
 @bp.get("/pay/<int:payment_id>")
@@ -114,6 +129,9 @@ def pay(payment_id: int):
     return render_template(
         "membership/pay.html",
         payment=payment,
+        done_url=_done_url(),
+        return_offer=_return_offer(request.args),
+        back_to_offer=_return_offer(request.args) is not None,
         payment_label=payment.description,
         setup_client_secret=setup_secret,
         payment_client_secret=payment_secret,
@@ -128,15 +146,15 @@ def retry(payment_id: int):
     payment = own_membership_payment_or_404(payment_id)
     if not CsrfForm().validate_on_submit():
         flash(_("The form has expired. Please try again."), "error")
-        return redirect(url_for(".pay", payment_id=payment.id))
+        return redirect(url_for(".pay", payment_id=payment.id, offer=_return_offer(request.args)))
     try:
         card_checkout.retry_card_setup(payment, user=current_user)
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")
-        return redirect(url_for(".pay", payment_id=payment.id))
+        return redirect(url_for(".pay", payment_id=payment.id, offer=_return_offer(request.args)))
     db.session.commit()
-    return redirect(url_for(".pay", payment_id=payment.id))
+    return redirect(url_for(".pay", payment_id=payment.id, offer=_return_offer(request.args)))
 
 
 @bp.post("/pay/<int:payment_id>/confirm")

@@ -15,12 +15,12 @@ from wtforms import (
     SelectChoice,
     SelectField,
     SelectMultipleField,
-    StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from marketplace.accounts.reasons import REFUSAL_REASONS
+from marketplace.i18n import country_choices
 from marketplace.moderation.services import (
     APPROVE,
     MESSAGE_MAX_LENGTH,
@@ -72,12 +72,13 @@ class QueueFilterForm(FlaskForm):
     school = SelectField(
         _l("School"), coerce=_optional_int, validators=[Optional()], validate_choice=False
     )
-    country = StringField(
-        _l("Country (ISO code)"),
-        validators=[
-            Optional(),
-            Regexp(r"^[A-Za-z]{2}$", message=_l("Two letters, such as PT.")),
-        ],
+    country = SelectField(
+        _l("Country"),
+        choices=lambda: [("", _l("All countries")), *country_choices()],
+        filters=[lambda value: value.upper() if isinstance(value, str) else value],
+        validators=[Optional()],
+        invalid_choice_message=_l("Choose a country from the list."),
+        render_kw={"data-country-picker": ""},
     )
     year = IntegerField(
         _l("Graduation year"), validators=[Optional(), NumberRange(min=1900, max=2100)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from marketplace import audit
@@ -25,7 +25,7 @@ from marketplace.accounts.models import (
     VerificationStatus,
 )
 from marketplace.accounts.reasons import REFUSAL_REASONS
-from marketplace.accounts.services import match_roster
+from marketplace.accounts.services import match_roster, send_confirmation
 from marketplace.catalog.models import School
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, InvalidInput
@@ -160,6 +160,45 @@ def bulk_decide(
             _request_info(profile, actor=actor, message=message or "", bulk=True)
         result.decided += 1
     return result
+
+
+class AlreadyConfirmed(Conflict):
+    code = "already_confirmed"
+    message = _l("This address is already confirmed.")
+
+
+def resend_confirmation(profile: AlumniProfile, *, actor: User) -> None:
+    """Send a sign-up's confirmation link again (a moderator's nudge); audited."""
+    user = profile.user
+    if user.email_confirmed_at is not None:
+        raise AlreadyConfirmed()
+    send_confirmation(user)
+    audit.record(
+        "member.confirmation_resent",
+        actor=actor,
+        object_type="user",
+        object_id=user.id,
+        profile_id=profile.id,
+    )
+    logger.info("confirmation of user %s sent again by %s", user.id, actor.id)
+
+
+def waiting_for_confirmation() -> int:
+    """Sign-ups still to decide whose address is not confirmed (the queue hides them)."""
+    return (
+        db.session.scalar(
+            select(func.count(AlumniProfile.id))
+            .join(User, User.id == AlumniProfile.user_id)
+            .where(
+                AlumniProfile.status.in_(
+                    (VerificationStatus.PENDING, VerificationStatus.INFO_REQUESTED)
+                ),
+                User.email_confirmed_at.is_(None),
+                User.anonymised_at.is_(None),
+            )
+        )
+        or 0
+    )
 
 
 def _lock(profiles: Sequence[AlumniProfile]) -> list[AlumniProfile]:

@@ -153,6 +153,7 @@ def render_queue(bulk_form: BulkDecisionForm, *, status: int = 200):
             profiles=pagination.items,
             selected=set(bulk_form.profile_ids.data or []),
             filter_args=args,
+            unconfirmed_waiting=services.waiting_for_confirmation(),
             bulk_action=url_for("moderation.bulk", **request.args.to_dict(flat=False)),
         ),
         status,
@@ -268,6 +269,32 @@ def _refused_by_state(profile: AlumniProfile, error: Conflict):
     db.session.rollback()
     flash(str(error.message), "error")
     return redirect(url_for("moderation.member", profile_id=profile.id))
+
+
+@bp.post("/members/<int:profile_id>/resend-confirmation")
+@moderator_required
+def resend_confirmation(profile_id: int):
+    """Send a sign-up's confirmation link again."""
+    profile = get_profile_or_404(profile_id)
+    back = (
+        url_for("moderation.members", unconfirmed="y")
+        if request.args.get("back") == "queue"
+        else url_for("moderation.member", profile_id=profile.id)
+    )
+    if not ApproveForm().validate():
+        flash(_("The form has expired. Please try again."), "error")
+        return redirect(back)
+    try:
+        services.resend_confirmation(profile, actor=current_user)
+    except Conflict as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(back)
+    db.session.commit()
+    flash(
+        _("The confirmation link was sent again to %(email)s.", email=profile.user.email), "success"
+    )
+    return redirect(back)
 
 
 @bp.post("/members/<int:profile_id>/approve")

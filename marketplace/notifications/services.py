@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app, g, has_request_context, render_template
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.i18n import force_reader
 from marketplace.notifications.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -36,13 +36,21 @@ SUBJECTS: dict[str, Any] = {}
 
 
 def queue_mail(
-    *, to: str, template: str, subject: str, locale: str = "fr", **context: Any
+    *,
+    to: str,
+    template: str,
+    subject: str,
+    locale: str = "fr",
+    timezone: str | None = None,
+    **context: Any,
 ) -> OutboxMessage:
-    """Render ``templates/mail/<template>.txt|.html`` in the recipient's language and queue it.
+    """Render ``templates/mail/<template>.txt|.html`` in the recipient's language and time zone
+    (``timezone``, else that of the ``user`` in the context) and queue it.
 
     ``subject`` is a msgid, translated here in the recipient's locale.
     """
-    with force_locale(locale):
+    timezone = timezone or getattr(context.get("user"), "timezone", None)
+    with force_reader(locale, timezone):
         translated_subject = _(subject, **context.get("subject_args", {}))
         text = render_template(f"mail/{template}.txt", **context)
         html = render_template(f"mail/{template}.html", **context)

@@ -35,7 +35,10 @@ def _this_year() -> int:
 @treasurer_required
 def exports_page():
     period_form = forms.PeriodExportForm(formdata=None)
-    fec_form = forms.FecExportForm(formdata=None, data={"year": _this_year() - 1})
+    # The year an accountant most likely wants: the last one with entries.
+    fec_form = forms.FecExportForm(
+        formdata=None, data={"year": exports.last_fec_year() or _this_year() - 1}
+    )
     return render_template(
         "treasury/exports.html",
         period_form=period_form,
@@ -61,7 +64,7 @@ def payments_csv():
 def fec_export():
     form = forms.FecExportForm(formdata=request.args)
     if "year" not in request.args:
-        year = _this_year()
+        year = exports.last_fec_year() or _this_year()
     elif form.validate():
         year = form.year.data
     else:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, cast, literal, null, select, union_all
+from sqlalchemy import Integer, String, and_, cast, func, literal, null, select, union_all
 
 from marketplace.extensions import db
 from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
@@ -313,6 +313,21 @@ class FecEntry:
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
     return day_start(date(year, 1, 1)), day_start(date(year + 1, 1, 1))
+
+
+def last_fec_year() -> int | None:
+    """The latest fiscal year with an entry (a sale, a refund or a payout), or None."""
+    latest = [
+        db.session.scalar(
+            select(func.max(Payment.succeeded_at)).where(
+                Payment.status.in_(sorted(DOCUMENT_STATUSES))
+            )
+        ),
+        db.session.scalar(select(func.max(Refund.created_at)).where(Refund.status == "succeeded")),
+        db.session.scalar(select(func.max(Payout.arrival_date))),
+    ]
+    moments = [moment for moment in latest if moment is not None]
+    return max(moments).astimezone(ACCOUNTING_ZONE).year if moments else None
 
 
 def _fec_query(year: int) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import PASSWORD, totp_now
 
 EN = {"Accept-Language": "en"}
@@ -31,6 +33,7 @@ def test_me_describes_a_verified_alumnus(client, create_user, school):
         "email": "marie@example.org",
         "full_name": "Marie Dupont",
         "locale": "en",
+        "timezone": "Europe/Paris",
         "roles": [],
         "email_confirmed": True,
         "alumni": {
@@ -105,3 +108,89 @@ def test_api_answers_carry_no_wildcard_cors_header(client, create_user, login):
     for response in responses:
         assert "Access-Control-Allow-Origin" not in response.headers
         assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+# ---------------------------------------------------------------- PATCH /me
+
+
+def test_patch_me_changes_language_zone_country_and_city(app, client, create_user):
+    from marketplace.accounts.models import User
+    from marketplace.extensions import db
+
+    user = create_user("moving@example.org", alumni=True, status="verified")
+    token = token_for(client, "moving@example.org")
+    response = client.patch(
+        "/api/v1/me",
+        json={"locale": "en", "timezone": "Africa/Dakar", "country": "sn", "city": "Dakar"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["locale"], body["timezone"]) == ("en", "Africa/Dakar")
+    assert (body["alumni"]["country"], body["alumni"]["city"]) == ("SN", "Dakar")
+    with app.app_context():
+        stored = db.session.get(User, user.id)
+        assert (stored.locale, stored.timezone) == ("en", "Africa/Dakar")
+        assert stored.alumni_profile.country == "SN"
+    again = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert again["timezone"] == "Africa/Dakar"
+
+
+def test_patch_me_keeps_what_is_not_sent(client, create_user):
+    create_user("keep@example.org", alumni=True, locale="en")
+    token = token_for(client, "keep@example.org")
+    body = client.patch(
+        "/api/v1/me", json={"timezone": "Asia/Tokyo"}, headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
+    assert (body["locale"], body["timezone"], body["alumni"]["country"]) == (
+        "en",
+        "Asia/Tokyo",
+        "PT",
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"timezone": "Mars/Olympus"},
+        {"country": "XX"},
+        {"locale": "de"},
+        {"city": ""},
+        {"timezone": 42},
+    ],
+)
+def test_patch_me_refuses_bad_values_with_the_error_body(app, client, create_user, change):
+    from marketplace.accounts.models import User
+    from marketplace.extensions import db
+
+    user = create_user("bad@example.org", alumni=True)
+    token = token_for(client, "bad@example.org")
+    response = client.patch(
+        "/api/v1/me", json=change, headers={"Authorization": f"Bearer {token}", **EN}
+    )
+
+    assert response.status_code == 422
+    assert response.get_json()["errors"]
+    with app.app_context():
+        stored = db.session.get(User, user.id)
+        assert (stored.timezone, stored.locale, stored.alumni_profile.country) == (
+            "Europe/Paris",
+            "fr",
+            "PT",
+        )
+
+
+def test_patch_me_country_without_an_alumni_profile_is_422(client, create_user):
+    create_user("partner@example.org")
+    token = token_for(client, "partner@example.org")
+    response = client.patch(
+        "/api/v1/me", json={"country": "FR"}, headers={"Authorization": f"Bearer {token}", **EN}
+    )
+    assert response.status_code == 422
+
+
+def test_patch_me_needs_a_token_not_a_session(client, create_user, login):
+    user = create_user("session@example.org", alumni=True)
+    login(client, user, mfa=False)
+    assert client.patch("/api/v1/me", json={"locale": "en"}).status_code == 401

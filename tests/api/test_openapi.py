@@ -43,11 +43,17 @@ def test_openapi_describes_me_and_the_error_body(spec):
         "email",
         "full_name",
         "locale",
+        "timezone",
         "roles",
         "email_confirmed",
         "alumni",
     }
     assert me["properties"]["roles"]["type"] == "array"
+    update = spec["components"]["schemas"]["MeUpdate"]
+    assert set(update["properties"]) == {"locale", "timezone", "country", "city"}
+    assert "patch" in spec["paths"]["/api/v1/me"]
+    offer = spec["components"]["schemas"]["ReadOffer"]
+    assert "not_in_country" in offer["properties"]["reader_state"]["enum"]
     alumni = spec["components"]["schemas"]["Alumni"]
     assert set(alumni["properties"]) == {"status", "school", "graduation_year", "country", "city"}
     assert "verified" in alumni["properties"]["status"]["enum"]

@@ -88,19 +88,20 @@ def test_alumnus_pays_membership_with_3ds_downloads_attestation_and_redeems(
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     sign_in(page, alumnus, PASSWORD)
 
-    # Not a member yet: the members-only offer is refused.
+    # Not a member yet: the members-only offer says so, with the price and a way to join
+    # that comes back to the offer once paid.
     page.goto(f"/offers/{members_offer}")
-    page.locator("#redeem-form button[type=submit]").click()
-    page.wait_for_load_state()
-    assert "/offers/wallet/" not in page.url
-    assert page.locator(".flash-error").is_visible()
+    assert page.locator("#offer-action").get_attribute("data-reader-state") == "members_only"
+    assert page.locator("#redeem-form").count() == 0
+    assert page.locator("#offer-membership-price").is_visible()
+    page.locator("#offer-join").click()
+    page.wait_for_url(f"**/membership/?offer={members_offer}")
 
     # The membership page: not a member yet; the standard tier is paid by card.
-    page.goto("/membership/")
     assert page.locator("#membership-status").get_attribute("data-status") == "none"
     page.locator("#pay-standard").click()
-    page.wait_for_url(re.compile(r"/membership/pay/\d+$"))
-    payment_id = int(page.url.rsplit("/", 1)[1])
+    page.wait_for_url(re.compile(rf"/membership/pay/\d+\?offer={members_offer}$"))
+    payment_id = int(re.search(r"/pay/(\d+)", page.url).group(1))
 
     # localstripe's card inputs, mounted in #card-element by checkout.js.
     element = page.locator("#card-element")
@@ -126,6 +127,9 @@ def test_alumnus_pays_membership_with_3ds_downloads_attestation_and_redeems(
     assert page.locator("#card-again").is_hidden()
     assert page.locator("#card-status").inner_text().strip()
     assert page.locator("#card-status.flash-error").count() == 0
+    assert page.locator("#card-done a[role=button]").get_attribute("href") == (
+        f"/offers/{members_offer}"
+    )
     assert problems == [], problems
 
     # The pay page, reloaded, says it succeeded; the membership is active.
@@ -147,8 +151,11 @@ def test_alumnus_pays_membership_with_3ds_downloads_attestation_and_redeems(
     )
     assert response.body().startswith(b"%PDF")
 
-    # Now a member: the members-only offer is redeemed and shows its code.
-    page.goto(f"/offers/{members_offer}")
+    # Now a member: back to the offer, redeemed, its code shown.
+    page.goto(f"/membership/pay/{payment_id}?offer={members_offer}")
+    page.locator(f"a[href='/offers/{members_offer}']").click()
+    page.wait_for_url(f"**/offers/{members_offer}")
+    assert page.locator("#offer-action").get_attribute("data-reader-state") == "can_redeem"
     page.locator("#redeem-form button[type=submit]").click()
     page.wait_for_url(re.compile(r"/offers/wallet/\d+$"))
     assert page.locator(".flash-success").is_visible()

@@ -36,6 +36,7 @@ from tests.offers.conftest import (  # noqa: F401
     add_partner_member,
     api_headers,
     count_queries,
+    create_offer,
     create_partner,
 )
 

@@ -206,7 +206,7 @@ def test_job_page_for_a_visitor_invites_to_sign_in(client, create_partner, creat
     assert "<script>alert(1)" not in html
     assert "Apprenticeship" in html
     assert "Bruxelles, Belgium" in html
-    assert re.search(r'id="job-salary">\s*38,000 to 45,000\s*EUR', html)
+    assert re.search(r'id="job-salary">\s*€38,000.00 to €45,000.00\s*<', html)
     assert 'data-language="fr">French<' in html
     assert 'data-language="nl">Dutch<' in html
     assert 'id="job-deadline"' in html

@@ -203,7 +203,7 @@ def test_offer_page_for_a_visitor_invites_to_sign_in(client, create_partner, cre
     assert response.status_code == 200
     assert "Librairie Étoile" in html
     assert "<strong>all</strong>" in html
-    assert "PT" in html
+    assert "Portugal" in html
     assert 'id="offer-signin"' in html
     assert 'id="redeem-form"' not in html
     assert "SECRET-CODE-42" not in html
@@ -299,10 +299,17 @@ def test_hidden_offers_are_not_found(
     assert client.get(f"/offers/{offer.id}").status_code == 404
 
 
-def test_offer_not_yet_started_is_not_found(client, create_partner, create_offer):
+def test_offer_not_yet_started_says_when_it_starts_and_is_not_listed(
+    client, create_partner, create_offer
+):
     offer = create_offer(create_partner(), starts_at=utcnow() + timedelta(days=1))
 
-    assert client.get(f"/offers/{offer.id}").status_code == 404
+    response = client.get(f"/offers/{offer.id}", headers=EN)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="offer-not-started"' in html
+    assert 'id="redeem-form"' not in html
+    assert offer.id not in offer_ids(client.get("/offers/", headers=EN).get_data(as_text=True))
 
 
 def test_each_view_is_counted_for_the_day(app, client, create_partner, create_offer):

@@ -309,3 +309,32 @@ def test_another_partners_offer_is_404(
     assert row.pending_changes is None
     with app.app_context():
         assert db.session.scalar(select(func.count(OfferCode.id))) == 1
+
+
+def test_a_partner_types_times_in_their_own_zone_and_ticks_countries(app, portal, partner):
+    from datetime import UTC, datetime
+
+    from marketplace.accounts.models import User
+
+    with app.app_context():
+        db.session.get(User, partner.owner.id).timezone = "Asia/Tokyo"
+        db.session.commit()
+    new = portal.get("/offers/manage/new", headers=EN).get_data(as_text=True)
+    assert "(UTC)" not in new
+    assert "Your time zone: Tokyo" in new
+    assert 'type="checkbox" value="SN"' in new  # countries are ticked, not Ctrl-clicked
+    assert "<select multiple" not in new
+
+    portal.post(
+        "/offers/manage/new",
+        data={**FORM, "starts_at": "2027-01-10T09:00", "ends_at": "2027-02-01T00:30"},
+    )
+
+    with app.app_context():
+        offer = db.session.scalar(select(Offer).where(Offer.partner_id == partner.id))
+        assert offer.starts_at == datetime(2027, 1, 10, 0, 0, tzinfo=UTC)
+        assert offer.ends_at == datetime(2027, 1, 31, 15, 30, tzinfo=UTC)
+        offer_id = offer.id
+    edit = portal.get(f"/offers/manage/{offer_id}/edit").get_data(as_text=True)
+    assert 'value="2027-01-10T09:00"' in edit
+    assert 'value="2027-02-01T00:30"' in edit

@@ -175,3 +175,24 @@ def test_auto_renewal_needs_a_saved_card(app, client, login, alumnus):
             db.session.scalar(select(PaymentProfile).where(PaymentProfile.user_id == alumnus.id))
             is None
         )
+
+
+def test_joining_from_a_members_only_offer_comes_back_to_it(
+    app, client, login, stripe_app, localstripe, alumnus
+):
+    login(client, alumnus)
+    page = client.get("/membership/?offer=42", headers=EN).get_data(as_text=True)
+    assert '<input type="hidden" name="offer" value="42">' in page
+
+    response = client.post(
+        "/membership/checkout/standard", data={"csrf_token": token_of(client), "offer": "42"}
+    )
+
+    assert response.headers["Location"].endswith("?offer=42")
+    payment_id = int(re.search(r"/pay/(\d+)", response.headers["Location"]).group(1))
+    pay = client.get(response.headers["Location"], headers=EN).get_data(as_text=True)
+    assert '<a href="/offers/42" role="button">Back to the offer</a>' in pay
+    assert f"/membership/pay/{payment_id}?offer=42" in pay  # "try another card" keeps it
+    # Anything but an offer id is no way out of the site.
+    plain = client.get(f"/membership/pay/{payment_id}?offer=https://evil.example", headers=EN)
+    assert '<a href="/membership/" role="button">' in plain.get_data(as_text=True)

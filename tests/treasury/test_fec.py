@@ -240,3 +240,25 @@ def test_entries_are_generated_balanced():
 def test_the_fec_declares_one_charset(signed_in):
     response = signed_in.get("/treasury/exports/fec?year=2099")
     assert response.headers["Content-Type"] == "text/plain; charset=iso-8859-15"
+
+
+def test_the_fec_defaults_to_the_last_year_with_entries(signed_in, create_payment):
+    create_payment(amount=4000, created_at=datetime(2031, 5, 1, tzinfo=UTC))
+    # 22:00 UTC on 31 December is still that year in Paris, the accounting zone.
+    create_payment(amount=2500, created_at=datetime(2032, 12, 31, 22, 0, tzinfo=UTC))
+    # A failed payment is no entry.
+    create_payment(
+        amount=9999, status=PaymentStatus.FAILED, created_at=datetime(2035, 1, 1, tzinfo=UTC)
+    )
+
+    page = signed_in.get("/treasury/exports").get_data(as_text=True)
+    assert re.search(r'name="year"[^>]*value="2032"', page)
+    response = signed_in.get("/treasury/exports/fec")
+    assert "2032" in response.headers["Content-Disposition"]
+
+
+def test_without_any_entry_the_fec_form_offers_last_year(signed_in):
+    from marketplace.treasury.export_views import _this_year
+
+    page = signed_in.get("/treasury/exports").get_data(as_text=True)
+    assert re.search(rf'name="year"[^>]*value="{_this_year() - 1}"', page)
