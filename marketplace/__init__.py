@@ -100,7 +100,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.moderation import views as moderation_views
     from marketplace.notifications import views as notification_views
     from marketplace.payments import api as payments_api
-    from marketplace.payments import document_views
+    from marketplace.payments import document_api, document_views
     from marketplace.payments import views as payment_views
     from marketplace.privacy import views as privacy_views
     from marketplace.treasury import api as treasury_api
@@ -136,6 +136,7 @@ def register_blueprints(app: Flask) -> None:
         membership_api.bp,
         my_membership_api.bp,
         payments_api.bp,
+        document_api.bp,
         moderation_api.bp,
         partners_api.bp,
         offers_api.bp,
