@@ -52,6 +52,8 @@ def configure_logging(app: Flask) -> None:
     # The Stripe library logs whole API bodies (client secrets, card details) at DEBUG:
     # keep them out of the logs even when the root logger is turned down to DEBUG.
     logging.getLogger("stripe").setLevel(logging.WARNING)
+    # fontTools logs every glyph of each font subset (a PDF document) at INFO.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def register_converters(app: Flask) -> None:
@@ -110,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     from offers import redemption_api
     from offers import views as offers_views
     from partners import api as partners_api
+    from partners import billing_api as partner_billing_api
     from partners import plans_admin as partner_plans_admin
     from partners import views as partners_views
 
@@ -139,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
         document_api.bp,
         moderation_api.bp,
         partners_api.bp,
+        partner_billing_api.bp,
         offers_api.bp,
         partner_offers_api.bp,
         redemption_api.bp,

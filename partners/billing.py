@@ -70,6 +70,13 @@ def offered_plans(kind: PlanKind | None = None) -> list[PartnerPlan]:
     )
 
 
+def plan_kind(code: str) -> PlanKind | None:
+    """The kind of the offered plan ``code``, or None when no such plan is offered."""
+    return db.session.scalar(
+        select(PartnerPlan.kind).where(PartnerPlan.code == code, PartnerPlan.active.is_(True))
+    )
+
+
 def offered_plan_or_404(code: str, kind: PlanKind) -> PartnerPlan:
     plan = db.session.scalar(
         select(PartnerPlan).where(
@@ -328,9 +335,7 @@ def billing_team(payment: Payment) -> list[tuple[str, str]]:
     rows = db.session.execute(
         select(User.email, User.locale)
         .join(PartnerMember, PartnerMember.user_id == User.id)
-        .where(
-            PartnerMember.partner_id == payment.partner_id, PartnerMember.disabled_at.is_(None)
-        )
+        .where(PartnerMember.partner_id == payment.partner_id, PartnerMember.disabled_at.is_(None))
         .order_by(PartnerMember.id)
     ).all()
     return [(email, locale or "fr") for email, locale in rows]

@@ -185,9 +185,7 @@ class AssociationForm(FlaskForm):
     """The association's identity and VAT settings printed on attestations and invoices."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    address = TextAreaField(
-        _l("Street address"), validators=[DataRequired(), Length(max=1000)]
-    )
+    address = TextAreaField(_l("Street address"), validators=[DataRequired(), Length(max=1000)])
     postal_code = StringField(_l("Postal code"), validators=[DataRequired(), Length(max=20)])
     city = StringField(_l("City"), validators=[DataRequired(), Length(max=120)])
     country = SelectField(_l("Country"), default="FR", validators=[DataRequired()])

@@ -43,7 +43,8 @@ def document_response(document: Document, *, xml: bool = False) -> Response:
             body, mimetype="application/xml", filename=document.filename[:-4] + ".xml"
         )
     return file_response(
-        documents.document_pdf_bytes(document), mimetype="application/pdf",
+        documents.document_pdf_bytes(document),
+        mimetype="application/pdf",
         filename=document.filename,
     )
 

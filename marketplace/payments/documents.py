@@ -350,8 +350,13 @@ def invoice_snapshot(payment: Payment, *, number: str, issued_on: date, language
                 }
             ],
             "vat": vat,
-            "totals": {"net": net, "vat": tax, "gross": payment.amount, "paid": payment.amount,
-                       "due": 0},
+            "totals": {
+                "net": net,
+                "vat": tax,
+                "gross": payment.amount,
+                "paid": payment.amount,
+                "due": 0,
+            },
             "period": period,
             "delivered_on": None if period else paid_on.isoformat(),
             "paid_on": paid_on.isoformat(),
@@ -368,7 +373,9 @@ def credit_note_snapshot(
     payment = refund.payment
     details = association_details()
     source = invoice.snapshot or invoice_snapshot(
-        payment, number=invoice.number, issued_on=local_date(invoice.issued_at),
+        payment,
+        number=invoice.number,
+        issued_on=local_date(invoice.issued_at),
         language=invoice.language,
     )
     language = source["language"]
@@ -381,8 +388,9 @@ def credit_note_snapshot(
         designation = (
             _("Refund of invoice %(number)s: %(what)s", number=invoice.number, what=what)
             if full
-            else _("Partial refund of invoice %(number)s: %(what)s", number=invoice.number,
-                   what=what)
+            else _(
+                "Partial refund of invoice %(number)s: %(what)s", number=invoice.number, what=what
+            )
         )
         return {
             "kind": DocumentKind.CREDIT_NOTE.value,
@@ -405,15 +413,22 @@ def credit_note_snapshot(
                 }
             ],
             "vat": vat,
-            "totals": {"net": net, "vat": tax, "gross": refund.amount, "paid": refund.amount,
-                       "due": 0},
+            "totals": {
+                "net": net,
+                "vat": tax,
+                "gross": refund.amount,
+                "paid": refund.amount,
+                "due": 0,
+            },
             "period": None,
             "delivered_on": source.get("delivered_on") or source["paid_on"],
             "paid_on": refunded_on,
             "due_on": refunded_on,
             "payment_terms": _("Refunded to the bank card used for the payment."),
-            "corrects": {"number": invoice.number, "issued_on": local_date(invoice.issued_at)
-                         .isoformat()},
+            "corrects": {
+                "number": invoice.number,
+                "issued_on": local_date(invoice.issued_at).isoformat(),
+            },
             "notes": _legal_notes(vat, source["buyer"]),
         }
 
@@ -449,8 +464,7 @@ def attestation_snapshot(
             },
             "paid_on": local_date(payment.succeeded_at or utcnow()).isoformat(),
             "corrects": (
-                {"number": corrects.number, "issued_on": local_date(corrects.issued_at)
-                 .isoformat()}
+                {"number": corrects.number, "issued_on": local_date(corrects.issued_at).isoformat()}
                 if corrects is not None
                 else None
             ),
@@ -634,8 +648,10 @@ def issue_for_refund(refund: Refund, *, at: datetime | None = None) -> Document 
         at=at,
     )
     team = _team_of[0](payment) if _team_of else []
-    _mail(document, team or ([(payment.payer_email, document.language)]
-                             if payment.payer_email else []))
+    _mail(
+        document,
+        team or ([(payment.payer_email, document.language)] if payment.payer_email else []),
+    )
     return document
 
 
@@ -673,6 +689,19 @@ def documents_of(payment: Payment) -> list[Document]:
             select(Document).where(Document.payment_id == payment.id).order_by(Document.id)
         )
     )
+
+
+def documents_by_payment(payment_ids: list[int]) -> dict[int, list[Document]]:
+    """The documents of several payments (one query), by payment id, oldest first."""
+    found: dict[int, list[Document]] = {}
+    if not payment_ids:
+        return found
+    rows = db.session.scalars(
+        select(Document).where(Document.payment_id.in_(payment_ids)).order_by(Document.id)
+    )
+    for document in rows:
+        found.setdefault(document.payment_id, []).append(document)
+    return found
 
 
 def has_document(payment: Payment) -> bool:

@@ -54,8 +54,10 @@ def _rate(rate_bp: int) -> str:
 def _date(parent: etree._Element, tag: str, iso: str, *, qualified: bool = False) -> None:
     holder = _element(parent, tag)
     _element(
-        holder, "qdt:DateTimeString" if qualified else "udt:DateTimeString",
-        iso.replace("-", ""), format="102",
+        holder,
+        "qdt:DateTimeString" if qualified else "udt:DateTimeString",
+        iso.replace("-", ""),
+        format="102",
     )
 
 
