@@ -35,7 +35,9 @@ def document_links(payment: Payment) -> list[dict[str, Any]]:
             "issued_at": document.issued_at,
             "pdf_url": url_for("documents_api.pdf", document_id=document.id, _external=True),
         }
-        if document.kind != DocumentKind.ATTESTATION:
+        if document.kind != DocumentKind.ATTESTATION and (
+            document.xml is not None or document.pdf is None
+        ):
             link["xml_url"] = url_for("documents_api.xml", document_id=document.id, _external=True)
         links.append(link)
     return links

@@ -169,7 +169,7 @@ class _Writer:
 
     def lines(self) -> None:
         pdf = self.pdf
-        widths = (70, 14, 28, 18, 24, 0)
+        widths = (58, 16, 34, 18, 22, 0)
         headers = (
             _("Description"),
             _("Qty"),

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.notifications.services import queue_mail
 from marketplace.payments import document_pdf, facturx
@@ -52,6 +53,7 @@ from marketplace.payments.models import (
     PaymentStatus,
     Refund,
 )
+from marketplace.tasks import add_due_task, site_request_context
 
 logger = logging.getLogger(__name__)
 
@@ -491,9 +493,19 @@ def _visible(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(snapshot: dict[str, Any]) -> tuple[bytes, bytes | None]:
-    """(PDF, XML) of a snapshot: invoices and credit notes are Factur-X (XML embedded)."""
+    """(PDF, XML) of a snapshot: invoices and credit notes are Factur-X (XML embedded).
+
+    Factur-X identifies the seller by its SIREN: while the association's SIRET is not set
+    (admin, association details), invoices are PDF/A without the XML, and a warning says so.
+    """
     pdf = document_pdf.render(_visible(snapshot))
     if snapshot["kind"] == DocumentKind.ATTESTATION.value:
+        return pdf, None
+    if not snapshot["seller"].get("siren"):
+        logger.warning(
+            "%s issued without Factur-X XML: the association's SIRET is not set",
+            snapshot["number"],
+        )
         return pdf, None
     xml = facturx.build_xml(snapshot)
     return facturx.embed(pdf, xml, snapshot), xml
@@ -656,14 +668,12 @@ def issue_for_refund(refund: Refund, *, at: datetime | None = None) -> Document 
 
 
 def _mail(document: Document, recipients: list[tuple[str, str]]) -> None:
-    from marketplace.tasks import site_request_context
-
     with site_request_context():
         for email, locale in recipients:
             queue_mail(
                 to=email,
                 template="payments/document",
-                subject="Document %(number)s",
+                subject=N_("Document %(number)s"),
                 locale=locale if locale in LANGUAGES else "fr",
                 attachments=[(document.filename, PDF_TYPE, document_pdf_bytes(document))],
                 subject_args={"number": document.number},
@@ -730,10 +740,11 @@ def document_pdf_bytes(document: Document) -> bytes:
 
 
 def document_xml_bytes(document: Document) -> bytes | None:
-    """The stored CII XML of an invoice or credit note (None for an attestation)."""
+    """The stored CII XML of an invoice or credit note (None for an attestation, or for an
+    invoice issued while the association had no SIRET)."""
     if document.kind == DocumentKind.ATTESTATION:
         return None
-    if document.xml is not None:
+    if document.pdf is not None:
         return document.xml
     return render(_legacy_snapshot(document))[1]
 
@@ -748,3 +759,6 @@ def freeze_legacy_documents(now: datetime) -> str:
         _store(document, _legacy_snapshot(document))
         db.session.commit()
     return f"{len(ids)} legacy document(s) frozen"
+
+
+add_due_task("documents-freeze", freeze_legacy_documents)

@@ -13,6 +13,7 @@ identified for tax by its SIREN (BT-32, scheme FC) when it has no VAT number.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,17 @@ TYPE_CODES = {"invoice": "380", "credit_note": "381"}
 CARD = "48"
 SERVICE_ALREADY_PAID = "S2"
 FRANCHISE_CODE = "VATEX-FR-FRANCHISE"
+
+
+# Further checks every generated XML goes through (the test suite adds the EN 16931 and
+# French CTC schematrons here); a check raises to refuse the document.
+XML_CHECKS: list[Callable[[bytes], None]] = []
+
+
+def register_xml_check(check: Callable[[bytes], None]) -> None:
+    """Run ``check`` on every CII XML generated from now on (it raises to refuse it)."""
+    if check not in XML_CHECKS:
+        XML_CHECKS.append(check)
 
 
 def _element(parent: etree._Element, tag: str, text: str | None = None, **attrs: str):
@@ -182,7 +194,10 @@ def build_xml(snapshot: dict[str, Any]) -> bytes:
         reference = _element(settlement, "ram:InvoiceReferencedDocument")
         _element(reference, "ram:IssuerAssignedID", corrects["number"])
         _date(reference, "ram:FormattedIssueDateTime", corrects["issued_on"], qualified=True)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    for check in XML_CHECKS:
+        check(xml)
+    return xml
 
 
 def embed(pdf: bytes, xml: bytes, snapshot: dict[str, Any]) -> bytes:
