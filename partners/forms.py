@@ -298,7 +298,7 @@ class BillingIdentityForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.country.choices = country_choices()
+        self.country.choices = [SelectChoice(code, name) for code, name in country_choices()]
 
     def validate_siren(self, field: StringField) -> None:
         if self.country.data == "FR" and not field.data and not self.siret.data:

@@ -177,8 +177,8 @@ def _vat_number(form: FlaskForm, field: StringField) -> None:
 VAT_RATES = (2000, 1000, 550, 210)
 
 
-def vat_rate_choices() -> list[tuple[str, str]]:
-    return [(str(rate), f"{rate / 100:g} %") for rate in VAT_RATES]
+def vat_rate_choices() -> list[SelectChoice]:
+    return [SelectChoice(str(rate), f"{rate / 100:g} %") for rate in VAT_RATES]
 
 
 class AssociationForm(FlaskForm):
@@ -206,8 +206,8 @@ class AssociationForm(FlaskForm):
     vat_regime = RadioField(
         _l("VAT"),
         choices=[
-            ("franchise", _l("Franchise: no VAT charged (art. 293 B du CGI)")),
-            ("vat", _l("VAT charged at a rate per kind of sale")),
+            SelectChoice("franchise", _l("Franchise: no VAT charged (art. 293 B du CGI)")),
+            SelectChoice("vat", _l("VAT charged at a rate per kind of sale")),
         ],
         default="franchise",
         validators=[InputRequired()],
@@ -226,8 +226,14 @@ class AssociationForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.country.choices = country_choices()
+        self.country.choices = [SelectChoice(code, name) for code, name in country_choices()]
 
-    def validate_vat_number(self, field: StringField) -> None:
-        if self.vat_regime.data == "vat" and not field.data:
-            raise ValidationError(_l("Charging VAT needs the association's VAT number."))
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.vat_regime.data == "vat" and not self.vat_number.data:
+            self.vat_number.errors = [
+                *self.vat_number.errors,
+                _l("Charging VAT needs the association's VAT number."),
+            ]
+            return False
+        return valid

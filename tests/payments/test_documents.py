@@ -423,7 +423,7 @@ def test_vat_at_the_kind_s_rate_shows_net_and_vat(app, association, paid, french
     with app.app_context():
         details = db.session.scalar(select(AssociationDetails))
         details.vat_regime = "vat"
-        details.vat_number = "FR40123456782"
+        details.vat_number = "FR11123456782"
         details.vat_rate_partner_plan = 2000
         db.session.commit()
     partner_id, owner = french_partner(locale="en")
@@ -434,7 +434,7 @@ def test_vat_at_the_kind_s_rate_shows_net_and_vat(app, association, paid, french
         "Total excl. VAT €1,000.00",
         "VAT €200.00",
         "Total incl. VAT €1,200.00",
-        "VAT number: FR40123456782",
+        "VAT number: FR11123456782",
     ):
         assert mention in text, mention
     assert "293 B" not in text

@@ -118,7 +118,7 @@ def year_ledger(app, create_payment, add_refund):
         )
         db.session.commit()
     return {
-        "sales": {"756": 4000 + 1500, "706": 50000, "7083": 9900},
+        "sales": {"756": 4000 + 1500, "7061": 50000, "7062": 9900},
         "fees": 85 + 40 + 750,
         "refunds": 500,
         "payout": 30000,
