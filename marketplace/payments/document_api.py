@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 from marketplace.api import auth_required
 from marketplace.extensions import db
 from marketplace.payments import documents
-from marketplace.payments.document_models import Document, DocumentKind
+from marketplace.payments.document_models import Document
 from marketplace.payments.document_views import document_response, reader_kind
 from marketplace.payments.models import Payment
 
@@ -28,16 +28,14 @@ def document_links(payment: Payment) -> list[dict[str, Any]]:
     to ``SITE_URL``: this is the one place to change).
     """
     links = []
-    for document in documents.documents_of(payment):
+    for document, has_xml in documents.documents_with_xml(payment):
         link: dict[str, Any] = {
             "kind": document.kind.value,
             "number": document.number,
             "issued_at": document.issued_at,
             "pdf_url": url_for("documents_api.pdf", document_id=document.id, _external=True),
         }
-        if document.kind != DocumentKind.ATTESTATION and (
-            document.xml is not None or document.pdf is None
-        ):
+        if has_xml:
             link["xml_url"] = url_for("documents_api.xml", document_id=document.id, _external=True)
         links.append(link)
     return links

@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
@@ -692,13 +692,35 @@ def attachments_for(payment: Payment) -> list[tuple[str, str, bytes]]:
 # ---------------------------------------------------------------- reading
 
 
+# Listing documents reads their numbers, not their stored files.
+_WITHOUT_FILES = (defer(Document.pdf), defer(Document.xml), defer(Document.snapshot))
+
+
 def documents_of(payment: Payment) -> list[Document]:
-    """Every document of a payment, in the order they were issued."""
+    """Every document of a payment, in the order they were issued (files not loaded)."""
     return list(
         db.session.scalars(
-            select(Document).where(Document.payment_id == payment.id).order_by(Document.id)
+            select(Document)
+            .where(Document.payment_id == payment.id)
+            .order_by(Document.id)
+            .options(*_WITHOUT_FILES)
         )
     )
+
+
+def documents_with_xml(payment: Payment) -> list[tuple[Document, bool]]:
+    """Every document of a payment with whether it has a CII XML (files not loaded)."""
+    has_xml = and_(
+        Document.kind != DocumentKind.ATTESTATION,
+        or_(Document.xml.is_not(None), Document.pdf.is_(None)),
+    )
+    rows = db.session.execute(
+        select(Document, has_xml.label("has_xml"))
+        .where(Document.payment_id == payment.id)
+        .order_by(Document.id)
+        .options(*_WITHOUT_FILES)
+    )
+    return [(document, bool(xml)) for document, xml in rows]
 
 
 def documents_by_payment(payment_ids: list[int]) -> dict[int, list[Document]]:
@@ -707,7 +729,10 @@ def documents_by_payment(payment_ids: list[int]) -> dict[int, list[Document]]:
     if not payment_ids:
         return found
     rows = db.session.scalars(
-        select(Document).where(Document.payment_id.in_(payment_ids)).order_by(Document.id)
+        select(Document)
+        .where(Document.payment_id.in_(payment_ids))
+        .order_by(Document.id)
+        .options(*_WITHOUT_FILES)
     )
     for document in rows:
         found.setdefault(document.payment_id, []).append(document)

@@ -121,9 +121,15 @@ def translated(app: Flask, locale: str, msgid: str) -> str:
 
 
 def parts(mail: EmailMessage) -> dict[str, str]:
-    """``{"text/plain": ..., "text/html": ...}`` of a multipart/alternative mail."""
-    assert mail.get_content_type() == "multipart/alternative"
-    return {part.get_content_type(): part.get_content() for part in mail.iter_parts()}
+    """``{"text/plain": ..., "text/html": ...}`` of a mail (alternative parts; attachments, if
+    any, beside them in a multipart/mixed)."""
+    assert mail.get_content_type() in ("multipart/alternative", "multipart/mixed")
+    found = {}
+    for subtype in ("plain", "html"):
+        body = mail.get_body(preferencelist=(subtype,))
+        if body is not None:
+            found[body.get_content_type()] = body.get_content()
+    return found
 
 
 @pytest.fixture
@@ -238,6 +244,10 @@ def test_membership_payment_goes_through_with_the_mail_server_down(
     (mail,) = sink.to(alumnus.email)
     assert mail["Subject"] == receipt.subject
     assert set(parts(mail)) == {"text/plain", "text/html"}
+    # The payment attestation travels with the receipt.
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename().startswith("attestation-AT-")
 
 
 def _message(app: Flask, recipient: str) -> int:
