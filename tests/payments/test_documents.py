@@ -385,7 +385,8 @@ def test_an_english_invoice_names_its_line_in_english_with_an_inclusive_period(
         payment_id = paid(payer=owner, partner_id=partner_id)  # no period yet: issued first
     text = pdf_text(main(app, payment_id).pdf)
     assert "Partnership: Annual partnership (365 days)" in text
-    assert "partenariat-annuel" not in text and "Partenariat annuel" not in text
+    assert "partenariat-annuel" not in text
+    assert "Partenariat annuel" not in text
     # With its period: the last day covered, not the exclusive end.
     start = date(YEAR + 4, 12, 1)
     with app.app_context():
@@ -560,7 +561,8 @@ def test_a_stored_invoice_keeps_its_bytes_after_a_refund_and_new_details(
         db.session.commit()
     after = client.get(url)
     assert after.data == before.data
-    assert "Refunded" not in pdf_text(after.data) and "Remboursé" not in pdf_text(after.data)
+    assert "Refunded" not in pdf_text(after.data)
+    assert "Remboursé" not in pdf_text(after.data)
     # Documents issued afterwards say the new details.
     later = main(app, paid(payer=owner, partner_id=partner_id, amount=12000))
     assert "99 boulevard Nouveau" in pdf_text(later.pdf)
@@ -586,10 +588,12 @@ def test_each_refund_gets_a_credit_note_referencing_the_invoice_sent_to_the_team
     first = refund(app, payment_id, 2000)
     second = refund(app, payment_id, 10000)
     assert first.kind == second.kind == DocumentKind.CREDIT_NOTE
-    assert first.number.startswith("AV-") and second.number.startswith("AV-")
+    assert first.number.startswith("AV-")
+    assert second.number.startswith("AV-")
     assert first.corrects_id == second.corrects_id == invoice.id
     text = pdf_text(first.pdf)
-    assert "Avoir" in text and invoice.number in text
+    assert "Avoir" in text
+    assert invoice.number in text
     assert "Total TTC 20,00 €" in text
     assert f"<ram:IssuerAssignedID>{invoice.number}</ram:IssuerAssignedID>".encode() in first.xml
     assert b"<ram:TypeCode>381</ram:TypeCode>" in first.xml
@@ -614,7 +618,8 @@ def test_a_refunded_membership_gets_a_corrected_attestation(
     assert corrected.corrects_id == original.id
     text = pdf_text(corrected.pdf)
     assert "Attestation de paiement rectificative" in text
-    assert original.number in text and "Remboursé 40,00 €" in text
+    assert original.number in text
+    assert "Remboursé 40,00 €" in text
     assert main(app, payment_id).pdf == original.pdf
     mails = [m for m in outbox(to=member.email) if m.template == "payments/document"]
     assert len(mails) == 1
@@ -681,7 +686,8 @@ def test_a_legacy_number_stays_readable_and_is_frozen_by_the_due_task(
     with app.app_context():
         assert "frozen" in documents.freeze_legacy_documents(utcnow())
         stored = db.session.scalar(select(Document).where(Document.payment_id == payment_id))
-        assert stored.pdf is not None and stored.snapshot["number"] == f"{YEAR}-000055"
+        assert stored.pdf is not None
+        assert stored.snapshot["number"] == f"{YEAR}-000055"
     assert client.get(f"/documents/payments/{payment_id}.pdf").data == stored.pdf
 
 
@@ -699,11 +705,13 @@ def test_the_team_downloads_pdf_and_xml_others_get_404(app, login, invoiced, cre
     _payment_id, owner, invoice = invoiced
     owner_client = login(app.test_client(), owner)
     pdf = owner_client.get(f"/documents/{invoice.id}.pdf")
-    assert pdf.status_code == 200 and pdf.data == invoice.pdf
+    assert pdf.status_code == 200
+    assert pdf.data == invoice.pdf
     assert pdf.headers["Content-Disposition"] == f"attachment; filename={invoice.filename}"
     assert pdf.headers["X-Content-Type-Options"] == "nosniff"
     xml = owner_client.get(f"/documents/{invoice.id}.xml")
-    assert xml.status_code == 200 and xml.data == invoice.xml
+    assert xml.status_code == 200
+    assert xml.data == invoice.xml
     stranger = create_user(alumni=True, status="verified")
     other = login(app.test_client(), stranger)
     assert other.get(f"/documents/{invoice.id}.pdf").status_code == 404
@@ -745,10 +753,12 @@ def test_the_api_lists_documents_whose_urls_download_with_the_same_token(
     ]
     for document, stored in zip(body["documents"], (invoice, credit), strict=True):
         pdf = client.get(document["pdf_url"], headers=headers)
-        assert pdf.status_code == 200 and pdf.data == stored.pdf
+        assert pdf.status_code == 200
+        assert pdf.data == stored.pdf
         assert pdf.mimetype == "application/pdf"
         xml = client.get(document["xml_url"], headers=headers)
-        assert xml.status_code == 200 and xml.data == stored.xml
+        assert xml.status_code == 200
+        assert xml.data == stored.xml
     assert body["receipt_url"] == body["documents"][0]["pdf_url"]
     # Without the token, or with another person's: no document.
     assert client.get(body["documents"][0]["pdf_url"]).status_code == 401
