@@ -300,9 +300,15 @@ class BillingIdentityForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.country.choices = [SelectChoice(code, name) for code, name in country_choices()]
 
-    def validate_siren(self, field: StringField) -> None:
-        if self.country.data == "FR" and not field.data and not self.siret.data:
-            raise ValidationError(_l("A French company gives its SIREN or its SIRET."))
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.country.data == "FR" and not self.siren.data and not self.siret.data:
+            self.siren.errors = [
+                *self.siren.errors,
+                _l("A French company gives its SIREN or its SIRET."),
+            ]
+            return False
+        return valid
 
     def validate_siret(self, field: StringField) -> None:
         siren = digits_only(self.siren.data)

@@ -8,12 +8,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from marketplace.extensions import db
+from marketplace.payments.document_models import Document
 from marketplace.payments.models import AssociationDetails, Payment, PaymentKind, PaymentStatus
 from marketplace.treasury import exports
 from marketplace.treasury.models import Payout
+from tests.partners import conftest as partner_fixtures
+
+create_partner = partner_fixtures.create_partner
 
 YEAR = 2043
 SPEC_COLUMNS = [
@@ -235,3 +239,74 @@ def test_entries_are_generated_balanced():
     assert exports.format_decimal(0) == "0,00"
     assert exports.format_decimal(123456) == "1234,56"
     assert exports.format_decimal(-5) == "-0,05"
+
+
+def test_credit_notes_and_company_names_reach_the_fec(app, signed_in, create_partner):
+    """A partner's sale is labelled with the company's legal name (its invoice's buyer, not the
+    person who paid) and a refund is booked with the credit note issued for it."""
+    from marketplace.payments import documents, services
+    from marketplace.payments.models import Refund
+
+    team = create_partner("Librairie FEC")
+    moment = datetime(YEAR + 1, 3, 10, 12, tzinfo=UTC)
+    with app.app_context():
+        db.session.add(
+            AssociationDetails(
+                name="Amicale",
+                address="1 rue",
+                postal_code="75001",
+                city="Paris",
+                siret="12345678200010",
+            )
+        )
+        payment = Payment(
+            kind=PaymentKind.FEATURED,
+            status=PaymentStatus.SUCCEEDED,
+            amount=4900,
+            currency="eur",
+            payer_id=team.owner.id,
+            payer_name="Olga Owner",
+            payer_email=team.owner.email,
+            partner_id=team.partner_id,
+            subject={"plan": "f7", "days": 7},
+            description="x",
+            succeeded_at=moment,
+            stripe_payment_intent_id="pi_fec_credit",
+        )
+        db.session.add(payment)
+        db.session.flush()
+        invoice = documents.issue_for_payment(payment, at=moment)
+        refund = Refund(
+            payment_id=payment.id,
+            amount=2000,
+            reason="geste",
+            status="pending",
+            created_at=moment.replace(day=12),
+        )
+        db.session.add(refund)
+        db.session.flush()
+        info = services.gateway.RefundInfo(
+            id="re_fec_credit",
+            amount=2000,
+            status="succeeded",
+            charge=None,
+            payment_intent="pi_fec_credit",
+        )
+        services._record_stripe_refund(payment, info, refund)
+        db.session.commit()
+        credit = db.session.scalar(select(Document).where(Document.refund_id == refund.id))
+        numbers = invoice.number, credit.number
+    rows = parse(signed_in.get(f"/treasury/exports/fec?year={YEAR + 1}"))
+    sale = [row for row in rows if row["PieceRef"] == numbers[0]]
+    assert {row["CompteNum"] for row in sale} == {"467", "7062"}
+    assert all(row["EcritureLib"] == "Mise en avant Librairie FEC Lda" for row in sale)
+    refunded = [row for row in rows if row["PieceRef"] == numbers[1]]
+    assert {(row["CompteNum"], cents(row["Debit"]), cents(row["Credit"])) for row in refunded} == {
+        ("7062", 2000, 0),
+        ("467", 0, 2000),
+    }
+    assert all(
+        row["EcritureLib"] == f"Avoir {numbers[1]} sur {numbers[0]} Librairie FEC Lda"
+        for row in refunded
+    )
+    assert not any("Olga Owner" in row["EcritureLib"] for row in rows)
