@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, defer
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.i18n import N_
+from marketplace.i18n import N_, localized
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.notifications.services import queue_mail
 from marketplace.payments import document_pdf, facturx
@@ -166,20 +166,15 @@ def _membership_designation(payment: Payment) -> str:
     tier = db.session.scalar(
         select(MembershipTier).where(MembershipTier.code == (payment.subject or {}).get("tier"))
     )
-    name = _tier_name(tier) if tier is not None else str((payment.subject or {}).get("tier", ""))
+    if tier is not None:
+        name = localized(tier, "name") or tier.code
+    else:
+        name = str((payment.subject or {}).get("tier") or payment.description)
     return _("Membership dues, %(tier)s", tier=name)
 
 
 register_service_period(PaymentKind.MEMBERSHIP, _membership_period)
 register_designation(PaymentKind.MEMBERSHIP, _membership_designation)
-
-
-def _tier_name(tier: MembershipTier) -> str:
-    from flask_babel import get_locale
-
-    locale = get_locale()
-    first, second = ("en", "fr") if locale and locale.language == "en" else ("fr", "en")
-    return getattr(tier, f"name_{first}") or getattr(tier, f"name_{second}") or tier.code
 
 
 # ---------------------------------------------------------------- formatting (pages, mails)
@@ -517,6 +512,10 @@ def _store(document: Document, snapshot: dict[str, Any]) -> None:
     document.sha256 = hashlib.sha256(document.pdf).hexdigest()
 
 
+# Listing documents reads their numbers, not their stored files.
+_WITHOUT_FILES = (defer(Document.pdf), defer(Document.xml), defer(Document.snapshot))
+
+
 def _counterparty(snapshot: dict[str, Any]) -> str:
     party = snapshot.get("buyer") or snapshot.get("payer") or {}
     return party.get("name") or "—"
@@ -562,7 +561,8 @@ def _issue(
 
 
 def main_document(payment: Payment) -> Document | None:
-    """The payment's invoice or attestation (the first one issued for it)."""
+    """The payment's invoice or attestation (the first one issued for it); its files are read
+    when first used."""
     return db.session.scalar(
         select(Document)
         .where(
@@ -572,6 +572,7 @@ def main_document(payment: Payment) -> Document | None:
         )
         .order_by(Document.id)
         .limit(1)
+        .options(*_WITHOUT_FILES)
     )
 
 
@@ -690,10 +691,6 @@ def attachments_for(payment: Payment) -> list[tuple[str, str, bytes]]:
 
 
 # ---------------------------------------------------------------- reading
-
-
-# Listing documents reads their numbers, not their stored files.
-_WITHOUT_FILES = (defer(Document.pdf), defer(Document.xml), defer(Document.snapshot))
 
 
 def documents_of(payment: Payment) -> list[Document]:

@@ -182,8 +182,10 @@ def refund(app, payment_id: int, amount: int) -> Document:
 
 
 def main(app, payment_id: int) -> Document:
+    """The payment's invoice or attestation, its stored files loaded."""
     with app.app_context():
         document = documents.main_document(db.session.get(Payment, payment_id))
+        db.session.refresh(document, ["pdf", "xml", "snapshot"])  # the deferred files
         db.session.expunge(document)
         return document
 
