@@ -189,12 +189,21 @@ def register_commands(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from marketplace.notifications.services import deliver_after_request
+    from marketplace.payments.documents import issue_due_documents
 
     @app.after_request
     def send_queued_mail(response):
         # Mail queued by a request goes out once its transaction has committed.
         if g.get("outbox_ids") and response.status_code < 400:
             deliver_after_request()
+        return response
+
+    @app.after_request
+    def issue_documents(response):
+        # Documents noted as due by the request's committed transaction, each issued in a
+        # transaction of its own. Registered after the mail hook, so it runs before it (Flask
+        # calls them in reverse) and the documents' e-mails leave with the request's.
+        issue_due_documents()
         return response
 
     @app.context_processor

@@ -12,7 +12,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.database import UTCDateTime, utcnow
@@ -55,7 +55,18 @@ class Document(db.Model):
     """An issued document, frozen: the stored PDF is what every download returns."""
 
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("series", "year", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("series", "year", "sequence"),
+        # One invoice or attestation per payment, one document per refund: a concurrent second
+        # issue fails here and is rolled back, giving its number back.
+        Index(
+            "uq_documents_payment_main",
+            "payment_id",
+            unique=True,
+            postgresql_where=text("refund_id IS NULL"),
+            sqlite_where=text("refund_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[DocumentKind] = mapped_column(
@@ -67,7 +78,7 @@ class Document(db.Model):
     number: Mapped[str] = mapped_column(String(24), unique=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     # The refund a credit note (or a corrected attestation) answers.
-    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"), index=True)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"), unique=True)
     # The document this one corrects: a credit note's invoice, a corrected attestation's original.
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -28,8 +28,9 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from marketplace.accounts.models import User
@@ -73,6 +74,8 @@ DOCUMENT_STATUSES = frozenset(
 FRANCHISE_MENTION = "TVA non applicable, art. 293 B du CGI"
 DEFAULT_VAT_RATE = 2000  # 20 %, the standard French rate (basis points)
 PDF_TYPE = "application/pdf"
+COUNTER_LOCK_TIMEOUT = "20s"
+BATCH = 200  # documents a due task issues or freezes per run
 LANGUAGES = ("fr", "en")
 
 
@@ -99,6 +102,12 @@ def next_document_sequence(session: Session, series: str, year: int) -> int:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = DocumentCounter.__table__
+    if dialect == "postgresql":
+        # Transactions issuing in the same series queue on the counter row, each holding it
+        # while its document is drawn (a fraction of a second): a longer wait than the payment
+        # row's 5 s is productive here, and stays bounded. The caller's timeout comes back after.
+        previous = session.execute(text("SHOW lock_timeout")).scalar_one()
+        session.execute(text(f"SET LOCAL lock_timeout = '{COUNTER_LOCK_TIMEOUT}'"))
     statement = (
         insert(table)
         .values(series=series, year=year, last_sequence=1)
@@ -108,7 +117,12 @@ def next_document_sequence(session: Session, series: str, year: int) -> int:
         )
         .returning(table.c.last_sequence)
     )
-    return int(session.execute(statement).scalar_one())
+    sequence = int(session.execute(statement).scalar_one())
+    if dialect == "postgresql":
+        session.execute(
+            text("SELECT set_config('lock_timeout', :value, true)"), {"value": previous}
+        )
+    return sequence
 
 
 def format_number(series: str, year: int, sequence: int) -> str:
@@ -506,10 +520,22 @@ def render(snapshot: dict[str, Any]) -> tuple[bytes, bytes | None]:
     return facturx.embed(pdf, xml, snapshot), xml
 
 
-def _store(document: Document, snapshot: dict[str, Any]) -> None:
+def _store(
+    document: Document, snapshot: dict[str, Any], files: tuple[bytes, bytes | None] | None = None
+) -> None:
     document.snapshot = snapshot
-    document.pdf, document.xml = render(snapshot)
+    document.pdf, document.xml = files or render(snapshot)
     document.sha256 = hashlib.sha256(document.pdf).hexdigest()
+
+
+def _predicted_sequence(series: str, year: int) -> int:
+    """The number the counter would give now (read without a lock: a guess)."""
+    last = db.session.scalar(
+        select(DocumentCounter.last_sequence).where(
+            DocumentCounter.series == series, DocumentCounter.year == year
+        )
+    )
+    return (last or 0) + 1
 
 
 # Listing documents reads their numbers, not their stored files.
@@ -531,13 +557,23 @@ def _issue(
     total: int,
     at: datetime | None = None,
 ) -> Document:
-    """Take the next number of ``kind``'s series, build, render and store the document."""
+    """Take the next number of ``kind``'s series, build, render and store the document.
+
+    The counter row stays locked from the number's taking to the commit (gap-free), so the
+    document is drawn first with the number the counter predicts, outside that lock; it is
+    drawn again under the lock only when a concurrent issue took that number meanwhile.
+    """
     now = at or utcnow()
     series = SERIES[kind]
     year = accounting_year(now)
+    predicted = _predicted_sequence(series, year)
+    snapshot = build(format_number(series, year, predicted), local_date(now))
+    files = render(snapshot)
     sequence = next_document_sequence(db.session, series, year)
     number = format_number(series, year, sequence)
-    snapshot = build(number, local_date(now))
+    if sequence != predicted:
+        snapshot = build(number, local_date(now))
+        files = render(snapshot)
     document = Document(
         kind=kind,
         series=series,
@@ -553,7 +589,7 @@ def _issue(
         total=total,
         counterparty=_counterparty(snapshot)[:200],
     )
-    _store(document, snapshot)
+    _store(document, snapshot, files)
     db.session.add(document)
     db.session.flush()
     logger.info("payment %s: %s %s issued", payment.id, kind.value, number)
@@ -576,12 +612,15 @@ def main_document(payment: Payment) -> Document | None:
     )
 
 
-def issue_for_payment(payment: Payment, *, at: datetime | None = None) -> Document | None:
-    """Issue the document of a payment that just succeeded (once): invoice or attestation.
+def issue_payment_document(payment: Payment, *, at: datetime | None = None) -> Document | None:
+    """Issue the document of a succeeded payment, once: its invoice or attestation, e-mailed
+    (attached) to the partner's team or the member. Flush only; ``at``: the moment of issue.
 
-    Called in the transaction that marks the payment succeeded, after its fulfilment (the
-    document prints the period the fulfilment created). ``at``: the moment of issue (now).
+    A second issue of the same payment's document breaks the unique index of its main
+    document: the caller's transaction (and the number it took) is rolled back.
     """
+    if payment.status not in DOCUMENT_STATUSES:
+        return None
     existing = main_document(payment)
     if existing is not None:
         return existing
@@ -608,12 +647,18 @@ def issue_for_payment(payment: Payment, *, at: datetime | None = None) -> Docume
         )
     payment.document_number = document.number
     db.session.flush()
+    if payment.kind == PaymentKind.MEMBERSHIP:
+        recipients = [(payment.payer_email, document.language)] if payment.payer_email else []
+    else:
+        recipients = _recipients_of_partner_documents(payment, document)
+    _mail(document, recipients)
     return document
 
 
-def issue_for_refund(refund: Refund, *, at: datetime | None = None) -> Document | None:
-    """Issue the document of a refund just recorded (once): a credit note referencing the
-    invoice, sent to the partner's team; for dues, a corrected attestation sent to the payer."""
+def issue_refund_document(refund: Refund, *, at: datetime | None = None) -> Document | None:
+    """Issue the document of a recorded refund, once: a credit note referencing the invoice,
+    sent to the partner's team; for dues, a corrected attestation sent to the payer. Flush
+    only (a second issue breaks the unique ``refund_id`` and is rolled back)."""
     if refund.status != "succeeded":
         return None
     existing = db.session.scalar(select(Document).where(Document.refund_id == refund.id))
@@ -660,12 +705,16 @@ def issue_for_refund(refund: Refund, *, at: datetime | None = None) -> Document 
         total=refund.amount,
         at=at,
     )
-    team = _team_of[0](payment) if _team_of else []
-    _mail(
-        document,
-        team or ([(payment.payer_email, document.language)] if payment.payer_email else []),
-    )
+    _mail(document, _recipients_of_partner_documents(payment, document))
     return document
+
+
+def _recipients_of_partner_documents(payment: Payment, document: Document) -> list[tuple[str, str]]:
+    """The paying partner's active team, or the payer when the team is unknown."""
+    recipients = _team_of[0](payment) if _team_of else []
+    if not recipients and payment.payer_email:
+        recipients = [(payment.payer_email, document.language)]
+    return recipients
 
 
 def _mail(document: Document, recipients: list[tuple[str, str]]) -> None:
@@ -682,12 +731,89 @@ def _mail(document: Document, recipients: list[tuple[str, str]]) -> None:
             )
 
 
-def attachments_for(payment: Payment) -> list[tuple[str, str, bytes]]:
-    """The payment's invoice or attestation, to attach to the payment's receipt."""
-    document = main_document(payment)
-    if document is None:
-        return []
-    return [(document.filename, PDF_TYPE, document_pdf_bytes(document))]
+# ---------------------------------------------------------------- when documents are issued
+#
+# The payment's success (or the refund's record) happens under the payment's row lock; drawing
+# a document takes a fraction of a second and, to stay gap-free, holds its series' counter row
+# until the commit. Issuing inside that transaction made every webhook of the payment wait on
+# the whole series' queue. So the success transaction only notes the document as due; it is
+# issued in its own transaction right after the commit (``issue_due_documents``, called after
+# each request) and, should the process stop in between, by the ``documents`` due task.
+
+DUE_KEY = "documents_due"
+
+
+def issue_for_payment(payment: Payment) -> None:
+    """Note that ``payment`` (just succeeded, in this transaction) needs its document."""
+    db.session.info.setdefault(DUE_KEY, []).append(("payment", payment.id))
+
+
+def issue_for_refund(refund: Refund) -> None:
+    """Note that ``refund`` (just recorded, in this transaction) needs its document."""
+    db.session.info.setdefault(DUE_KEY, []).append(("refund", refund.id))
+
+
+def _issue_one(what: str, row_id: int) -> None:
+    """Issue one due document in a transaction of its own; a concurrent issue wins."""
+    try:
+        if what == "payment":
+            payment = db.session.get(Payment, row_id)
+            if payment is not None:
+                issue_payment_document(payment)
+        else:
+            refund = db.session.get(Refund, row_id)
+            if refund is not None:
+                issue_refund_document(refund)
+        db.session.commit()
+    except IntegrityError:
+        # Issued meanwhile by another request or the due task: its number stays, ours goes back.
+        db.session.rollback()
+        logger.info("%s %s: document issued concurrently", what, row_id)
+
+
+def issue_due_documents() -> int:
+    """After a commit: issue the documents its transaction noted as due; how many were tried.
+
+    Notes left by a transaction that rolled back name payments that did not succeed (or
+    refunds not recorded): issuing checks the row's state and does nothing for those.
+    """
+    due = db.session.info.pop(DUE_KEY, None) or []
+    for what, row_id in dict.fromkeys(due):
+        _issue_one(what, row_id)
+    return len(due)
+
+
+def issue_missing_documents(now: datetime) -> str:
+    """Due task: documents a stopped process did not issue, and legacy numbers not frozen."""
+    issue_due_documents()
+    main_exists = exists().where(Document.payment_id == Payment.id, Document.refund_id.is_(None))
+    payments = db.session.scalars(
+        select(Payment.id)
+        .where(
+            Payment.status.in_(sorted(DOCUMENT_STATUSES)),
+            Payment.document_number.is_(None),
+            ~main_exists,
+        )
+        .order_by(Payment.id)
+        .limit(BATCH)
+    ).all()
+    original = exists().where(
+        Document.payment_id == Refund.payment_id, Document.refund_id.is_(None)
+    )
+    own = exists().where(Document.refund_id == Refund.id)
+    refunds = db.session.scalars(
+        select(Refund.id)
+        .where(Refund.status == "succeeded", original, ~own)
+        .order_by(Refund.id)
+        .limit(BATCH)
+    ).all()
+    db.session.commit()
+    for payment_id in payments:
+        _issue_one("payment", payment_id)
+    for refund_id in refunds:
+        _issue_one("refund", refund_id)
+    frozen = freeze_legacy_documents(now)
+    return f"{len(payments) + len(refunds)} missing document(s) issued, {frozen}"
 
 
 # ---------------------------------------------------------------- reading
@@ -783,4 +909,4 @@ def freeze_legacy_documents(now: datetime) -> str:
     return f"{len(ids)} legacy document(s) frozen"
 
 
-add_due_task("documents-freeze", freeze_legacy_documents)
+add_due_task("documents", issue_missing_documents)

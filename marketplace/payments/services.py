@@ -173,7 +173,6 @@ def _send_receipt(payment: Payment) -> None:
             payment=payment,
             payment_url=link,
             amount=format_amount(payment.amount, payment.currency),
-            attachments=documents.attachments_for(payment),
         )
 
 
@@ -189,7 +188,7 @@ def _on_success(payment: Payment) -> None:
         fulfil(payment)
     payment.fulfilled_at = utcnow()
     db.session.flush()
-    documents.issue_for_payment(payment)  # after the fulfilment: it prints the period
+    documents.issue_for_payment(payment)  # issued after the commit, with the fulfilled period
     _send_receipt(payment)
 
 
@@ -483,7 +482,7 @@ def _record_stripe_refund(
     payment.refunded_amount = min(payment.amount, payment.refunded_amount + info.amount)
     db.session.flush()
     _set_refund_status(payment)
-    documents.issue_for_refund(refund)  # after the reversal: a corrected attestation shows it
+    documents.issue_for_refund(refund)  # credit note / corrected attestation, after the commit
     return True
 
 

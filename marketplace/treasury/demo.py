@@ -109,7 +109,7 @@ def seed_ledger() -> int:
         db.session.add(payment)
         db.session.flush()
         if status != PaymentStatus.FAILED:
-            documents.issue_for_payment(payment, at=moment)
+            documents.issue_payment_document(payment, at=moment)
         if refunded:
             refund = Refund(
                 payment_id=payment.id,
@@ -121,7 +121,7 @@ def seed_ledger() -> int:
             )
             db.session.add(refund)
             db.session.flush()
-            documents.issue_for_refund(refund, at=refund.created_at)
+            documents.issue_refund_document(refund, at=refund.created_at)
     db.session.flush()
     return len(rows)
 

@@ -86,11 +86,19 @@ def upgrade():
     sa.ForeignKeyConstraint(['refund_id'], ['refunds.id'], name=op.f('fk_documents_refund_id_refunds')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_documents')),
     sa.UniqueConstraint('number', name=op.f('uq_documents_number')),
+    sa.UniqueConstraint('refund_id', name=op.f('uq_documents_refund_id')),
     sa.UniqueConstraint('series', 'year', 'sequence', name=op.f('uq_documents_series_year_sequence'))
     )
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_documents_payment_id'), ['payment_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_documents_refund_id'), ['refund_id'], unique=False)
+        # One invoice or attestation per payment (a concurrent second issue fails here).
+        batch_op.create_index(
+            'uq_documents_payment_main',
+            ['payment_id'],
+            unique=True,
+            postgresql_where=sa.text('refund_id IS NULL'),
+            sqlite_where=sa.text('refund_id IS NULL'),
+        )
 
     connection = op.get_bind()
     legacy = connection.execute(sa.text("SELECT year, last_sequence FROM document_counters")).all()
@@ -183,7 +191,7 @@ def downgrade():
     sa.PrimaryKeyConstraint('year', name=op.f('pk_document_counters'))
     )
     with op.batch_alter_table('documents', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_documents_refund_id'))
+        batch_op.drop_index('uq_documents_payment_main')
         batch_op.drop_index(batch_op.f('ix_documents_payment_id'))
 
     op.drop_table('documents')

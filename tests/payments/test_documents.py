@@ -151,7 +151,7 @@ def paid(app) -> Callable[..., int]:
                     )
                 )
                 db.session.flush()
-            documents.issue_for_payment(payment, at=at)
+            documents.issue_payment_document(payment, at=at)
             db.session.commit()
             return payment.id
 
@@ -176,6 +176,8 @@ def refund(app, payment_id: int, amount: int) -> Document:
         )
         services._record_stripe_refund(payment, info, row)
         db.session.commit()
+        # The document is issued after the commit, in a transaction of its own.
+        assert documents.issue_due_documents() == 1
         document = db.session.scalar(select(Document).where(Document.refund_id == row.id))
         db.session.expunge(document)
         return document
@@ -416,7 +418,7 @@ def test_an_english_invoice_names_its_line_in_english_with_an_inclusive_period(
             )
         )
         db.session.flush()
-        document = documents.issue_for_payment(payment)
+        document = documents.issue_payment_document(payment)
         text = pdf_text(document.pdf)
     last = long_date(start + timedelta(days=364))
     assert f"Period: {long_date(start)} to {last} inclusive" in text, text
@@ -601,10 +603,10 @@ def test_each_refund_gets_a_credit_note_referencing_the_invoice_sent_to_the_team
     assert b"<ram:TypeCode>381</ram:TypeCode>" in first.xml
     for person in (owner, manager):
         mails = [m for m in outbox(to=person.email) if m.template == "payments/document"]
-        assert len(mails) == 2
+        assert len(mails) == 3  # the invoice, then each credit note
         with app.app_context():
             files = db.session.scalars(
-                select(OutboxAttachment).where(OutboxAttachment.message_id == mails[0].id)
+                select(OutboxAttachment).where(OutboxAttachment.message_id == mails[1].id)
             ).all()
             assert [(f.filename, f.content) for f in files] == [(first.filename, first.pdf)]
 
@@ -624,24 +626,29 @@ def test_a_refunded_membership_gets_a_corrected_attestation(
     assert "Remboursé 40,00 €" in text
     assert main(app, payment_id).pdf == original.pdf
     mails = [m for m in outbox(to=member.email) if m.template == "payments/document"]
-    assert len(mails) == 1
+    assert len(mails) == 2  # the attestation, then the corrected one
 
 
-def test_the_receipt_carries_the_document_as_an_attachment(app, association, paid, create_user):
+def test_the_attestation_is_e_mailed_as_an_attachment_when_issued(
+    app, association, paid, create_user
+):
     from marketplace.notifications.services import _build
-    from marketplace.payments import services
 
     member = create_user(locale="en")
     payment_id = paid(kind=PaymentKind.MEMBERSHIP, amount=4000, payer=member)
+    attestation = main(app, payment_id)
     with app.app_context(), app.test_request_context():
-        services._send_receipt(db.session.get(Payment, payment_id))
-        message = db.session.scalar(
-            select(OutboxMessage).where(OutboxMessage.template == "payments/receipt")
-        )
+        [message] = db.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.template == "payments/document",
+                OutboxMessage.recipient == member.email,
+            )
+        ).all()
+        assert message.subject == f"Document {attestation.number}"
         email = _build(message)
         [attachment] = list(email.iter_attachments())
-        assert attachment.get_filename() == main(app, payment_id).filename
-        assert attachment.get_content() == main(app, payment_id).pdf
+        assert attachment.get_filename() == attestation.filename
+        assert attachment.get_content() == attestation.pdf
 
 
 # ---------------------------------------------------------------- legacy numbers

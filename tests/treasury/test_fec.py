@@ -275,7 +275,7 @@ def test_credit_notes_and_company_names_reach_the_fec(app, signed_in, create_par
         )
         db.session.add(payment)
         db.session.flush()
-        invoice = documents.issue_for_payment(payment, at=moment)
+        invoice = documents.issue_payment_document(payment, at=moment)
         refund = Refund(
             payment_id=payment.id,
             amount=2000,
@@ -294,6 +294,7 @@ def test_credit_notes_and_company_names_reach_the_fec(app, signed_in, create_par
         )
         services._record_stripe_refund(payment, info, refund)
         db.session.commit()
+        documents.issue_due_documents()
         credit = db.session.scalar(select(Document).where(Document.refund_id == refund.id))
         numbers = invoice.number, credit.number
     rows = parse(signed_in.get(f"/treasury/exports/fec?year={YEAR + 1}"))
