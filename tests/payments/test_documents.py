@@ -17,6 +17,7 @@ import facturx
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.database import utcnow
@@ -782,3 +783,63 @@ def test_an_attestation_has_no_xml(app, association, paid, create_user, login):
     client = login(app.test_client(), member)
     assert client.get(f"/documents/{attestation.id}.pdf").status_code == 200
     assert client.get(f"/documents/{attestation.id}.xml").status_code == 404
+
+
+# ---------------------------------------------------------------- when documents are issued
+
+
+def test_a_document_a_stopped_process_left_is_issued_by_the_due_task(
+    app, association, french_partner
+):
+    """The success transaction notes the document as due; if the process stops before issuing
+    it, ``tasks run-due`` does, once."""
+    partner_id, owner = french_partner()
+    with app.app_context():
+        payment = Payment(
+            kind=PaymentKind.PARTNER_PLAN,
+            status=PaymentStatus.SUCCEEDED,
+            amount=12000,
+            currency="eur",
+            payer_id=owner.id,
+            payer_name=owner.full_name,
+            payer_email=owner.email,
+            partner_id=partner_id,
+            subject={"plan": "x", "days": 1},
+            description="x",
+            succeeded_at=utcnow(),
+        )
+        db.session.add(payment)
+        db.session.flush()
+        documents.issue_for_payment(payment)  # noted as due...
+        db.session.commit()
+        db.session.info.pop(documents.DUE_KEY)  # ...and the process stopped there
+        payment_id = payment.id
+        assert documents.main_document(db.session.get(Payment, payment_id)) is None
+        report = documents.issue_missing_documents(utcnow())
+        assert report.startswith("1 missing document(s) issued")
+        assert documents.main_document(db.session.get(Payment, payment_id)) is not None
+        assert documents.issue_missing_documents(utcnow()).startswith("0 missing")
+
+
+def test_a_second_issue_of_the_same_document_is_refused_and_gives_its_number_back(
+    app, association, paid, french_partner
+):
+    partner_id, owner = french_partner()
+    payment_id = paid(payer=owner, partner_id=partner_id)
+    first = main(app, payment_id)
+    with app.app_context():
+        payment = db.session.get(Payment, payment_id)
+        # A racing issuer that did not see the first document (as under READ COMMITTED).
+        nested = db.session.begin_nested()
+        with pytest.raises(IntegrityError):
+            documents._issue(
+                DocumentKind.INVOICE,
+                payment,
+                lambda number, today: documents.invoice_snapshot(
+                    payment, number=number, issued_on=today, language="fr"
+                ),
+                total=payment.amount,
+            )
+        nested.rollback()
+        year = first.year
+        assert db.session.get(DocumentCounter, ("F", year)).last_sequence == first.sequence
