@@ -256,18 +256,21 @@ def test_concurrent_issuing_keeps_each_series_gap_free(app):
     with app.app_context():
         engine = db.engine
     with Session(engine) as session:
-        payment = Payment(
-            kind=PaymentKind.FEATURED,
-            status=PaymentStatus.SUCCEEDED,
-            amount=100,
-            currency="eur",
-            payer_name="Thread test",
-            subject={},
-            description="threads",
-        )
-        session.add(payment)
+        rows = [
+            Payment(
+                kind=PaymentKind.FEATURED,
+                status=PaymentStatus.SUCCEEDED,
+                amount=100,
+                currency="eur",
+                payer_name="Thread test",
+                subject={},
+                description="threads",
+            )
+            for _ in range(16)
+        ]
+        session.add_all(rows)
         session.commit()
-        payment_id = payment.id
+        payment_ids = [row.id for row in rows]
     errors: list[BaseException] = []
     barrier = threading.Barrier(16)
 
@@ -283,7 +286,7 @@ def test_concurrent_issuing_keeps_each_series_gap_free(app):
                         year=year,
                         sequence=sequence,
                         number=documents.format_number("F", year, sequence),
-                        payment_id=payment_id,
+                        payment_id=payment_ids[index],
                         currency="EUR",
                         total=100,
                         counterparty="x",
@@ -314,9 +317,9 @@ def test_concurrent_issuing_keeps_each_series_gap_free(app):
             assert session.get(DocumentCounter, ("F", year)).last_sequence == 12
     finally:
         with engine.begin() as connection:
-            connection.execute(delete(Document).where(Document.payment_id == payment_id))
+            connection.execute(delete(Document).where(Document.payment_id.in_(payment_ids)))
             connection.execute(delete(DocumentCounter).where(DocumentCounter.year == year))
-            connection.execute(delete(Payment).where(Payment.id == payment_id))
+            connection.execute(delete(Payment).where(Payment.id.in_(payment_ids)))
 
 
 # ---------------------------------------------------------------- the invoice
