@@ -52,6 +52,8 @@ def configure_logging(app: Flask) -> None:
     # The Stripe library logs whole API bodies (client secrets, card details) at DEBUG:
     # keep them out of the logs even when the root logger is turned down to DEBUG.
     logging.getLogger("stripe").setLevel(logging.WARNING)
+    # fontTools logs every glyph of each font subset (a PDF document) at INFO.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def register_converters(app: Flask) -> None:
@@ -103,7 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.moderation import views as moderation_views
     from marketplace.notifications import views as notification_views
     from marketplace.payments import api as payments_api
-    from marketplace.payments import document_views
+    from marketplace.payments import document_api, document_views
     from marketplace.payments import views as payment_views
     from marketplace.privacy import views as privacy_views
     from marketplace.treasury import api as treasury_api
@@ -113,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
     from offers import redemption_api
     from offers import views as offers_views
     from partners import api as partners_api
+    from partners import billing_api as partner_billing_api
     from partners import plans_admin as partner_plans_admin
     from partners import views as partners_views
 
@@ -140,8 +143,10 @@ def register_blueprints(app: Flask) -> None:
         membership_api.bp,
         my_membership_api.bp,
         payments_api.bp,
+        document_api.bp,
         moderation_api.bp,
         partners_api.bp,
+        partner_billing_api.bp,
         offers_api.bp,
         partner_offers_api.bp,
         redemption_api.bp,
@@ -196,6 +201,7 @@ def register_commands(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from marketplace.notifications.services import deliver_after_request
+    from marketplace.payments.documents import issue_due_documents
     from marketplace.routing import absolute_url
 
     # Mail templates build their links with it: on SITE_URL, never on the request's Host.
@@ -206,6 +212,14 @@ def register_hooks(app: Flask) -> None:
         # Mail queued by a request goes out once its transaction has committed.
         if g.get("outbox_ids") and response.status_code < 400:
             deliver_after_request()
+        return response
+
+    @app.after_request
+    def issue_documents(response):
+        # Documents noted as due by the request's committed transaction, each issued in a
+        # transaction of its own. Registered after the mail hook, so it runs before it (Flask
+        # calls them in reverse) and the documents' e-mails leave with the request's.
+        issue_due_documents()
         return response
 
     @app.context_processor

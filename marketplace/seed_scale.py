@@ -44,8 +44,9 @@ from marketplace.catalog.models import Category, School
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.membership.models import MembershipTier
-from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
-from marketplace.payments.models import DocumentCounter, PaymentStatus
+from marketplace.payments.document_models import SERIES, DocumentCounter, DocumentKind
+from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES, format_number
+from marketplace.payments.models import PaymentStatus
 from marketplace.security import hash_password
 from marketplace.seed import seed_categories, seed_schools, seed_tiers
 from marketplace.text import fold
@@ -1213,11 +1214,15 @@ class ScaleSeeder:
                 refunded = amount
             elif status == "partially_refunded":
                 refunded = max(1, amount // 2)
-            year = seq = None
+            number = None
             if paid:
+                # Numbers only (no frozen PDF: a benchmark does not download documents).
                 year = succeeded.astimezone(ACCOUNTING_ZONE).year
-                sequences[year] = sequences.get(year, 0) + 1
-                seq = sequences[year]
+                series = SERIES[
+                    DocumentKind.ATTESTATION if kind == "membership" else DocumentKind.INVOICE
+                ]
+                sequences[series, year] = sequences.get((series, year), 0) + 1
+                number = format_number(series, year, sequences[series, year])
             rows.append(
                 (
                     payment_id,
@@ -1241,8 +1246,7 @@ class ScaleSeeder:
                     succeeded + timedelta(days=20) if status == "disputed" else None,
                     succeeded,
                     succeeded,
-                    year,
-                    seq,
+                    number,
                     created,
                     succeeded or created,
                 )
@@ -1276,19 +1280,19 @@ class ScaleSeeder:
         self._save_document_counters(sequences)
         self._write_fulfilments(membership_pay, plan_pay, featured_pay)
 
-    def _document_sequences(self) -> dict[int, int]:
+    def _document_sequences(self) -> dict[tuple[str, int], int]:
         return {
-            year: last
-            for year, last in db.session.execute(
-                select(DocumentCounter.year, DocumentCounter.last_sequence)
+            (series, year): last
+            for series, year, last in db.session.execute(
+                select(DocumentCounter.series, DocumentCounter.year, DocumentCounter.last_sequence)
             ).tuples()
         }
 
-    def _save_document_counters(self, sequences: dict[int, int]) -> None:
-        for year, last in sequences.items():
-            counter = db.session.get(DocumentCounter, year)
+    def _save_document_counters(self, sequences: dict[tuple[str, int], int]) -> None:
+        for (series, year), last in sequences.items():
+            counter = db.session.get(DocumentCounter, (series, year))
             if counter is None:
-                db.session.add(DocumentCounter(year=year, last_sequence=last))
+                db.session.add(DocumentCounter(series=series, year=year, last_sequence=last))
             else:
                 counter.last_sequence = max(counter.last_sequence, last)
         db.session.flush()
@@ -1407,8 +1411,7 @@ PAYMENT_COLUMNS = (
     "disputed_at",
     "succeeded_at",
     "fulfilled_at",
-    "document_year",
-    "document_sequence",
+    "document_number",
     "created_at",
     "updated_at",
 )
@@ -1432,7 +1435,7 @@ SEQUENCED_TABLES = (
     "featured_placements",
 )
 # Tables written by this command, in foreign-key order (locked against writers meanwhile).
-WRITTEN_TABLES = SEQUENCED_TABLES + ("document_counters",)
+WRITTEN_TABLES = SEQUENCED_TABLES + ("document_series_counters",)
 
 
 def seed_scale(

@@ -12,11 +12,16 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.payments.documents import ACCOUNTING_ZONE, register_service_period
+from marketplace.payments.documents import (
+    ACCOUNTING_ZONE,
+    register_designation,
+    register_service_period,
+)
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.payments.services import register_fulfilment, register_reversal
 from offers.models import FeaturedPlacement, Offer
@@ -113,6 +118,20 @@ def placement_paid_for(payment: Payment) -> tuple[date, date] | None:
     )
 
 
+def placement_designation(payment: Payment) -> str:
+    """What a FEATURED payment bought, in the document's language (called under it)."""
+    subject = payment.subject or {}
+    offer_id = subject.get("offer_id")
+    offer = db.session.get(Offer, int(offer_id)) if str(offer_id or "").isdigit() else None
+    title = offer.title if offer is not None else f"#{offer_id}"
+    return _(
+        "Featured placement of the offer \u201c%(title)s\u201d (%(days)s days)",
+        title=title,
+        days=int(subject.get("days") or 0),
+    )
+
+
 register_fulfilment(PaymentKind.FEATURED, fulfil_featured_payment)
 register_reversal(PaymentKind.FEATURED, reverse_featured_payment)
 register_service_period(PaymentKind.FEATURED, placement_paid_for)
+register_designation(PaymentKind.FEATURED, placement_designation)

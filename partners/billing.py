@@ -12,17 +12,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from marketplace import audit
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
-from marketplace.errors import NotFound
+from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.i18n import localized
-from marketplace.payments.documents import register_service_period
+from marketplace.payments.documents import (
+    register_designation,
+    register_partner_billing,
+    register_service_period,
+)
 from marketplace.payments.gateway import SetupIntentInfo
+from marketplace.payments.identifiers import digits_only, normalise_vat_number
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.payments.services import (
     create_payment,
@@ -32,7 +40,14 @@ from marketplace.payments.services import (
 )
 from offers import featured as _featured  # noqa: F401 - registers the FEATURED fulfilment
 from offers.models import FeaturedPlacement, Offer, OfferStatus
-from partners.models import Partner, PartnerPlan, PartnerPlanPeriod, PlanKind
+from partners.models import (
+    Partner,
+    PartnerBillingIdentity,
+    PartnerMember,
+    PartnerPlan,
+    PartnerPlanPeriod,
+    PlanKind,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +67,13 @@ def offered_plans(kind: PlanKind | None = None) -> list[PartnerPlan]:
         db.session.scalars(
             query.order_by(PartnerPlan.kind, PartnerPlan.position, PartnerPlan.amount)
         )
+    )
+
+
+def plan_kind(code: str) -> PlanKind | None:
+    """The kind of the offered plan ``code``, or None when no such plan is offered."""
+    return db.session.scalar(
+        select(PartnerPlan.kind).where(PartnerPlan.code == code, PartnerPlan.active.is_(True))
     )
 
 
@@ -183,9 +205,143 @@ def partnership_paid_for(payment: Payment) -> tuple[date, date] | None:
     return (period.starts_on, period.ends_on) if period is not None else None
 
 
+def partnership_designation(payment: Payment) -> str:
+    """What a PARTNER_PLAN payment bought, in the document's language (called under it)."""
+    subject = payment.subject or {}
+    plan = db.session.scalar(select(PartnerPlan).where(PartnerPlan.code == subject.get("plan")))
+    name = localized(plan, "name") if plan is not None else str(subject.get("plan") or "")
+    days = int(subject.get("days") or (plan.days if plan is not None else 0))
+    return _("Partnership: %(name)s (%(days)s days)", name=name, days=days)
+
+
 register_fulfilment(PaymentKind.PARTNER_PLAN, fulfil_partner_plan_payment)
 register_reversal(PaymentKind.PARTNER_PLAN, reverse_partner_plan_payment)
 register_service_period(PaymentKind.PARTNER_PLAN, partnership_paid_for)
+register_designation(PaymentKind.PARTNER_PLAN, partnership_designation)
+
+
+# ---------------------------------------------------------------- billing identity
+
+IDENTITY_FIELDS = (
+    "legal_name",
+    "address",
+    "postal_code",
+    "city",
+    "country",
+    "siren",
+    "siret",
+    "vat_number",
+    "po_reference",
+)
+
+
+class BillingIdentityMissing(Conflict):
+    code = "billing_identity_missing"
+    message = _l("Enter the company's billing identity before the first payment.")
+
+
+def billing_identity(partner: Partner) -> PartnerBillingIdentity | None:
+    """The partner's billing identity, or None before it was entered."""
+    return db.session.scalar(
+        select(PartnerBillingIdentity).where(PartnerBillingIdentity.partner_id == partner.id)
+    )
+
+
+def require_billing_identity(partner: Partner) -> PartnerBillingIdentity:
+    """The identity an invoice needs; ``BillingIdentityMissing`` (409) without one."""
+    identity = billing_identity(partner)
+    if identity is None:
+        raise BillingIdentityMissing()
+    return identity
+
+
+def clean_identity(values: dict[str, Any]) -> dict[str, Any]:
+    """The values as stored: trimmed, numbers without spaces, the SIREN taken from a SIRET."""
+    cleaned = {name: (values.get(name) or None) for name in IDENTITY_FIELDS}
+    for name in ("legal_name", "address", "postal_code", "city", "po_reference"):
+        if cleaned[name] is not None:
+            cleaned[name] = str(cleaned[name]).strip() or None
+    cleaned["country"] = str(cleaned["country"] or "").upper()
+    cleaned["siren"] = digits_only(cleaned["siren"]) or None
+    cleaned["siret"] = digits_only(cleaned["siret"]) or None
+    if cleaned["siret"] and not cleaned["siren"]:
+        cleaned["siren"] = cleaned["siret"][:9]
+    cleaned["vat_number"] = normalise_vat_number(cleaned["vat_number"]) or None
+    return cleaned
+
+
+def save_billing_identity(
+    partner: Partner, *, values: dict[str, Any], actor: User
+) -> PartnerBillingIdentity:
+    """Create or change the partner's billing identity (checked by the form or the schema);
+    audited. Invoices already issued keep the identity they were issued with."""
+    cleaned = clean_identity(values)
+    identity = billing_identity(partner)
+    if identity is None:
+        identity = PartnerBillingIdentity(partner_id=partner.id, **cleaned)
+        db.session.add(identity)
+        changes = {name: [None, value] for name, value in cleaned.items() if value is not None}
+    else:
+        changes = {
+            name: [getattr(identity, name), value]
+            for name, value in cleaned.items()
+            if getattr(identity, name) != value
+        }
+        for name, (_old, new) in changes.items():
+            setattr(identity, name, new)
+    identity.updated_by_id = actor.id
+    db.session.flush()
+    if changes:
+        audit.record(
+            "partner.billing_identity",
+            actor=actor,
+            object_type="partner",
+            object_id=partner.id,
+            **changes,
+        )
+    logger.info("partner %s: billing identity saved by user %s", partner.id, actor.id)
+    return identity
+
+
+def billing_buyer(payment: Payment) -> dict[str, Any] | None:
+    """The buyer printed on a partner payment's invoice: its billing identity (snapshotted)."""
+    if payment.partner_id is None:
+        return None
+    partner = db.session.get(Partner, payment.partner_id)
+    if partner is None:
+        return None
+    identity = billing_identity(partner)
+    if identity is None:
+        # Paid before billing identities existed: the company's name and country.
+        return {"name": partner.name, "country": partner.country, "email": partner.contact_email}
+    return {
+        "name": identity.legal_name,
+        "address_lines": [line.strip() for line in identity.address.splitlines() if line.strip()],
+        "postal_code": identity.postal_code,
+        "city": identity.city,
+        "country": identity.country,
+        "siren": identity.siren,
+        "siret": identity.siret,
+        "vat_number": identity.vat_number,
+        "po_reference": identity.po_reference,
+        "email": partner.contact_email,
+    }
+
+
+def billing_team(payment: Payment) -> list[tuple[str, str]]:
+    """(e-mail, language) of the paying partner's active representatives."""
+    if payment.partner_id is None:
+        return []
+    rows = db.session.execute(
+        select(User.email, User.locale)
+        .join(PartnerMember, PartnerMember.user_id == User.id)
+        .where(PartnerMember.partner_id == payment.partner_id, PartnerMember.disabled_at.is_(None))
+        .order_by(PartnerMember.id)
+    ).all()
+    return [(email, locale or "fr") for email, locale in rows]
+
+
+register_partner_billing(buyer=billing_buyer, team=billing_team)
 
 
 # ---------------------------------------------------------------- buying
@@ -194,8 +350,10 @@ register_service_period(PaymentKind.PARTNER_PLAN, partnership_paid_for)
 def buy_partnership(
     partner: Partner, *, user: User, plan_code: str
 ) -> tuple[Payment, SetupIntentInfo]:
-    """Open a PARTNER_PLAN payment of an offered partnership plan and its card SetupIntent."""
+    """Open a PARTNER_PLAN payment of an offered partnership plan and its card SetupIntent
+    (the partner's billing identity first: ``BillingIdentityMissing`` without it)."""
     plan = offered_plan_or_404(plan_code, PlanKind.PARTNERSHIP)
+    require_billing_identity(partner)
     payment = create_payment(
         kind=PaymentKind.PARTNER_PLAN,
         amount=plan.amount,
@@ -225,9 +383,11 @@ def featurable_offer_or_404(partner: Partner, offer_id: int) -> Offer:
 def buy_featured(
     partner: Partner, *, user: User, plan_code: str, offer_id: int
 ) -> tuple[Payment, SetupIntentInfo]:
-    """Open a FEATURED payment for one of the partner's published offers."""
+    """Open a FEATURED payment for one of the partner's published offers (the partner's billing
+    identity first: ``BillingIdentityMissing`` without it)."""
     offer = featurable_offer_or_404(partner, offer_id)
     plan = offered_plan_or_404(plan_code, PlanKind.FEATURED)
+    require_billing_identity(partner)
     payment = create_payment(
         kind=PaymentKind.FEATURED,
         amount=plan.amount,

@@ -17,6 +17,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -26,14 +27,14 @@ from marketplace.database import utcnow
 from marketplace.errors import DomainError, NotFound
 from marketplace.extensions import db
 from marketplace.i18n import localized
-from marketplace.payments import checkout, checkout_views
+from marketplace.payments import checkout, checkout_views, documents
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.treasury.forms import kind_labels, status_labels
 from offers.featured import is_featured
 from offers.models import Offer
 from partners import billing
 from partners.access import current_membership, current_partner, partner_required
-from partners.forms import ActionForm
+from partners.forms import ActionForm, BillingIdentityForm
 from partners.models import PlanKind
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
@@ -67,6 +68,13 @@ def _payment_or_404(payment_id: int) -> Payment:
         abort(404)
 
 
+def _identity_first(error: billing.BillingIdentityMissing, back: str):
+    """Before the first payment: the billing identity form, then back to ``back``."""
+    db.session.rollback()
+    flash(str(error.message), "info")
+    return redirect(url_for(".identity", next=back))
+
+
 def _expired() -> bool:
     if ActionForm().validate_on_submit():
         return False
@@ -90,6 +98,8 @@ def index():
         periods=billing.partner_periods(partner),
         placements=billing.partner_placements(partner),
         payments=payments,
+        payment_documents=documents.documents_by_payment([payment.id for payment in payments]),
+        identity=billing.billing_identity(partner),
         payment_offers=billing.offers_of_payments(payments),
         plan_names=billing.plan_names(),
         kind_labels=kind_labels(),
@@ -110,6 +120,8 @@ def buy_partnership(plan_code: str):
         payment, _setup = billing.buy_partnership(
             current_partner(), user=_me(), plan_code=plan_code
         )
+    except billing.BillingIdentityMissing as error:
+        return _identity_first(error, url_for(".index"))
     except NotFound:
         db.session.rollback()
         abort(404)
@@ -119,6 +131,35 @@ def buy_partnership(plan_code: str):
         return redirect(url_for(".index"))
     db.session.commit()
     return redirect(url_for(".pay", payment_id=payment.id))
+
+
+@bp.route("/identity", methods=["GET", "POST"])
+@partner_required()
+def identity():
+    """The company's billing identity, asked before the first payment (any representative who
+    may pay enters it; it is printed on every invoice issued afterwards)."""
+    partner = current_partner()
+    current = billing.billing_identity(partner)
+    form = BillingIdentityForm(obj=current)
+    if request.method == "GET" and current is None:
+        form.legal_name.data = partner.name
+        form.country.data = partner.country
+    back = request.args.get("next", "")
+    if not back.startswith("/partners/billing/") or "//" in back or "\\" in back:
+        back = url_for(".index")
+    if form.validate_on_submit():
+        values = {name: form[name].data for name in billing.IDENTITY_FIELDS}
+        billing.save_billing_identity(partner, values=values, actor=_me())
+        db.session.commit()
+        flash(_("The billing identity was saved."), "success")
+        return redirect(back)
+    return render_template(
+        "partners/billing_identity.html",
+        partner=partner,
+        form=form,
+        identity=current,
+        back=back,
+    ), (422 if form.errors else 200)
 
 
 @bp.get("/offers/<int:offer_id>/feature")
@@ -148,6 +189,8 @@ def buy_featured(offer_id: int, plan_code: str):
         payment, _setup = billing.buy_featured(
             current_partner(), user=_me(), plan_code=plan_code, offer_id=offer_id
         )
+    except billing.BillingIdentityMissing as error:
+        return _identity_first(error, url_for(".feature", offer_id=offer_id))
     except NotFound:
         db.session.rollback()
         abort(404)

@@ -27,9 +27,16 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    ValidationError,
 )
 
 from marketplace.accounts.forms import NewPassword, clean_text, country_choices
+from marketplace.payments.identifiers import (
+    digits_only,
+    siren_is_valid,
+    siret_is_valid,
+    vat_number_is_valid,
+)
 from marketplace.security import MAX_PASSWORD_LENGTH
 from partners.models import TeamRole
 from partners.services import REASON_MAX_LENGTH
@@ -230,3 +237,81 @@ class PlanForm(FlaskForm):
         _l("Position in lists"), default=0, validators=[InputRequired(), NumberRange(0, 1000)]
     )
     active = BooleanField(_l("Offered to partners"), default=True)
+
+
+def _siren(form: FlaskForm, field: StringField) -> None:
+    if field.data and not siren_is_valid(digits_only(field.data)):
+        raise ValidationError(_l("A SIREN number has 9 digits (check them)."))
+
+
+def _siret(form: FlaskForm, field: StringField) -> None:
+    if field.data and not siret_is_valid(digits_only(field.data)):
+        raise ValidationError(_l("A SIRET number has 14 digits (check them)."))
+
+
+def _vat_number(form: FlaskForm, field: StringField) -> None:
+    if field.data and not vat_number_is_valid(field.data):
+        raise ValidationError(_l("This is not an intra-EU VAT number (check its digits)."))
+
+
+class BillingIdentityForm(FlaskForm):
+    """The company's legal identity printed on its invoices."""
+
+    legal_name = StringField(
+        _l("Legal name"), filters=[clean_text], validators=[DataRequired(), Length(max=200)]
+    )
+    address = TextAreaField(
+        _l("Street address"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=500)],
+        render_kw={"rows": 2, "autocomplete": "street-address"},
+    )
+    postal_code = StringField(
+        _l("Postal code"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=20)],
+        render_kw={"autocomplete": "postal-code"},
+    )
+    city = StringField(
+        _l("City"), filters=[clean_text], validators=[DataRequired(), Length(max=120)]
+    )
+    country = SelectField(_l("Country"), validators=[DataRequired()])
+    siren = StringField(
+        _l("SIREN"),
+        filters=[clean_text],
+        validators=[Optional(), _siren],
+        render_kw={"inputmode": "numeric"},
+    )
+    siret = StringField(
+        _l("SIRET"),
+        filters=[clean_text],
+        validators=[Optional(), _siret],
+        render_kw={"inputmode": "numeric"},
+    )
+    vat_number = StringField(
+        _l("Intra-EU VAT number"), filters=[clean_text], validators=[Optional(), _vat_number]
+    )
+    po_reference = StringField(
+        _l("Purchase order reference (optional)"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=60)],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = [SelectChoice(code, name) for code, name in country_choices()]
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.country.data == "FR" and not self.siren.data and not self.siret.data:
+            self.siren.errors = [
+                *self.siren.errors,
+                _l("A French company gives its SIREN or its SIRET."),
+            ]
+            return False
+        return valid
+
+    def validate_siret(self, field: StringField) -> None:
+        siren = digits_only(self.siren.data)
+        if field.data and siren and not digits_only(field.data).startswith(siren):
+            raise ValidationError(_l("A SIRET starts with the company's SIREN."))

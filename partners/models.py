@@ -178,3 +178,32 @@ class PartnerPlanPeriod(db.Model):
 
     def __repr__(self) -> str:
         return f"<PartnerPlanPeriod partner={self.partner_id} {self.starts_on}..{self.ends_on}>"
+
+
+class PartnerBillingIdentity(db.Model):
+    """Who a partner's invoices are addressed to: the company's legal identity and address.
+
+    Asked before the first payment and editable by the owners; each invoice keeps a snapshot
+    of it, so a later change only reaches the invoices issued afterwards.
+    """
+
+    __tablename__ = "partner_billing_identities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), unique=True
+    )
+    legal_name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(Text)  # street lines
+    postal_code: Mapped[str] = mapped_column(String(20))
+    city: Mapped[str] = mapped_column(String(120))
+    country: Mapped[str] = mapped_column(String(2))
+    siren: Mapped[str | None] = mapped_column(String(9))
+    siret: Mapped[str | None] = mapped_column(String(14))
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    po_reference: Mapped[str | None] = mapped_column(String(60))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    def __repr__(self) -> str:
+        return f"<PartnerBillingIdentity partner={self.partner_id} {self.legal_name!r}>"

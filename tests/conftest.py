@@ -106,6 +106,15 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _einvoices_validated() -> None:
+    """Every Factur-X XML generated in this process passes the XSD and both schematrons."""
+    from marketplace.payments.facturx import register_xml_check
+    from tests import einvoice
+
+    register_xml_check(einvoice.check)
+
+
 @pytest.fixture(autouse=True)
 def _transaction(app: Flask) -> Iterator[None]:
     """Run the test in an outer transaction; views may commit (savepoints), all is undone."""

@@ -114,10 +114,11 @@ def test_command_keeps_counters_limits_and_numbers_consistent(seeded_database: s
         "WHERE x.n > o.per_member_limit"
     )
     assert _scalar(url, per_member) == 0
-    # Gap-free document numbers: each year's numbers run 1..counter.
+    # Gap-free document numbers: each series' numbers of a year run 1..counter.
     gaps = (
-        "SELECT count(*) FROM document_counters c WHERE c.last_sequence <> "
-        "(SELECT count(*) FROM payments p WHERE p.document_year = c.year)"
+        "SELECT count(*) FROM document_series_counters c WHERE c.last_sequence <> "
+        "(SELECT count(*) FROM payments p WHERE p.document_number LIKE "
+        "c.series || '-' || CAST(c.year AS TEXT) || '-%')"
     )
     assert _scalar(url, gaps) == 0
     # New rows get ids after the seeded ones (sequences moved on PostgreSQL).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -12,6 +13,7 @@ from wtforms import (
     EmailField,
     HiddenField,
     IntegerField,
+    RadioField,
     SearchField,
     SelectField,
     StringField,
@@ -30,8 +32,14 @@ from wtforms.validators import (
     Regexp,
 )
 
+from marketplace.accounts.forms import country_choices
 from marketplace.accounts.models import Role
 from marketplace.admin import services
+from marketplace.payments.identifiers import (
+    normalise_vat_number,
+    siret_is_valid,
+    vat_number_is_valid,
+)
 
 GRANT = "grant"
 REVOKE = "revoke"
@@ -159,27 +167,32 @@ class TierForm(FlaskForm):
     )
 
 
-def siret_is_valid(value: str) -> bool:
-    """14 digits whose Luhn key is right (the number INSEE gives each establishment)."""
-    if len(value) != 14 or not value.isdigit():
-        return False
-    total = 0
-    for index, char in enumerate(reversed(value)):
-        digit = int(char) * (2 if index % 2 else 1)
-        total += digit - 9 if digit > 9 else digit
-    return total % 10 == 0
-
-
 def _siret(form: FlaskForm, field: StringField) -> None:
     if field.data and not siret_is_valid(field.data):
         raise ValidationError(_l("A SIRET number has 14 digits (check them)."))
 
 
+def _vat_number(form: FlaskForm, field: StringField) -> None:
+    if field.data and not vat_number_is_valid(field.data):
+        raise ValidationError(_l("This is not an intra-EU VAT number (check its digits)."))
+
+
+# The rates French VAT knows (basis points): standard, intermediate, reduced, special.
+VAT_RATES = (2000, 1000, 550, 210)
+
+
+def vat_rate_choices() -> list[SelectChoice]:
+    return [SelectChoice(str(rate), f"{rate / 100:g} %") for rate in VAT_RATES]
+
+
 class AssociationForm(FlaskForm):
-    """The association's identity printed on attestations and invoices."""
+    """The association's identity and VAT settings printed on attestations and invoices."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    address = TextAreaField(_l("Postal address"), validators=[DataRequired(), Length(max=1000)])
+    address = TextAreaField(_l("Street address"), validators=[DataRequired(), Length(max=1000)])
+    postal_code = StringField(_l("Postal code"), validators=[DataRequired(), Length(max=20)])
+    city = StringField(_l("City"), validators=[DataRequired(), Length(max=120)])
+    country = SelectField(_l("Country"), default="FR", validators=[DataRequired()])
     siret = StringField(
         _l("SIRET"),
         filters=[lambda value: value.replace(" ", "") if value else value],
@@ -194,4 +207,37 @@ class AssociationForm(FlaskForm):
         ],
     )
     email = EmailField(_l("E-mail"), validators=[Optional(), Email(), Length(max=254)])
-    vat_note = StringField(_l("VAT mention on invoices"), validators=[Optional(), Length(max=255)])
+    vat_regime = RadioField(
+        _l("VAT"),
+        choices=[
+            SelectChoice("franchise", _l("Franchise: no VAT charged (art. 293 B du CGI)")),
+            SelectChoice("vat", _l("VAT charged at a rate per kind of sale")),
+        ],
+        default="franchise",
+        validators=[InputRequired()],
+    )
+    vat_number = StringField(
+        _l("Intra-EU VAT number"),
+        filters=[lambda value: normalise_vat_number(value) or None],
+        validators=[Optional(), _vat_number],
+    )
+    vat_rate_partner_plan = SelectField(
+        _l("VAT rate of partnerships"), choices=vat_rate_choices, default="2000"
+    )
+    vat_rate_featured = SelectField(
+        _l("VAT rate of featured placements"), choices=vat_rate_choices, default="2000"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = [SelectChoice(code, name) for code, name in country_choices()]
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.vat_regime.data == "vat" and not self.vat_number.data:
+            self.vat_number.errors = [
+                *self.vat_number.errors,
+                _l("Charging VAT needs the association's VAT number."),
+            ]
+            return False
+        return valid

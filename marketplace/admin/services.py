@@ -274,7 +274,20 @@ TIER_FIELDS = (
     "active",
     "max_years_since_leaving",
 )
-ASSOCIATION_FIELDS = ("name", "address", "siret", "rna", "email", "vat_note")
+ASSOCIATION_FIELDS = (
+    "name",
+    "address",
+    "postal_code",
+    "city",
+    "country",
+    "siret",
+    "rna",
+    "email",
+    "vat_regime",
+    "vat_number",
+    "vat_rate_partner_plan",
+    "vat_rate_featured",
+)
 
 
 class TierCodeTaken(Conflict):
@@ -348,8 +361,16 @@ def get_association_details() -> AssociationDetails | None:
 
 
 def update_association_details(*, values: dict[str, Any], actor: Any) -> AssociationDetails:
-    """Create or change the association's identity printed on documents; audited."""
+    """Create or change the association's identity printed on documents; audited.
+
+    Documents already issued keep what they say (they are frozen); the change reaches only
+    the documents issued from now on.
+    """
     values = {name: values[name] or None for name in ASSOCIATION_FIELDS}
+    values["country"] = (values["country"] or "FR").upper()
+    values["vat_regime"] = values["vat_regime"] or "franchise"
+    for name in ("vat_rate_partner_plan", "vat_rate_featured"):
+        values[name] = int(values[name]) if values[name] else None
     details = get_association_details()
     if details is None:
         details = AssociationDetails(**values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.database import UTCDateTime, utcnow
@@ -35,6 +35,23 @@ class OutboxMessage(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.template} {self.status}>"
+
+
+class OutboxAttachment(db.Model):
+    """A file sent with an outbox message (a frozen document's PDF), kept with it until sent."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(120))
+    content_type: Mapped[str] = mapped_column(String(80))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    def __repr__(self) -> str:
+        return f"<OutboxAttachment {self.message_id} {self.filename}>"
 
 
 class SavedSearch(db.Model):

@@ -15,6 +15,7 @@ import logging
 import secrets
 import smtplib
 import ssl
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -28,7 +29,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.i18n import force_reader
-from marketplace.notifications.models import OutboxMessage
+from marketplace.notifications.models import OutboxAttachment, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +43,14 @@ def queue_mail(
     subject: str,
     locale: str = "fr",
     timezone: str | None = None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
     **context: Any,
 ) -> OutboxMessage:
     """Render ``templates/mail/<template>.txt|.html`` in the recipient's language and time zone
     (``timezone``, else that of the ``user`` in the context) and queue it.
 
-    ``subject`` is a msgid, translated here in the recipient's locale.
+    ``subject`` is a msgid, translated here in the recipient's locale; ``attachments`` are
+    ``(filename, content type, bytes)``, stored with the message until it is sent.
     """
     timezone = timezone or getattr(context.get("user"), "timezone", None)
     with force_reader(locale, timezone):
@@ -59,6 +62,17 @@ def queue_mail(
     )
     db.session.add(message)
     db.session.flush()
+    for filename, content_type, content in attachments:
+        db.session.add(
+            OutboxAttachment(
+                message_id=message.id,
+                filename=filename,
+                content_type=content_type,
+                content=content,
+            )
+        )
+    if attachments:
+        db.session.flush()
     if has_request_context():
         g.setdefault("outbox_ids", []).append(message.id)
     return message
@@ -80,6 +94,15 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")
+    for attachment in db.session.scalars(
+        select(OutboxAttachment)
+        .where(OutboxAttachment.message_id == message.id)
+        .order_by(OutboxAttachment.id)
+    ):
+        maintype, _sep, subtype = attachment.content_type.partition("/")
+        email.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return email
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, session
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
@@ -12,9 +11,10 @@ from marshmallow import Schema, fields
 from marketplace.api import auth_required
 from marketplace.extensions import db, limiter
 from marketplace.membership import services as membership
+from marketplace.payments.document_api import document_links
+from marketplace.payments.document_views import reader_kind
 from marketplace.payments.models import Payment, PaymentStatus
 from marketplace.payments.services import PaymentNotFound, payment_for_user_or_404
-from marketplace.routing import absolute_url
 
 bp = Blueprint("payments_api", __name__, url_prefix="/payments", description="Payments")
 
@@ -37,6 +37,18 @@ class ConfirmResultSchema(Schema):
     message = fields.String(dump_only=True)
 
 
+class DocumentLinkSchema(Schema):
+    kind = fields.String(
+        dump_only=True, metadata={"enum": ["invoice", "credit_note", "attestation"]}
+    )
+    number = fields.String(dump_only=True)
+    issued_at = fields.DateTime(dump_only=True)
+    pdf_url = fields.String(dump_only=True, metadata={"description": "the frozen PDF"})
+    xml_url = fields.String(
+        dump_only=True, metadata={"description": "the Factur-X CII XML (not for attestations)"}
+    )
+
+
 class PaymentSchema(Schema):
     id = fields.Integer(dump_only=True)
     kind = fields.String(dump_only=True)
@@ -44,6 +56,7 @@ class PaymentSchema(Schema):
     currency = fields.String(dump_only=True)
     status = fields.String(dump_only=True)
     receipt_url = fields.String(dump_only=True, metadata={"description": "the PDF document"})
+    documents = fields.List(fields.Nested(DocumentLinkSchema), dump_only=True)
 
 
 def _own_payment(payment_id: int) -> Payment:
@@ -54,16 +67,12 @@ def _own_payment(payment_id: int) -> Payment:
 
 
 def _readable_payment(payment_id: int) -> Payment:
-    """The payer's own payment; treasurers (after two-factor) read any; others get 404."""
+    """The payer's own payment (and the paying partner's team's); treasurers (after two-factor)
+    read any; others get 404."""
     payment = db.session.get(Payment, payment_id)
-    if payment is None:
+    if payment is None or reader_kind(payment) not in ("owner", "treasury"):
         abort(404)
-    if payment.payer_id == current_user.id:
-        return payment
-    staff_checked = g.get("auth_by_token") or session.get("mfa")
-    if current_user.has_role("treasurer", "admin") and staff_checked:
-        return payment
-    abort(404)
+    return payment
 
 
 def _result(attempt: membership.CardAttempt) -> dict[str, Any]:
@@ -109,7 +118,9 @@ def confirm(data: dict[str, Any], payment_id: int) -> dict[str, Any]:
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.doc(security=BEARER)
 def detail(payment_id: int) -> dict[str, Any]:
-    """One payment (its payer, or a treasurer); another member's payment answers 404."""
+    """One payment with its documents (its payer or the paying partner's team, or a
+    treasurer); another member's payment answers 404. Each document URL downloads with the
+    same token."""
     payment = _readable_payment(payment_id)
     body: dict[str, Any] = {
         "id": payment.id,
@@ -118,6 +129,8 @@ def detail(payment_id: int) -> dict[str, Any]:
         "currency": payment.currency,
         "status": payment.status.value,
     }
-    if payment.document_number and "documents.payment" in current_app.view_functions:
-        body["receipt_url"] = absolute_url("documents.payment", payment_id=payment.id)
+    links = document_links(payment)
+    body["documents"] = links
+    if links:
+        body["receipt_url"] = links[0]["pdf_url"]
     return body

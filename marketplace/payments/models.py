@@ -1,4 +1,8 @@
-"""The payment ledger: payments, refunds, Stripe events, document numbers, saved cards."""
+"""The payment ledger: payments, refunds, Stripe events, saved cards, the association's identity.
+
+Issued documents (invoices, credit notes, attestations) and their counters are in
+``document_models.py``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from sqlalchemy import (
     Index,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -67,7 +70,6 @@ class Payment(db.Model):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_bounds"),
-        UniqueConstraint("document_year", "document_sequence"),
         # Scale (issue 8): the treasury's sums, failed payments of a period, disputes.
         Index(
             "ix_payments_succeeded_at_sums",
@@ -109,8 +111,9 @@ class Payment(db.Model):
     disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    document_year: Mapped[int | None]
-    document_sequence: Mapped[int | None]
+    # The number of the payment's own document (its invoice or attestation), e.g.
+    # ``F-2026-000123``; the documents themselves are ``Document`` rows.
+    document_number: Mapped[str | None] = mapped_column(String(24), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -120,13 +123,6 @@ class Payment(db.Model):
 
     def __repr__(self) -> str:
         return f"<Payment {self.id} {self.kind} {self.amount} {self.currency} {self.status}>"
-
-    @property
-    def document_number(self) -> str | None:
-        """The gap-free yearly number, e.g. ``2026-000123``."""
-        if self.document_year is None or self.document_sequence is None:
-            return None
-        return f"{self.document_year}-{self.document_sequence:06d}"
 
 
 class Refund(db.Model):
@@ -167,18 +163,6 @@ class StripeEvent(db.Model):
         return f"<StripeEvent {self.event_id} {self.type}>"
 
 
-class DocumentCounter(db.Model):
-    """The last document number of a year; incremented under a row lock (gap-free)."""
-
-    __tablename__ = "document_counters"
-
-    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    last_sequence: Mapped[int] = mapped_column(default=0)
-
-    def __repr__(self) -> str:
-        return f"<DocumentCounter {self.year} {self.last_sequence}>"
-
-
 class PaymentProfile(db.Model):
     """A person's Stripe customer, saved card and auto-renewal choice."""
 
@@ -204,11 +188,21 @@ class AssociationDetails(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    address: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)  # street lines
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(120))
+    country: Mapped[str] = mapped_column(String(2), default="FR", server_default="FR")
     siret: Mapped[str | None] = mapped_column(String(20))
     rna: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
-    vat_note: Mapped[str | None] = mapped_column(String(255))
+    # VAT: "franchise" (art. 293 B du CGI, no VAT charged) or "vat" with a rate per kind of
+    # sale, in basis points (2000 = 20 %); the intra-EU VAT number when the association has one.
+    vat_regime: Mapped[str] = mapped_column(
+        String(20), default="franchise", server_default="franchise"
+    )
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    vat_rate_partner_plan: Mapped[int | None]
+    vat_rate_featured: Mapped[int | None]
 
     def __repr__(self) -> str:
         return f"<AssociationDetails {self.name!r}>"

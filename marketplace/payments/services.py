@@ -8,7 +8,6 @@ arrives first fulfils the payment once and sends one receipt.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from marketplace.database import utcnow
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.notifications.services import queue_mail
-from marketplace.payments import gateway
+from marketplace.payments import documents, gateway
 from marketplace.payments.models import (
     STATUS_RANK,
     Payment,
@@ -158,14 +157,6 @@ def _target_status(intent: gateway.PaymentIntentInfo) -> PaymentStatus:
     return INTENT_STATUS.get(intent.status, PaymentStatus.PENDING)
 
 
-def _assign_document_number(payment: Payment) -> None:
-    if importlib.util.find_spec("marketplace.payments.documents") is None:
-        return
-    from marketplace.payments import documents  # written by the documents engineer
-
-    documents.assign_document_number(payment)
-
-
 def _send_receipt(payment: Payment) -> None:
     if not payment.payer_email:
         return
@@ -192,12 +183,12 @@ def format_amount(amount: int, currency: str) -> str:
 
 def _on_success(payment: Payment) -> None:
     """Run once, by the call whose conditional UPDATE marked the payment succeeded."""
-    _assign_document_number(payment)
     fulfil = _FULFILMENTS.get(payment.kind)
     if fulfil is not None:
         fulfil(payment)
     payment.fulfilled_at = utcnow()
     db.session.flush()
+    documents.issue_for_payment(payment)  # issued after the commit, with the fulfilled period
     _send_receipt(payment)
 
 
@@ -491,6 +482,7 @@ def _record_stripe_refund(
     payment.refunded_amount = min(payment.amount, payment.refunded_amount + info.amount)
     db.session.flush()
     _set_refund_status(payment)
+    documents.issue_for_refund(refund)  # credit note / corrected attestation, after the commit
     return True
 
 

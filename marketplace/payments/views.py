@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 
 from marketplace.extensions import csrf, db, limiter
-from marketplace.payments import services
+from marketplace.payments import documents, services
 from marketplace.payments.gateway import InvalidSignature, get_gateway
 from marketplace.security import login_required
 
@@ -57,6 +57,8 @@ def detail(payment_id: int):
     return render_template(
         "payments/detail.html",
         document_url=document_url,
+        # Credit notes and corrected attestations issued for its refunds.
+        later_documents=documents.documents_of(payment)[1:],
         payment=payment,
         amount=services.format_amount(payment.amount, payment.currency),
         refunded=services.format_amount(payment.refunded_amount, payment.currency),

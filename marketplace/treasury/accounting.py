@@ -33,11 +33,17 @@ class Account:
     label: str
 
 
-# Refunds are booked to the debit of the revenue account of the payment's kind.
+# Refunds (and the credit notes that document them) are booked to the debit of the revenue
+# account of the payment's kind.
+# A partnership and a featured placement are both sponsorship (*parrainage*): services the
+# association sells, with visibility as the counterpart, invoiced with VAT unless the franchise
+# applies. They belong under 706 "Prestations de services", one sub-account each so the
+# accountant reads them apart; 7083 "Locations diverses" (the previous default for
+# placements) is rent of property and misstated them.
 DEFAULT_ACCOUNTS: tuple[Account, ...] = (
     Account(PaymentKind.MEMBERSHIP.value, "756", "Cotisations"),
-    Account(PaymentKind.PARTNER_PLAN.value, "706", "Prestations de services"),
-    Account(PaymentKind.FEATURED.value, "7083", "Locations diverses / mise en avant"),
+    Account(PaymentKind.PARTNER_PLAN.value, "7061", "Prestations de services - parrainage"),
+    Account(PaymentKind.FEATURED.value, "7062", "Prestations de services - mises en avant"),
     Account(STRIPE_FEES, "627", "Services bancaires"),
     Account(BANK, "512", "Banque"),
     Account(STRIPE_CLEARING, "467", "Stripe (compte d'attente)"),

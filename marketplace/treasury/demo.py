@@ -22,12 +22,15 @@ from marketplace.seed import add_demo_step
 
 DEMO_ASSOCIATION = {
     "name": "Association des anciens élèves des lycées français du monde (démo)",
-    "address": "12 rue des Exemples\n75000 Paris\nFrance",
+    "address": "12 rue des Exemples",
+    "postal_code": "75000",
+    "city": "Paris",
+    "country": "FR",
     # Fictional numbers that pass the checks (SIRET Luhn key, RNA shape).
     "siret": "12345678200010",
     "rna": "W751234567",
     "email": "tresorerie@example.org",
-    "vat_note": "TVA non applicable, art. 293 B du CGI",
+    "vat_regime": "franchise",
 }
 
 
@@ -106,18 +109,19 @@ def seed_ledger() -> int:
         db.session.add(payment)
         db.session.flush()
         if status != PaymentStatus.FAILED:
-            documents.assign_document_number(payment)
+            documents.issue_payment_document(payment, at=moment)
         if refunded:
-            db.session.add(
-                Refund(
-                    payment_id=payment.id,
-                    amount=refunded,
-                    reason="Demo refund",
-                    status="succeeded",
-                    stripe_refund_id=f"re_demo_{index + 1:04d}",
-                    created_at=moment + timedelta(days=3),
-                )
+            refund = Refund(
+                payment_id=payment.id,
+                amount=refunded,
+                reason="Demo refund",
+                status="succeeded",
+                stripe_refund_id=f"re_demo_{index + 1:04d}",
+                created_at=moment + timedelta(days=3),
             )
+            db.session.add(refund)
+            db.session.flush()
+            documents.issue_refund_document(refund, at=refund.created_at)
     db.session.flush()
     return len(rows)
 

@@ -16,9 +16,12 @@ fiscales*): the 18 columns in their order, ``|``-separated, dates ``YYYYMMDD``, 
 decimal comma, ISO 8859-15 text (a character outside it becomes ``?``), entries in date order
 numbered without gaps, each balanced:
 
-- sale: debit the Stripe clearing account, credit the revenue account of the kind;
+- sale: debit the Stripe clearing account, credit the revenue account of the kind; the piece
+  is the invoice (or attestation) number, the label names the company's legal name for a
+  partner (the counterparty of its invoice), the payer for dues;
 - Stripe fee: debit 627, credit the clearing account;
-- refund: debit the revenue account, credit the clearing account;
+- refund: debit the revenue account, credit the clearing account; the piece is the credit
+  note issued for it (or the corrected attestation of dues);
 - payout (when known): debit the bank, credit the clearing account.
 
 The fiscal year is the calendar year in Europe/Paris. Amounts are in the payment's currency;
@@ -36,9 +39,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, cast, func, literal, null, select, union_all
+from sqlalchemy import String, and_, cast, func, literal, null, select, union_all
+from sqlalchemy.orm import aliased
 
 from marketplace.extensions import db
+from marketplace.payments.document_models import Document
 from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
 from marketplace.payments.models import (
     AssociationDetails,
@@ -65,10 +70,6 @@ def format_decimal(amount: int) -> str:
 def local_day(moment: datetime | None) -> date | None:
     """The day of ``moment`` in the association's time zone."""
     return moment.astimezone(ACCOUNTING_ZONE).date() if moment is not None else None
-
-
-def document_number(year: int | None, sequence: int | None) -> str:
-    return f"{year}-{sequence:06d}" if year is not None and sequence is not None else ""
 
 
 # --------------------------------------------------------------------------- payments CSV
@@ -127,8 +128,7 @@ def _csv_query(
         Payment.payer_name,
         Payment.payer_email,
         Payment.description,
-        Payment.document_year,
-        Payment.document_sequence,
+        Payment.document_number,
         Payment.stripe_charge_id,
         Payment.stripe_payment_intent_id,
         Refund.id,
@@ -170,8 +170,7 @@ def payment_csv_lines(
             payer,
             email,
             description,
-            doc_year,
-            doc_sequence,
+            number,
             charge_id,
             intent_id,
             refund_id,
@@ -181,7 +180,7 @@ def payment_csv_lines(
         ) = row
         kind_value = PaymentKind(payment_kind).value
         revenue = chart[kind_value]
-        number = document_number(doc_year, doc_sequence)
+        number = number or ""
         common = [
             str(payment_id),
             "",
@@ -331,31 +330,46 @@ def last_fec_year() -> int | None:
 
 
 def _fec_query(year: int) -> Any:
-    """The year's movements in date order: one UNION ALL of sales, fees, refunds and payouts."""
+    """The year's movements in date order: one UNION ALL of sales, fees, refunds and payouts.
+
+    Sales carry their invoice's (or attestation's) number and counterparty (the company's
+    legal name for a partner); refunds the number of the credit note issued for them.
+    """
     first, after = _year_bounds(year)
     paid = and_(
         Payment.status.in_(sorted(DOCUMENT_STATUSES)),
         Payment.succeeded_at >= first,
         Payment.succeeded_at < after,
     )
+    issued = aliased(Document)
+    own_document = and_(
+        issued.payment_id == Payment.id,
+        issued.refund_id.is_(None),
+        issued.number == Payment.document_number,
+    )
 
     def payment_part(entry: str, order: int, amount: Any, *where: Any) -> Any:
-        return select(
-            Payment.succeeded_at.label("moment"),
-            literal(order).label("position"),
-            literal(entry).label("entry"),
-            Payment.id.label("row_id"),
-            cast(Payment.kind, String).label("kind"),
-            amount.label("amount"),
-            Payment.currency.label("currency"),
-            Payment.payer_name.label("payer"),
-            Payment.document_year.label("doc_year"),
-            Payment.document_sequence.label("doc_sequence"),
-            Payment.stripe_charge_id.label("stripe_id"),
-        ).where(paid, *where)
+        return (
+            select(
+                Payment.succeeded_at.label("moment"),
+                literal(order).label("position"),
+                literal(entry).label("entry"),
+                Payment.id.label("row_id"),
+                cast(Payment.kind, String).label("kind"),
+                amount.label("amount"),
+                Payment.currency.label("currency"),
+                func.coalesce(issued.counterparty, Payment.payer_name).label("payer"),
+                Payment.document_number.label("number"),
+                cast(null(), String).label("credit_number"),
+                Payment.stripe_charge_id.label("stripe_id"),
+            )
+            .outerjoin(issued, own_document)
+            .where(paid, *where)
+        )
 
     sales = payment_part("sale", 0, Payment.amount)
     fees = payment_part("fee", 1, Payment.stripe_fee, Payment.stripe_fee > 0)
+    credit = aliased(Document)
     refunds = (
         select(
             Refund.created_at.label("moment"),
@@ -365,12 +379,13 @@ def _fec_query(year: int) -> Any:
             cast(Payment.kind, String).label("kind"),
             Refund.amount.label("amount"),
             Payment.currency.label("currency"),
-            Payment.payer_name.label("payer"),
-            Payment.document_year.label("doc_year"),
-            Payment.document_sequence.label("doc_sequence"),
+            func.coalesce(credit.counterparty, Payment.payer_name).label("payer"),
+            Payment.document_number.label("number"),
+            credit.number.label("credit_number"),
             Refund.stripe_refund_id.label("stripe_id"),
         )
         .join(Payment, Payment.id == Refund.payment_id)
+        .outerjoin(credit, credit.refund_id == Refund.id)
         .where(Refund.status == "succeeded", Refund.created_at >= first, Refund.created_at < after)
     )
     payouts = select(
@@ -382,8 +397,8 @@ def _fec_query(year: int) -> Any:
         Payout.amount.label("amount"),
         Payout.currency.label("currency"),
         cast(null(), String).label("payer"),
-        cast(null(), Integer).label("doc_year"),
-        cast(null(), Integer).label("doc_sequence"),
+        cast(null(), String).label("number"),
+        cast(null(), String).label("credit_number"),
         Payout.stripe_payout_id.label("stripe_id"),
     ).where(Payout.status == "paid", Payout.arrival_date >= first, Payout.arrival_date < after)
     movements = union_all(sales, fees, refunds, payouts).subquery()
@@ -404,7 +419,7 @@ def fec_entries(year: int) -> Iterator[FecEntry]:
     clearing = chart[accounting.STRIPE_CLEARING]
     rows = db.session.execute(_fec_query(year).execution_options(yield_per=BATCH))
     for row in rows:
-        number = document_number(row.doc_year, row.doc_sequence)
+        number = row.number or ""
         currency = (row.currency or "eur").upper()
         amount = int(row.amount)
         if row.entry == "payout":
@@ -433,6 +448,12 @@ def fec_entries(year: int) -> Iterator[FecEntry]:
                 "fee", row.moment, fees, clearing, amount, currency, piece, f"Frais Stripe {piece}"
             )
         else:
+            credit = row.credit_number
+            label = (
+                f"Avoir {credit} sur {piece} {row.payer}"
+                if credit and kind != PaymentKind.MEMBERSHIP.value
+                else f"Remboursement {piece} {row.payer}"
+            )
             yield FecEntry(
                 "refund",
                 row.moment,
@@ -440,8 +461,8 @@ def fec_entries(year: int) -> Iterator[FecEntry]:
                 clearing,
                 amount,
                 currency,
-                f"R{row.row_id}",
-                f"Remboursement {number or piece} {row.payer}",
+                credit or f"R{row.row_id}",
+                label,
             )
 
 

@@ -327,7 +327,7 @@ class LineView:
 def payout_lines(payout_id: int) -> list[LineView]:
     """A payout's lines with their payment's payer and document number, in one query."""
     rows = db.session.execute(
-        select(PayoutLine, Payment.payer_name, Payment.document_year, Payment.document_sequence)
+        select(PayoutLine, Payment.payer_name, Payment.document_number)
         .outerjoin(Payment, Payment.id == PayoutLine.payment_id)
         .where(PayoutLine.payout_id == payout_id)
         .order_by(PayoutLine.id)
@@ -336,7 +336,7 @@ def payout_lines(payout_id: int) -> list[LineView]:
         LineView(
             line=line,
             payer_name=payer,
-            document_number=f"{year}-{sequence:06d}" if year and sequence else None,
+            document_number=number,
         )
-        for line, payer, year, sequence in rows
+        for line, payer, number in rows
     ]

@@ -38,7 +38,7 @@ SORT_KEYS = ("date", "amount", "status")
 DEFAULT_SORT = "-date"
 SORTS = (*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS))
 
-_DOCUMENT_NUMBER = re.compile(r"(\d{4})-(\d{1,6})")
+_DOCUMENT_NUMBER = re.compile(r"(?:([A-Za-z]{1,2})-)?(\d{4})-(\d{1,6})")
 _PAYMENT_NUMBER = re.compile(r"#?(\d{1,12})")
 # Stripe ids a treasurer may paste: intents, charges, customers, setup intents, refunds.
 _STRIPE_ID = re.compile(r"(pi|ch|py|cus|seti|re)_[A-Za-z0-9]+")
@@ -81,9 +81,8 @@ def search_condition(q: str) -> Any:
     q = q.strip()
     document = _DOCUMENT_NUMBER.fullmatch(q)
     if document:
-        return (Payment.document_year == int(document[1])) & (
-            Payment.document_sequence == int(document[2])
-        )
+        prefix = f"{document[1].upper()}-" if document[1] else ""
+        return Payment.document_number == f"{prefix}{document[2]}-{int(document[3]):06d}"
     if _STRIPE_ID.fullmatch(q):
         return or_(
             Payment.stripe_payment_intent_id == q,

@@ -76,6 +76,8 @@ def _render_detail(payment: Payment, form: forms.RefundForm, *, confirming: int 
         confirming=confirming,
         refundable=services.refundable_amount(payment),
         has_document=documents.has_document(payment),
+        # Credit notes and corrected attestations issued for the payment's refunds.
+        later_documents=documents.documents_of(payment)[1:],
         timeline=services.timeline(payment),
         kind_labels=forms.kind_labels(),
         status_labels=forms.status_labels(),

@@ -25,11 +25,14 @@ TIER = {
 
 ASSOCIATION = {
     "name": "Amicale des anciens",
-    "address": "1 place de l'Exemple\n75002 Paris",
+    "address": "1 place de l'Exemple",
+    "postal_code": "75002",
+    "city": "Paris",
+    "country": "FR",
     "siret": "123 456 782 00010",
     "rna": "w751234567",
     "email": "bureau@example.org",
-    "vat_note": "TVA non applicable, art. 293 B du CGI",
+    "vat_regime": "franchise",
 }
 
 
@@ -201,13 +204,31 @@ def test_bad_association_details_are_refused(app, admin_client, field, value):
 
 
 def test_siret_and_rna_are_optional(app, admin_client):
-    data = {**ASSOCIATION, "siret": "", "rna": "", "email": "", "vat_note": ""}
+    data = {**ASSOCIATION, "siret": "", "rna": "", "email": "", "vat_number": ""}
     assert admin_client.post("/admin/association", data=data).status_code == 302
     with app.app_context():
         details = db.session.scalars(select(AssociationDetails)).one()
-        assert (details.siret, details.rna, details.email, details.vat_note) == (
+        assert (details.siret, details.rna, details.email, details.vat_number) == (
             None,
             None,
             None,
             None,
         )
+        assert details.vat_regime == "franchise"
+
+
+def test_charging_vat_needs_a_valid_vat_number_and_sets_a_rate_per_kind(app, admin_client):
+    data = {**ASSOCIATION, "vat_regime": "vat", "vat_number": ""}
+    response = admin_client.post("/admin/association", data=data)
+    assert response.status_code == 422
+    assert 'id="vat_number-error"' in response.get_data(as_text=True)
+    data["vat_number"] = "FR40123456782"  # wrong key (11 is right)
+    assert admin_client.post("/admin/association", data=data).status_code == 422
+    data.update(
+        vat_number="FR 11 123456782", vat_rate_partner_plan="2000", vat_rate_featured="1000"
+    )
+    assert admin_client.post("/admin/association", data=data).status_code == 302
+    with app.app_context():
+        details = db.session.scalars(select(AssociationDetails)).one()
+        assert (details.vat_regime, details.vat_number) == ("vat", "FR11123456782")
+        assert (details.vat_rate_partner_plan, details.vat_rate_featured) == (2000, 1000)

@@ -1,17 +1,25 @@
 """Journey of a partner paying a featured placement: the demo owner of "Librairie Voltaire" opens
-the billing page, features a published offer for 7 days, pays with a card on the page
-(localstripe's Stripe.js stand-in), downloads the invoice, and sees the offer first in the
-public listing with its badge."""
+the billing page, features a published offer for 7 days, is asked for the company's billing
+identity first, pays with a card on the page (localstripe's Stripe.js stand-in), downloads the
+invoice (a Factur-X PDF whose text holds every mandatory mention), sees the offer first in the
+public listing with its badge; a refund made in Stripe then gives a credit note referencing the
+invoice."""
 
 from __future__ import annotations
 
 import re
+import urllib.request
 
 import pytest
+from sqlalchemy import create_engine, text
 
+from marketplace.config import normalise_database_url
 from marketplace.seed import DEMO_PASSWORD
+from tests import einvoice
+from tests.e2e.conftest import STRIPE_WEBHOOK_SECRET
 from tests.e2e.test_offer_journey import sign_in
 from tests.e2e.test_payment_journey import console_error
+from tests.payments.conftest import event, sign, stripe_api
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +27,45 @@ OWNER = "partner-owner@example.org"
 VISA = "4242424242424242"
 
 
-def test_partner_owner_pays_a_featured_placement_and_downloads_the_invoice(demo_data, open_page):
+def _intent_of(live_app, payment_id: int) -> str:
+    engine = create_engine(normalise_database_url(live_app.env["DATABASE_URL"]))
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text("SELECT stripe_payment_intent_id FROM payments WHERE id = :id"),
+                {"id": payment_id},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _refund_in_stripe(live_app, localstripe: str, payment_id: int, amount: int) -> None:
+    """A refund made in Stripe's dashboard, then its signed ``charge.refunded`` event."""
+    intent = stripe_api(
+        localstripe, "GET", f"/v1/payment_intents/{_intent_of(live_app, payment_id)}"
+    )
+    stripe_api(localstripe, "POST", "/v1/refunds", payment_intent=intent["id"], amount=amount)
+    charge = intent["latest_charge"]
+    body = event(
+        "charge.refunded",
+        {"id": charge if isinstance(charge, str) else charge["id"], "object": "charge"},
+    )
+    request = urllib.request.Request(  # noqa: S310 - the live app
+        f"{live_app.url}/payments/stripe/webhook",
+        data=body,
+        headers={
+            "Stripe-Signature": sign(body, STRIPE_WEBHOOK_SECRET),
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        assert response.status == 200
+
+
+def test_partner_owner_pays_a_featured_placement_and_downloads_the_invoice(
+    demo_data, open_page, live_app, localstripe
+):
     page = open_page("en")
     problems: list[str] = []
     page.on("console", lambda message: problems.extend(console_error(message)))
@@ -33,6 +79,18 @@ def test_partner_owner_pays_a_featured_placement_and_downloads_the_invoice(demo_
     feature_link = page.locator("#featurable-offers a[id^=feature-]").first
     offer_id = int(feature_link.get_attribute("id").split("-")[1])
     feature_link.click()
+    page.wait_for_url(re.compile(rf"/partners/billing/offers/{offer_id}/feature$"))
+    page.locator("#buy-mise-en-avant-7").click()
+    # Before the first payment, the company's billing identity.
+    page.wait_for_url(re.compile(r"/partners/billing/identity"))
+    form = page.locator("#billing-identity-form")
+    form.locator("#legal_name").fill("Librairie Voltaire SARL")
+    form.locator("#address").fill("12 rue de la Harpe")
+    form.locator("#postal_code").fill("75005")
+    form.locator("#city").fill("Paris")
+    form.locator("#siret").fill("73282932000074")
+    form.locator("#vat_number").fill("FR44732829320")
+    form.locator("#billing-identity-save").click()
     page.wait_for_url(re.compile(rf"/partners/billing/offers/{offer_id}/feature$"))
     page.locator("#buy-mise-en-avant-7").click()
     page.wait_for_url(re.compile(r"/partners/billing/pay/\d+$"))
@@ -57,14 +115,66 @@ def test_partner_owner_pays_a_featured_placement_and_downloads_the_invoice(demo_
     assert page.locator(f"#featurable-{offer_id} [data-featured-until]").count() == 1
     response = page.request.get(f"/documents/payments/{payment_id}.pdf")
     assert response.status == 200
-    assert re.fullmatch(
-        r"attachment; filename=facture-\d{4}-\d{6}\.pdf", response.headers["content-disposition"]
+    disposition = re.fullmatch(
+        r"attachment; filename=facture-(F-\d{4}-\d{6})\.pdf",
+        response.headers["content-disposition"],
     )
-    assert response.body().startswith(b"%PDF")
+    assert disposition
+    invoice_number = disposition.group(1)
+    assert response.body().startswith(b"%PDF-1.7")
+    # Every mention of Code de commerce L441-9 / L441-10, read back from the PDF (in French,
+    # the owner's language).
+    invoice = einvoice.pdf_text(response.body())
+    for mention in (
+        "Facture",
+        invoice_number,
+        "Date d’émission",
+        "Association des anciens élèves",
+        "SIRET : 12345678200010",  # the seller
+        "Librairie Voltaire SARL",
+        "12 rue de la Harpe",
+        "75005 Paris",
+        "SIRET : 73282932000074",
+        "Numéro de TVA : FR44732829320",
+        "Mise en avant de l’offre",
+        "Période : du",
+        "inclus",
+        "Quantité",
+        "Prix unitaire HT",
+        "Taux de TVA",
+        "Total HT",
+        "TVA",
+        "Total TTC",
+        "49,00 €",
+        "Échéance",
+        "Payé le",
+        "majoré de 10 points",
+        "40 €",
+        "Pas d’escompte pour paiement anticipé",
+        "TVA non applicable, art. 293 B du CGI",
+    ):
+        assert mention in invoice, mention
+    xml = page.request.get(
+        page.locator(f"#payment-{payment_id} a[href$='.xml']").first.get_attribute("href")
+    )
+    assert xml.status == 200
+    assert einvoice.validator().errors(xml.body()) == []
 
     # The public listing shows the featured offer first, with its badge.
     page.goto("/offers/")
     first = page.locator("article.offer-card").first
     assert first.get_attribute("data-offer-id") == str(offer_id)
     assert first.locator("[data-featured]").is_visible()
+
+    # A refund made in Stripe gives a credit note referencing the invoice.
+    _refund_in_stripe(live_app, localstripe, payment_id, 2000)
+    page.goto("/partners/billing/")
+    credit_link = page.locator(f"#payment-{payment_id} a.credit-note-link")
+    credit_link.wait_for()
+    credit = page.request.get(credit_link.get_attribute("href"))
+    assert credit.status == 200
+    note = einvoice.pdf_text(credit.body())
+    assert "Avoir" in note
+    assert invoice_number in note
+    assert "20,00 €" in note
     assert problems == [], problems

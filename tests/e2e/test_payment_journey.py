@@ -146,7 +146,7 @@ def test_alumnus_pays_membership_with_3ds_downloads_attestation_and_redeems(
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
     assert re.fullmatch(
-        r"attachment; filename=attestation-\d{4}-\d{6}\.pdf",
+        r"attachment; filename=attestation-AT-\d{4}-\d{6}\.pdf",
         response.headers["content-disposition"],
     )
     assert response.body().startswith(b"%PDF")

@@ -16,16 +16,20 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from marketplace import create_app
 from marketplace.accounts.models import ApiToken, User
 from marketplace.catalog.models import School
+from marketplace.database import utcnow
+from marketplace.extensions import db
 from marketplace.notifications.models import OutboxMessage
+from marketplace.payments import documents
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.security import token_digest
 from offers.models import RedemptionMethod
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, test_config
 from tests.live_server import app_env, flask, serve
 from tests.offers.test_concurrency import Server, seed_members, seed_offer
 
@@ -183,7 +187,7 @@ def test_every_mailed_link_is_on_site_url(server, tmp_path):
         assert OTHER_TRUSTED not in mail.body_text + (mail.body_html or "")
 
 
-def test_api_link_fields_are_on_site_url(server):
+def test_api_link_fields_are_on_site_url(server, tmp_path):
     (token,) = seed_members(server, 1)
     offer_id = seed_offer(server, redemption_method=RedemptionMethod.VOUCHER)
     bearer = {"Authorization": f"Bearer {token}", **STEERED}
@@ -196,8 +200,6 @@ def test_api_link_fields_are_on_site_url(server):
         payer_id = session.scalar(
             select(ApiToken.user_id).where(ApiToken.token_hash == token_digest(token))
         )
-        year = 2026
-        sequence = (session.scalar(select(func.count()).select_from(Payment)) or 0) + 1
         payment = Payment(
             kind=PaymentKind.MEMBERSHIP,
             status=PaymentStatus.SUCCEEDED,
@@ -206,17 +208,25 @@ def test_api_link_fields_are_on_site_url(server):
             payer_id=payer_id,
             payer_name=session.get(User, payer_id).full_name,
             description="Membership standard, 12 months",
-            document_year=year,
-            document_sequence=sequence,
+            succeeded_at=utcnow(),
         )
         session.add(payment)
         session.commit()
         payment_id = payment.id
+    # Its attestation, issued as the success transaction's follow-up would issue it.
+    database_url = server.engine.url.render_as_string(hide_password=False)
+    app = create_app({**test_config(database_url, tmp_path), "SITE_URL": SITE})
+    with app.app_context():
+        documents.issue_payment_document(db.session.get(Payment, payment_id))
+        db.session.commit()
+        db.session.remove()
     read = requests.get(
         f"{server.url}/api/v1/payments/{payment_id}", headers=bearer, timeout=TIMEOUT
     )
     assert read.status_code == 200, read.text
-    assert read.json()["receipt_url"] == f"{SITE}/documents/payments/{payment_id}.pdf"
+    (document,) = read.json()["documents"]
+    assert document["pdf_url"].startswith(f"{SITE}/api/v1/documents/")
+    assert read.json()["receipt_url"] == document["pdf_url"]
 
 
 def test_no_code_or_template_builds_a_link_on_the_request_host():

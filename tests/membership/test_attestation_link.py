@@ -19,8 +19,7 @@ def test_paid_period_links_to_its_attestation(app, client, login, create_user):
             payer_id=member.id,
             payer_name=member.full_name,
             description="Adhésion",
-            document_year=2026,
-            document_sequence=1,
+            document_number="AT-2026-000001",
         )
         db.session.add(payment)
         db.session.flush()

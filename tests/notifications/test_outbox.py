@@ -121,9 +121,15 @@ def translated(app: Flask, locale: str, msgid: str) -> str:
 
 
 def parts(mail: EmailMessage) -> dict[str, str]:
-    """``{"text/plain": ..., "text/html": ...}`` of a multipart/alternative mail."""
-    assert mail.get_content_type() == "multipart/alternative"
-    return {part.get_content_type(): part.get_content() for part in mail.iter_parts()}
+    """``{"text/plain": ..., "text/html": ...}`` of a mail (alternative parts; attachments, if
+    any, beside them in a multipart/mixed)."""
+    assert mail.get_content_type() in ("multipart/alternative", "multipart/mixed")
+    found = {}
+    for subtype in ("plain", "html"):
+        body = mail.get_body(preferencelist=(subtype,))
+        if body is not None:
+            found[body.get_content_type()] = body.get_content()
+    return found
 
 
 @pytest.fixture
@@ -229,15 +235,24 @@ def test_membership_payment_goes_through_with_the_mail_server_down(
     with app.app_context():
         assert db.session.get(Payment, payment_id).status == PaymentStatus.SUCCEEDED
         assert db.session.scalar(select(Membership).where(Membership.payment_id == payment_id))
-    (receipt,) = messages(app, alumnus.email)
+    # The receipt, then the payment attestation issued after the payment's commit.
+    receipt, attestation = messages(app, alumnus.email)
+    assert [m.template for m in (receipt, attestation)] == ["payments/receipt", "payments/document"]
     assert (receipt.status, receipt.attempts) == ("pending", 1)
+    assert (attestation.status, attestation.attempts) == ("pending", 1)
 
     sink = mail_server()
-    assert run_mail_task(app, utcnow() + timedelta(minutes=2)) == "mail: 1 pending e-mail(s) sent"
+    assert run_mail_task(app, utcnow() + timedelta(minutes=2)) == "mail: 2 pending e-mail(s) sent"
     assert run_mail_task(app, utcnow() + timedelta(days=1)) == "mail: 0 pending e-mail(s) sent"
-    (mail,) = sink.to(alumnus.email)
+    mail, document = sink.to(alumnus.email)
     assert mail["Subject"] == receipt.subject
     assert set(parts(mail)) == {"text/plain", "text/html"}
+    # The attestation travels as a PDF attachment, beside the text and HTML parts.
+    assert set(parts(document)) == {"text/plain", "text/html"}
+    [attached] = list(document.iter_attachments())
+    assert attached.get_content_type() == "application/pdf"
+    assert attached.get_filename().startswith("attestation-AT-")
+    assert attached.get_content().startswith(b"%PDF-1.7")
 
 
 def _message(app: Flask, recipient: str) -> int:

@@ -15,7 +15,13 @@ from sqlalchemy import event
 from marketplace.accounts.models import User
 from marketplace.accounts.services import issue_api_token
 from marketplace.extensions import db
-from partners.models import Partner, PartnerMember, PartnerStatus, TeamRole
+from partners.models import (
+    Partner,
+    PartnerBillingIdentity,
+    PartnerMember,
+    PartnerStatus,
+    TeamRole,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
@@ -37,7 +43,8 @@ def moderator(create_user: Callable[..., User]) -> User:
 
 @pytest.fixture
 def create_partner(app: Flask, create_user: Callable[..., User]) -> Callable[..., Team]:
-    """``create_partner(name=..., status="approved", owner=None, locale="en")``."""
+    """``create_partner(name=..., status="approved", owner=None, locale="en", identity=True)``;
+    ``identity`` gives the partner a billing identity (a Portuguese company)."""
 
     def make(
         name: str | None = None,
@@ -45,6 +52,7 @@ def create_partner(app: Flask, create_user: Callable[..., User]) -> Callable[...
         status: str = "approved",
         owner: User | None = None,
         locale: str = "en",
+        identity: bool = True,
     ) -> Team:
         owner = owner or create_user(f"owner-{uuid.uuid4().hex[:8]}@example.org", locale=locale)
         with app.app_context():
@@ -62,6 +70,18 @@ def create_partner(app: Flask, create_user: Callable[..., User]) -> Callable[...
             db.session.flush()
             member = PartnerMember(partner_id=partner.id, user_id=owner.id, role=TeamRole.OWNER)
             db.session.add(member)
+            if identity:
+                db.session.add(
+                    PartnerBillingIdentity(
+                        partner_id=partner.id,
+                        legal_name=f"{name} Lda",
+                        address="Rua Augusta 100",
+                        postal_code="1100-053",
+                        city="Lisboa",
+                        country="PT",
+                        vat_number="PT501964843",
+                    )
+                )
             db.session.commit()
             return Team(partner_id=partner.id, owner=owner, owner_member_id=member.id)
 

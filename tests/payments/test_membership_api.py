@@ -106,7 +106,11 @@ def test_a_verified_alumnus_pays_the_standard_tier(
             select(PaymentProfile).where(PaymentProfile.user_id == alumnus.id)
         )
         assert profile.payment_method_id == method  # saved for an opt-in auto-renewal
-    assert len(outbox(to=alumnus.email)) == 1  # one receipt
+    # One receipt, and the payment attestation (attached) once issued after the commit.
+    assert [m.template for m in outbox(to=alumnus.email)] == [
+        "payments/receipt",
+        "payments/document",
+    ]
 
 
 def test_renewing_early_extends_from_the_current_end(app, client, stripe_app, localstripe, alumnus):

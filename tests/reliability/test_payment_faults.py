@@ -69,7 +69,7 @@ def state(app: Flask, payment_id: int, user_id: int) -> tuple[PaymentStatus, int
         receipts = db.session.scalar(
             select(func.count(OutboxMessage.id)).where(
                 OutboxMessage.recipient == payment.payer_email,
-                OutboxMessage.template.like("payments/%"),
+                OutboxMessage.template == "payments/receipt",
             )
         )
         return payment.status, periods, receipts

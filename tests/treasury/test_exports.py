@@ -82,8 +82,8 @@ def test_every_line_has_a_category_and_an_account(signed_in, march_ledger):
     rows = _read(signed_in.get(f"/treasury/exports/payments.csv?{PERIOD}"))
     expected = {
         ("payment", "membership"): "756",
-        ("payment", "partner_plan"): "706",
-        ("payment", "featured"): "7083",
+        ("payment", "partner_plan"): "7061",
+        ("payment", "featured"): "7062",
         ("stripe_fee", "stripe_fees"): "627",
         ("refund", "membership"): "756",  # refunds debit the same revenue account
     }

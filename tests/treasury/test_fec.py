@@ -8,12 +8,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from marketplace.extensions import db
+from marketplace.payments.document_models import Document
 from marketplace.payments.models import AssociationDetails, Payment, PaymentKind, PaymentStatus
 from marketplace.treasury import exports
 from marketplace.treasury.models import Payout
+from tests.partners import conftest as partner_fixtures
+
+create_partner = partner_fixtures.create_partner
 
 YEAR = 2043
 SPEC_COLUMNS = [
@@ -118,7 +122,7 @@ def year_ledger(app, create_payment, add_refund):
         )
         db.session.commit()
     return {
-        "sales": {"756": 4000 + 1500, "706": 50000, "7083": 9900},
+        "sales": {"756": 4000 + 1500, "7061": 50000, "7062": 9900},
         "fees": 85 + 40 + 750,
         "refunds": 500,
         "payout": 30000,
@@ -262,3 +266,75 @@ def test_without_any_entry_the_fec_form_offers_last_year(signed_in):
 
     page = signed_in.get("/treasury/exports").get_data(as_text=True)
     assert re.search(rf'name="year"[^>]*value="{_this_year() - 1}"', page)
+
+
+def test_credit_notes_and_company_names_reach_the_fec(app, signed_in, create_partner):
+    """A partner's sale is labelled with the company's legal name (its invoice's buyer, not the
+    person who paid) and a refund is booked with the credit note issued for it."""
+    from marketplace.payments import documents, services
+    from marketplace.payments.models import Refund
+
+    team = create_partner("Librairie FEC")
+    moment = datetime(YEAR + 1, 3, 10, 12, tzinfo=UTC)
+    with app.app_context():
+        db.session.add(
+            AssociationDetails(
+                name="Amicale",
+                address="1 rue",
+                postal_code="75001",
+                city="Paris",
+                siret="12345678200010",
+            )
+        )
+        payment = Payment(
+            kind=PaymentKind.FEATURED,
+            status=PaymentStatus.SUCCEEDED,
+            amount=4900,
+            currency="eur",
+            payer_id=team.owner.id,
+            payer_name="Olga Owner",
+            payer_email=team.owner.email,
+            partner_id=team.partner_id,
+            subject={"plan": "f7", "days": 7},
+            description="x",
+            succeeded_at=moment,
+            stripe_payment_intent_id="pi_fec_credit",
+        )
+        db.session.add(payment)
+        db.session.flush()
+        invoice = documents.issue_payment_document(payment, at=moment)
+        refund = Refund(
+            payment_id=payment.id,
+            amount=2000,
+            reason="geste",
+            status="pending",
+            created_at=moment.replace(day=12),
+        )
+        db.session.add(refund)
+        db.session.flush()
+        info = services.gateway.RefundInfo(
+            id="re_fec_credit",
+            amount=2000,
+            status="succeeded",
+            charge=None,
+            payment_intent="pi_fec_credit",
+        )
+        services._record_stripe_refund(payment, info, refund)
+        db.session.commit()
+        documents.issue_due_documents()
+        credit = db.session.scalar(select(Document).where(Document.refund_id == refund.id))
+        numbers = invoice.number, credit.number
+    rows = parse(signed_in.get(f"/treasury/exports/fec?year={YEAR + 1}"))
+    sale = [row for row in rows if row["PieceRef"] == numbers[0]]
+    assert {row["CompteNum"] for row in sale} == {"467", "7062"}
+    assert all(row["EcritureLib"] == "Mise en avant Librairie FEC Lda" for row in sale)
+    refunded = [row for row in rows if row["PieceRef"] == numbers[1]]
+    assert {(row["CompteNum"], cents(row["Debit"]), cents(row["Credit"])) for row in refunded} == {
+        ("7062", 2000, 0),
+        ("467", 0, 2000),
+    }
+    assert all(
+        row["EcritureLib"] == f"Avoir {numbers[1]} sur {numbers[0]} Librairie FEC Lda"
+        for row in refunded
+    )
+    assert not any("Olga Owner" in row["EcritureLib"] for row in rows)
