@@ -29,7 +29,8 @@ from marketplace.payments import documents
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.security import token_digest
 from offers.models import RedemptionMethod
-from tests.conftest import PASSWORD, test_config
+from tests.conftest import PASSWORD
+from tests.conftest import test_config as make_test_config
 from tests.live_server import app_env, flask, serve
 from tests.offers.test_concurrency import Server, seed_members, seed_offer
 
@@ -215,11 +216,12 @@ def test_api_link_fields_are_on_site_url(server, tmp_path):
         payment_id = payment.id
     # Its attestation, issued as the success transaction's follow-up would issue it.
     database_url = server.engine.url.render_as_string(hide_password=False)
-    app = create_app({**test_config(database_url, tmp_path), "SITE_URL": SITE})
+    app = create_app({**make_test_config(database_url, tmp_path), "SITE_URL": SITE})
     with app.app_context():
         documents.issue_payment_document(db.session.get(Payment, payment_id))
         db.session.commit()
         db.session.remove()
+        db.engine.dispose()
     read = requests.get(
         f"{server.url}/api/v1/payments/{payment_id}", headers=bearer, timeout=TIMEOUT
     )
