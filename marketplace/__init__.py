@@ -64,6 +64,7 @@ def register_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from marketplace import money
     from marketplace.i18n import select_locale
     from marketplace.security import register_security
 
@@ -76,6 +77,7 @@ def register_extensions(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
+    money.init_app(app)
     limiter.init_app(app)
     app_cache.init_app(app)
     smorest_api.init_app(app)

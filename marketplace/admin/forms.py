@@ -32,6 +32,13 @@ from wtforms.validators import (
 
 from marketplace.accounts.models import Role
 from marketplace.admin import services
+from marketplace.money import (
+    HOME_CURRENCY,
+    amount_error,
+    offered_currencies,
+    to_minor,
+    upper_code,
+)
 
 GRANT = "grant"
 REVOKE = "revoke"
@@ -138,13 +145,9 @@ class TierForm(FlaskForm):
         places=2,
         validators=[InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("100000"))],
     )
-    currency = StringField(
-        _l("Currency"),
-        default="EUR",
-        validators=[
-            DataRequired(),
-            Regexp(r"^[A-Za-z]{3}$", message=_l("A three-letter ISO code, such as EUR.")),
-        ],
+    # The currencies admins chose to offer (PAYMENT_CURRENCIES), from money.py's table.
+    currency = SelectField(
+        _l("Currency"), default=HOME_CURRENCY, filters=[upper_code], validators=[DataRequired()]
     )
     months = IntegerField(
         _l("Length in months"), default=12, validators=[InputRequired(), NumberRange(1, 120)]
@@ -153,6 +156,19 @@ class TierForm(FlaskForm):
         _l("Position in lists"), default=0, validators=[InputRequired(), NumberRange(0, 1000)]
     )
     active = BooleanField(_l("Open to new members"), default=True)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [SelectChoice(code, code) for code in offered_currencies()]
+
+    def validate_amount(self, field: DecimalField) -> None:
+        message = amount_error(field.data, self.currency.data)
+        if message:
+            raise ValidationError(message)
+
+    def amount_minor(self) -> int:
+        """The validated amount in the currency's minor units."""
+        return to_minor(self.amount.data, self.currency.data)
 
 
 def siret_is_valid(value: str) -> bool:

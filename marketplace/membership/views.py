@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import (
     Blueprint,
     abort,
@@ -13,7 +11,6 @@ from flask import (
     render_template,
     url_for,
 )
-from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -42,16 +39,6 @@ class AutoRenewForm(FlaskForm):
     """The opt-in yearly renewal with the saved card."""
 
     auto_renew = BooleanField()
-
-
-def money(amount: int, currency: str) -> str:
-    """Minor units in the reader's locale, e.g. ``40,00 €``."""
-    return format_currency(amount / 100, currency.upper())
-
-
-@bp.app_context_processor
-def inject_money() -> dict[str, Any]:
-    return {"money": money}
 
 
 def own_membership_payment_or_404(payment_id: int) -> Payment:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.membership.models import Membership
+from marketplace.money import format_money
 from marketplace.payments.models import (
     AssociationDetails,
     DocumentCounter,
@@ -170,15 +171,6 @@ def service_period(payment: Payment) -> tuple[date, date] | None:
     return find(payment) if find is not None else None
 
 
-def format_amount(amount: int, currency: str) -> str:
-    """French style: ``1 234,50 €``."""
-    units, cents = divmod(abs(amount), 100)
-    grouped = f"{units:,}".replace(",", " ")
-    symbol = "€" if currency.upper() == "EUR" else currency.upper()
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{grouped},{cents:02d} {symbol}"
-
-
 def _day(value: date | datetime | None) -> str:
     if value is None:
         return "—"
@@ -278,7 +270,7 @@ def render_document_pdf(payment: Payment, *, compress: bool = True) -> bytes:
     period = service_period(payment)
     if period is not None:
         label_value("Période / Period", f"{_day(period[0])} - {_day(period[1])}")
-    amount = format_amount(payment.amount, payment.currency)
+    amount = format_money(payment.amount, payment.currency, locale="fr")
     if membership:
         label_value("Montant réglé / Amount paid", amount)
     else:
@@ -289,7 +281,8 @@ def render_document_pdf(payment: Payment, *, compress: bool = True) -> bytes:
     label_value("Moyen de paiement / Method", "Carte bancaire / Card (Stripe)")
     if payment.refunded_amount:
         label_value(
-            "Remboursé / Refunded", format_amount(payment.refunded_amount, payment.currency)
+            "Remboursé / Refunded",
+            format_money(payment.refunded_amount, payment.currency, locale="fr"),
         )
     pdf.ln(6)
 

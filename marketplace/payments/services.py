@@ -181,13 +181,7 @@ def _send_receipt(payment: Payment) -> None:
             locale=payer.locale if payer else "fr",
             payment=payment,
             payment_url=link,
-            amount=format_amount(payment.amount, payment.currency),
         )
-
-
-def format_amount(amount: int, currency: str) -> str:
-    """Minor units as a plain decimal with the ISO code, e.g. ``40.00 EUR``."""
-    return f"{amount / 100:.2f} {currency.upper()}"
 
 
 def _on_success(payment: Payment) -> None:

@@ -58,6 +58,4 @@ def detail(payment_id: int):
         "payments/detail.html",
         document_url=document_url,
         payment=payment,
-        amount=services.format_amount(payment.amount, payment.currency),
-        refunded=services.format_amount(payment.refunded_amount, payment.currency),
     )

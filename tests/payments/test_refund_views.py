@@ -107,7 +107,7 @@ def test_a_partial_refund_asks_for_confirmation_then_refunds(
     assert first.status_code == 200
     page = first.get_data(as_text=True)
     assert 'id="refund-confirmation"' in page
-    assert "12,50 €" in page
+    assert "€12.50" in page
     assert 'name="confirm" value="1"' in page
     with app.app_context():
         assert db.session.scalars(select(Refund).where(Refund.payment_id == payment_id)).all() == []
@@ -142,13 +142,13 @@ def test_a_partial_refund_asks_for_confirmation_then_refunds(
     assert stripe_refund["amount"] == 1250
     detail = treasurer_client.get(f"/treasury/payments/{payment_id}").get_data(as_text=True)
     assert f'id="refund-{refund.id}"' in detail
-    assert "27,50 €" in detail  # what is left to refund
+    assert "€27.50" in detail  # what is left to refund
 
 
 def test_an_empty_amount_refunds_everything_left(app, treasurer_client, paid_in_stripe):
     payment_id = paid_in_stripe(1500)
     confirm = treasurer_client.post(_refund_url(payment_id), data={"reason": "Erreur"})
-    assert "15,00 €" in confirm.get_data(as_text=True)
+    assert "€15.00" in confirm.get_data(as_text=True)
     done = treasurer_client.post(
         _refund_url(payment_id), data={"amount": "", "reason": "Erreur", "confirm": "1"}
     )
@@ -164,7 +164,7 @@ def test_more_than_what_is_left_is_refused_clearly(app, treasurer_client, paid_i
         _refund_url(payment_id), data={"amount": "40.01", "reason": "Trop", "confirm": "1"}
     )
     assert response.status_code == 422
-    assert "At most 40,00 € can be refunded." in response.get_data(as_text=True)
+    assert "At most €40.00 can be refunded." in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Payment, payment_id).refunded_amount == 0
         assert db.session.scalars(select(Refund).where(Refund.payment_id == payment_id)).all() == []

@@ -57,7 +57,7 @@ def test_a_paid_card_is_fulfilled_once_with_one_receipt(
     receipts = [m for m in outbox(to="payer@example.org") if m.template == "payments/receipt"]
     assert len(receipts) == 1
     assert f"/payments/{payment_id}" in receipts[0].body_text
-    assert "40.00 EUR" in receipts[0].body_text
+    assert "€40.00" in receipts[0].body_text  # the payer reads English
 
 
 def test_the_payer_sees_the_payment_page_and_others_get_404(
