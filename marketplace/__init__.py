@@ -156,10 +156,12 @@ def register_blueprints(app: Flask) -> None:
         limiter.shared_limit("300/minute", scope="api")(blueprint)
     # Saved-search alerts: importing these registers each domain's source with the digests.
     import jobs.alerts  # noqa: F401
-    import marketplace.payments.tasks  # noqa: F401 - payment re-sync and dashboard refunds
     import marketplace.privacy.domains  # noqa: F401 - jobs, offers, partners personal data
     import marketplace.privacy.tasks  # noqa: F401 - anonymisation after the deletion grace
     import offers.alerts  # noqa: F401
+    from marketplace import payments
+
+    payments.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

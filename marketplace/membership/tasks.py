@@ -23,8 +23,10 @@ from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.notifications.services import deliver, queue_mail
+from marketplace.payments.checkout import confirm_payment
 from marketplace.payments.models import Payment, PaymentKind, PaymentProfile, PaymentStatus
-from marketplace.payments.services import PAID_STATUSES, confirm_payment, create_payment
+from marketplace.payments.services import PAID_STATUSES, create_payment
+from marketplace.payments.wording import subject_names
 from marketplace.tasks import add_due_task, site_request_context
 
 logger = logging.getLogger(__name__)
@@ -142,7 +144,12 @@ def renew(
         amount=tier.amount,
         currency=tier.currency,
         payer=user,
-        subject={"tier": tier.code, "months": tier.months, "auto_renewal": True},
+        subject={
+            "tier": tier.code,
+            "months": tier.months,
+            "auto_renewal": True,
+            **subject_names(name_fr=tier.name_fr, name_en=tier.name_en),
+        },
         description=f"Membership {tier.code}, {tier.months} months (automatic renewal)",
     )
     payment.off_session = True

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from marketplace.cli import in_english
-from marketplace.payments import services
+from marketplace.payments import reconcile
 from marketplace.tasks import site_request_context
 
 payments_cli = AppGroup("payments", help="Payments and Stripe.")
@@ -26,7 +26,7 @@ def reconcile_command(since: datetime | None) -> None:
     """Sync open payments (and those since DATE) with Stripe; print what differed."""
     start = since.replace(tzinfo=UTC) if since is not None else None
     with site_request_context():
-        lines = services.reconcile(since=start)
+        lines = reconcile.reconcile(since=start)
     for line in lines:
         click.echo(line)
     click.echo(f"{len(lines)} difference(s)")

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 
 from marketplace.extensions import csrf, db, limiter
-from marketplace.payments import services
+from marketplace.payments import services, webhooks
 from marketplace.payments.gateway import InvalidSignature, get_gateway
 from marketplace.security import login_required
 
@@ -30,7 +30,7 @@ def stripe_webhook():
         logger.warning("stripe webhook refused: %s", error)
         return {"error": "invalid signature"}, 400
     try:
-        services.handle_event(event)
+        webhooks.handle_event(event)
     except services.PaymentServiceUnavailable:
         db.session.rollback()
         logger.warning("stripe event %s: Stripe unreachable, asking for a retry", event.id)

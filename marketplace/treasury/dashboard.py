@@ -437,7 +437,7 @@ def failed_payments(*, start: date, end: date, limit: int = LATEST_FAILED) -> Fa
     latest = list(
         db.session.scalars(
             select(Payment)
-            .options(lazyload(Payment.refunds))  # not shown: no selectin query for them
+            .options(lazyload(Payment.refunds), lazyload(Payment.disputes))  # not shown
             .where(condition)
             .order_by(Payment.created_at.desc(), Payment.id.desc())
             .limit(limit)

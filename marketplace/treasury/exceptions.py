@@ -27,6 +27,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import selectinload
 
 from marketplace import audit
 from marketplace.audit import AuditLog
@@ -35,6 +36,7 @@ from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.payments import gateway
 from marketplace.payments import services as payment_services
+from marketplace.payments import sync as payment_sync
 from marketplace.payments.models import Payment, Refund
 from marketplace.treasury.dashboard import DISPUTE_FLAG
 
@@ -216,6 +218,7 @@ def exception_queue(*, now: datetime) -> Queue:
     flagged = list(
         db.session.scalars(
             select(Payment)
+            .options(selectinload(Payment.attempts))
             .where(Payment.flag.is_not(None))
             .order_by(Payment.updated_at.desc(), Payment.id.desc())
             .limit(QUEUE_LIMIT)
@@ -323,9 +326,9 @@ def resync(payment_id: int, *, actor: Any) -> Payment:
 
     A ``missing_at_stripe`` flag is cleared when Stripe answered for the payment.
     """
-    payment = payment_services.sync_payment(payment_id)
+    payment = payment_sync.sync_payment(payment_id)
     if payment.status in payment_services.PAID_STATUSES:
-        payment_services.sync_charge(payment_id)
+        payment_sync.sync_charge(payment_id)
     payment = db.session.get(Payment, payment_id)
     if payment.flag == MISSING_FLAG and payment.stripe_payment_intent_id:
         audit.record(

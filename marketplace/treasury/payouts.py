@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.database import utcnow
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.payments import gateway
+from marketplace.payments import gateway, webhooks
 from marketplace.payments import services as payment_services
 from marketplace.payments.models import Payment, Refund
 from marketplace.tasks import add_due_task
@@ -248,7 +248,7 @@ def handle_payout_event(event: gateway.EventInfo) -> None:
     logger.info("event %s: payout %s recorded (flag %s)", event.id, event.object_id, result.flag)
 
 
-payment_services.register_event_handler("payout.paid", handle_payout_event)
+webhooks.register_event_handler("payout.paid", handle_payout_event)
 
 
 def sync_recent_payouts(now: datetime) -> str:

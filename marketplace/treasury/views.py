@@ -12,7 +12,7 @@ from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.money import amount_error, format_money, to_minor
 from marketplace.payments import documents
-from marketplace.payments import services as payment_services
+from marketplace.payments import refunds as payment_refunds
 from marketplace.payments.document_views import pdf_response
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.security import treasurer_required
@@ -124,7 +124,7 @@ def refund(payment_id: int):
         # First step: show what will be refunded and ask again.
         return _render_detail(record, form, confirming=amount or refundable)
     try:
-        refund_row = payment_services.refund_payment(
+        refund_row = payment_refunds.refund_payment(
             record.id, amount=amount, reason=form.reason.data.strip(), actor=current_user
         )
     except DomainError as error:
@@ -132,14 +132,23 @@ def refund(payment_id: int):
         flash(str(error.message), "error")
         return redirect(url_for("treasury.payment", payment_id=record.id))
     # refund_payment commits its own work (the Stripe call sits between two transactions).
-    flash(
-        _(
-            "Refund of %(amount)s recorded (%(status)s).",
-            amount=format_money(refund_row.amount, record.currency),
-            status=refund_row.status,
-        ),
-        "success",
-    )
+    amount_text = format_money(refund_row.amount, record.currency)
+    if refund_row.status == "succeeded":
+        flash(_("Refund of %(amount)s done.", amount=amount_text), "success")
+    elif refund_row.stripe_refund_id is None:
+        flash(
+            _(
+                "Stripe did not answer. The refund of %(amount)s is pending: it is checked "
+                "with Stripe (with the same key, so it cannot happen twice) before any other "
+                "refund of this payment.",
+                amount=amount_text,
+            ),
+            "warning",
+        )
+    else:
+        flash(
+            _("Refund of %(amount)s asked: Stripe is processing it.", amount=amount_text), "success"
+        )
     return redirect(url_for("treasury.payment", payment_id=record.id))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from marketplace import create_app
 from marketplace.accounts.models import User
 from marketplace.notifications.models import OutboxMessage
-from marketplace.payments import services
+from marketplace.payments import sync as payment_sync
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from offers.models import FeaturedPlacement, Offer, OfferStatus
 from partners.models import Partner, PartnerMember, PartnerPlanPeriod, PartnerStatus, TeamRole
@@ -116,7 +116,7 @@ def test_browser_return_and_webhooks_racing_fulfil_partner_payments_once(
 
     def browser_return(payment_id: int) -> str:
         with racer.app_context():
-            return str(services.sync_payment(payment_id).status)
+            return str(payment_sync.sync_payment(payment_id).status)
 
     def webhook(payment_id: int) -> int:
         return storm._deliver(server, event("payment_intent.succeeded", intents[payment_id]))
