@@ -70,12 +70,14 @@ def card(localstripe: str, number: str = VISA) -> str:
 
 def stripe_api(localstripe: str, method: str, path: str, **data: Any) -> dict:
     """Call Stripe directly (as the Stripe dashboard or a test would), Stripe's form encoding."""
+    pairs = flatten(data)
     response = requests.request(
         method,
         f"{localstripe}{path}",
         auth=(API_KEY, ""),
         headers=HEADERS,
-        data=flatten(data),
+        params=pairs if method.upper() == "GET" else None,
+        data=pairs if method.upper() != "GET" else None,
         timeout=10,
     )
     assert response.status_code == 200, response.text

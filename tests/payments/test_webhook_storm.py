@@ -24,6 +24,7 @@ from marketplace.accounts.models import User
 from marketplace.config import normalise_database_url
 from marketplace.membership.models import Membership
 from marketplace.notifications.models import OutboxMessage
+from marketplace.payments import checkout as payment_checkout
 from marketplace.payments import sync as payment_sync
 from marketplace.payments.models import (
     AttemptStatus,
@@ -352,3 +353,42 @@ def test_a_storm_of_1000_shuffled_deliveries_with_duplicates(server, localstripe
         )
     assert mine == len(payments)
     assert stored >= len(bodies)
+
+
+def test_twenty_parallel_confirms_make_one_payment_intent(
+    server, localstripe, strict_stripe, tmp_path
+):
+    """Issue 12, finding 6: a double (or twentyfold) click charges once, without relying on
+    Stripe's idempotency keys: the second confirm waits for the first attempt."""
+    strict_stripe.reset()
+    payment_id = _payment(server, _payer(server))
+    method = card(localstripe)
+    database_url = server.engine.url.render_as_string(hide_password=False)
+    racer = create_app(
+        {
+            **base_config(database_url, tmp_path),
+            "STRIPE_API_BASE": localstripe,
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+        }
+    )
+
+    def confirm(_: int) -> str:
+        with racer.app_context():
+            return str(payment_checkout.confirm_payment(payment_id, payment_method=method).status)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(confirm, range(20)))
+    with racer.app_context():
+        from marketplace.extensions import db
+
+        db.engine.dispose()
+    assert statuses == ["succeeded"] * 20
+    created = [
+        params
+        for params in strict_stripe.calls("POST", "/v1/payment_intents")
+        if (params.get("metadata") or {}).get("payment_id") == str(payment_id)
+    ]
+    assert len(created) == 1
+    payment, memberships, receipts = _effects(server, payment_id)
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert (memberships, receipts) == (1, 1)
