@@ -295,3 +295,21 @@ def exceptions_review_intent(intent_id: str):
     db.session.commit()
     flash(_("Stripe payment %(id)s marked as reviewed.", id=intent_id), "success")
     return _back_to_queue()
+
+
+@bp.post("/exceptions/payouts/<int:payout_id>/review")
+@treasurer_required
+def exceptions_review_payout(payout_id: int):
+    form = IntentReviewForm()
+    if not form.validate():
+        flash(_("Write a note saying what you checked or did."), "error")
+        return _back_to_queue()
+    try:
+        queue.review_failed_payout(payout_id, note=form.note.data, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _back_to_queue()
+    db.session.commit()
+    flash(_("The failed payout was marked as reviewed."), "success")
+    return _back_to_queue()
