@@ -295,10 +295,13 @@ class Webhooks:
         self.accept(event)
         return event
 
-    def accept(self, event: dict) -> None:
-        """An event for the endpoints (from localstripe's relay or from the proxy)."""
+    def accept(self, event: dict, only: str | None = None) -> None:
+        """An event for the endpoints (from localstripe's relay for one endpoint, ``only``, or
+        from the proxy for all)."""
         event["data"]["object"] = self._shape(event["data"]["object"], set())
         for endpoint in list(self.endpoints.values()):
+            if only is not None and endpoint.id != only:
+                continue
             if endpoint.events is not None and event["type"] not in endpoint.events:
                 continue
             delivery = Delivery(event, endpoint)
@@ -701,7 +704,7 @@ class StrictStripe:
         if path.startswith("/_config/webhooks/"):
             return self._register_webhook(request)
         if path.startswith("/_relay/"):
-            self.webhooks.accept(json.loads(request.get_data()))
+            self.webhooks.accept(json.loads(request.get_data()), only=path.rsplit("/", 1)[-1])
             return _json(200, {"received": True})
         raw = request.get_data()
         params = self._params(request, raw)
