@@ -21,6 +21,7 @@ from marketplace.accounts.models import User
 from marketplace.audit import AuditLog
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.notifications.services import deliver, queue_mail
 from marketplace.payments.checkout import confirm_payment
@@ -88,7 +89,7 @@ def send_reminders(now: datetime) -> str:
             message = queue_mail(
                 to=user.email,
                 template="membership/reminder",
-                subject="Your membership ends soon",
+                subject=N_("Your membership ends soon"),
                 locale=user.locale,
                 user=user,
                 membership=membership,
@@ -170,12 +171,12 @@ def _renewal_failed(user: User, payment: Payment, membership: Membership) -> int
     message = queue_mail(
         to=user.email,
         template="membership/renewal_failed",
-        subject="Your membership could not be renewed",
+        subject=N_("Your membership could not be renewed"),
         locale=user.locale,
         user=user,
         payment=payment,
         last_day=membership.ends_on - timedelta(days=1),
-        reason=payment.failure_message,
+        reason_code=payment.failure_code,
         membership_url=url_for("membership.index", _external=True),
     )
     audit.record(

@@ -101,7 +101,6 @@ def pay(payment_id: int):
     return render_template(
         "membership/pay.html",
         payment=payment,
-        payment_label=payment.description,
         setup_client_secret=setup_secret,
         payment_client_secret=payment_secret,
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],

@@ -26,6 +26,7 @@ from marketplace import audit
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
 from marketplace.payments import gateway, wording
 from marketplace.payments.models import (
@@ -132,7 +133,7 @@ def _notify_payer(payment: Payment, refund: Refund) -> None:
         queue_mail(
             to=payment.payer_email,
             template="payments/refund",
-            subject="Your payment was refunded",
+            subject=N_("Your payment was refunded"),
             locale=payer.locale if payer else "fr",
             payment=payment,
             refund=refund,

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
 from marketplace.payments import gateway
 from marketplace.payments.models import (
@@ -121,7 +122,7 @@ def _send_receipt(payment: Payment) -> None:
         queue_mail(
             to=payment.payer_email,
             template="payments/receipt",
-            subject="Payment received",
+            subject=N_("Payment received"),
             locale=payer.locale if payer else "fr",
             payment=payment,
             payment_url=link,
