@@ -1005,7 +1005,9 @@ class StrictStripe:
             refunds = self._all("/v1/refunds")
             bound = params["created"]
             gte = int(bound.get("gte", 0)) if isinstance(bound, dict) else int(bound)
-            data = [self.shape(r, set()) for r in refunds if int(r["created"]) >= gte]
+            data = [
+                self.shape(r, _below("data", expand)) for r in refunds if int(r["created"]) >= gte
+            ]
             data.sort(key=lambda r: (r["created"], r["id"]), reverse=True)
             return _json(200, _listing(data, "/v1/refunds", params))
         if path == "/v1/payouts" and "created" in params:

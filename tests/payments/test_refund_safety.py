@@ -163,6 +163,9 @@ def test_the_daily_sweep_lists_refunds_once_instead_of_every_charge(
     sweep = next(line for line in lines if line.startswith("payments-refund-sweep"))
     assert "1 recorded" in sweep
     assert reload(stripe_app, payments[1]).refunded_amount == 700
+    with stripe_app.app_context():
+        [row] = db.session.scalars(select(Refund).where(Refund.payment_id == payments[1])).all()
+        assert (row.settled_amount, row.settled_currency) == (700, "eur")
     listings = strict_stripe.calls("GET", "/v1/refunds")
     assert len(listings) == 1
     assert "gte" in listings[0]["created"]
