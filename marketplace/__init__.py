@@ -66,6 +66,7 @@ def register_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from marketplace import money
     from marketplace.i18n import register_helpers, select_locale, select_timezone
     from marketplace.security import register_security
 
@@ -80,6 +81,7 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     register_helpers(app)
+    money.init_app(app)  # after the i18n helpers: its `money` filter is the one
     limiter.init_app(app)
     app_cache.init_app(app)
     smorest_api.init_app(app)
@@ -171,10 +173,12 @@ def register_blueprints(app: Flask) -> None:
     partner_dashboard.register_source("jobs", jobs_dashboard.SOURCE)
     # Saved-search alerts: importing these registers each domain's source with the digests.
     import jobs.alerts  # noqa: F401
-    import marketplace.payments.tasks  # noqa: F401 - payment re-sync and dashboard refunds
     import marketplace.privacy.domains  # noqa: F401 - jobs, offers, partners personal data
     import marketplace.privacy.tasks  # noqa: F401 - anonymisation after the deletion grace
     import offers.alerts  # noqa: F401
+    from marketplace import payments
+
+    payments.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

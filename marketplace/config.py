@@ -57,6 +57,12 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", "whsec_localstripe"),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", "http://127.0.0.1:8420"),
         "STRIPE_JS_URL": env.get("STRIPE_JS_URL", "http://127.0.0.1:8420/js.stripe.com/v3/"),
+        # Idempotency keys and PaymentIntent metadata name the site (several sites may share
+        # one Stripe account); empty: the host of SITE_URL.
+        "STRIPE_SITE_ID": env.get("STRIPE_SITE_ID", ""),
+        # Currencies admins may price tiers and plans in (ISO codes); empty: every currency
+        # of marketplace/money.py's table.
+        "PAYMENT_CURRENCIES": env.get("PAYMENT_CURRENCIES", ""),
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(env.get("MAIL_PORT", "587")),
         "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
@@ -139,8 +145,20 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
             config["SQLALCHEMY_DATABASE_URI"]
         )
+    config["PAYMENT_CURRENCIES"] = _currencies(config["PAYMENT_CURRENCIES"])
     validate(config)
     return config
+
+
+def _currencies(value: Any) -> list[str]:
+    """``PAYMENT_CURRENCIES`` as a list of known ISO codes (a string or a list is accepted)."""
+    from marketplace.money import UnknownCurrency, parse_currency_list
+
+    text = " ".join(value) if isinstance(value, list | tuple) else str(value or "")
+    try:
+        return parse_currency_list(text)
+    except UnknownCurrency as error:
+        raise ConfigError(f"PAYMENT_CURRENCIES names an unknown currency: {error}") from error
 
 
 def validate(config: dict[str, Any]) -> None:

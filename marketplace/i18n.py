@@ -18,20 +18,19 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from decimal import Decimal
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, dates
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
-from flask_babel import force_locale, format_currency, get_locale
+from flask_babel import force_locale, get_locale
 from flask_login import current_user
+
+from marketplace.money import format_money
 
 # Codes Babel lists among territories that are not countries one lives in.
 NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
-# Currencies the association deals in: two decimals (issue 12 brings the full table).
-MINOR_UNIT_EXPONENT = {"EUR": 2, "USD": 2}
 
 
 def N_(msgid: str) -> str:  # noqa: N802 - gettext's conventional name
@@ -247,17 +246,6 @@ def country_code(text: str | None) -> str:
     return ""
 
 
-# ---------------------------------------------------------------- money
-
-
-def format_money(amount_minor: int | None, currency: str = "EUR") -> str:
-    """An amount in minor units, formatted by Babel for the reader ("40,00 €", "€40.00")."""
-    if amount_minor is None:
-        return ""
-    exponent = MINOR_UNIT_EXPONENT.get(currency.upper(), 2)
-    return format_currency(Decimal(amount_minor).scaleb(-exponent), currency.upper())
-
-
 # ---------------------------------------------------------------- wiring
 
 
@@ -279,6 +267,7 @@ def register_helpers(app: Flask) -> None:
         country_name=country_name,
         country_names=country_names,
         country_choices=country_choices,
+        # money.py's formatter (minor units of each currency), under the name templates use.
         format_money=format_money,
         timezone_label=timezone_label,
     )

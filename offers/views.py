@@ -14,8 +14,8 @@ from marketplace.cache import cached, ignore_writes_to
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.i18n import format_money
 from marketplace.membership.services import offered_tiers
+from marketplace.money import format_money
 from marketplace.routing import page_arg
 from offers import analytics_views, moderation, pictures, portal, reader_state, search, wallet
 from offers.markdown import render_markdown

@@ -24,6 +24,7 @@ from marketplace.database import utcnow
 from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.i18n import localized
+from marketplace.payments.checkout import prepare_card_setup
 from marketplace.payments.documents import (
     register_designation,
     register_partner_billing,
@@ -34,10 +35,10 @@ from marketplace.payments.identifiers import digits_only, normalise_vat_number
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.payments.services import (
     create_payment,
-    prepare_card_setup,
     register_fulfilment,
     register_reversal,
 )
+from marketplace.payments.wording import subject_names
 from offers import featured as _featured  # noqa: F401 - registers the FEATURED fulfilment
 from offers.models import FeaturedPlacement, Offer, OfferStatus
 from partners.models import (
@@ -360,7 +361,11 @@ def buy_partnership(
         currency=plan.currency,
         payer=user,
         partner_id=partner.id,
-        subject={"plan": plan.code, "days": plan.days},
+        subject={
+            "plan": plan.code,
+            "days": plan.days,
+            **subject_names(name_fr=plan.name_fr, name_en=plan.name_en),
+        },
         description=f"Partnership {plan.code}, {plan.days} days",
     )
     return payment, prepare_card_setup(payment, user=user)
@@ -394,7 +399,12 @@ def buy_featured(
         currency=plan.currency,
         payer=user,
         partner_id=partner.id,
-        subject={"plan": plan.code, "offer_id": offer.id, "days": plan.days},
+        subject={
+            "plan": plan.code,
+            "offer_id": offer.id,
+            "days": plan.days,
+            **subject_names(name_fr=plan.name_fr, name_en=plan.name_en),
+        },
         description=f"Featured offer {offer.id} ({plan.code}), {plan.days} days",
     )
     return payment, prepare_card_setup(payment, user=user)

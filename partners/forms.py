@@ -16,6 +16,7 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
+    ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
@@ -27,10 +28,16 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
-    ValidationError,
 )
 
 from marketplace.accounts.forms import NewPassword, clean_text, country_choices
+from marketplace.money import (
+    HOME_CURRENCY,
+    amount_error,
+    offered_currencies,
+    to_minor,
+    upper_code,
+)
 from marketplace.payments.identifiers import (
     digits_only,
     siren_is_valid,
@@ -222,13 +229,9 @@ class PlanForm(FlaskForm):
         places=2,
         validators=[InputRequired(), NumberRange(min=Decimal("0.01"), max=Decimal("1000000"))],
     )
-    currency = StringField(
-        _l("Currency"),
-        default="EUR",
-        validators=[
-            DataRequired(),
-            Regexp(r"^[A-Za-z]{3}$", message=_l("A three-letter ISO code, such as EUR.")),
-        ],
+    # The currencies admins chose to offer (PAYMENT_CURRENCIES), from money.py's table.
+    currency = SelectField(
+        _l("Currency"), default=HOME_CURRENCY, filters=[upper_code], validators=[DataRequired()]
     )
     days = IntegerField(
         _l("Length in days"), default=365, validators=[InputRequired(), NumberRange(1, 3650)]
@@ -237,6 +240,19 @@ class PlanForm(FlaskForm):
         _l("Position in lists"), default=0, validators=[InputRequired(), NumberRange(0, 1000)]
     )
     active = BooleanField(_l("Offered to partners"), default=True)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [SelectChoice(code, code) for code in offered_currencies()]
+
+    def validate_amount(self, field: DecimalField) -> None:
+        message = amount_error(field.data, self.currency.data)
+        if message:
+            raise ValidationError(message)
+
+    def amount_minor(self) -> int:
+        """The validated price in the currency's minor units."""
+        return to_minor(self.amount.data, self.currency.data)
 
 
 def _siren(form: FlaskForm, field: StringField) -> None:

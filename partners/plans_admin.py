@@ -5,16 +5,14 @@ Prices are typed as decimals (``1200`` or ``49.00``) and stored in minor units.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.money import from_minor
 from marketplace.security import admin_required
-from marketplace.treasury.forms import to_minor_units
 from partners import plans
 from partners.forms import PLAN_KIND_LABELS, ActionForm, PlanForm
 from partners.models import PartnerPlan
@@ -24,7 +22,7 @@ bp = Blueprint("partner_plans", __name__, url_prefix="/admin/partner-plans")
 
 def _values(form: PlanForm) -> dict:
     values = {name: form[name].data for name in plans.PLAN_FIELDS}
-    values["amount"] = to_minor_units(form.amount.data)
+    values["amount"] = form.amount_minor()
     return values
 
 
@@ -71,7 +69,7 @@ def plan(plan_id: int):
     row = db.get_or_404(PartnerPlan, plan_id)
     form = PlanForm(formdata=None, obj=row)
     form.kind.data = row.kind.value
-    form.amount.data = Decimal(row.amount) / 100
+    form.amount.data = from_minor(row.amount, row.currency)
     form.currency.data = row.currency.upper()
     return _render_plan(row, form)
 

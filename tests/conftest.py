@@ -323,8 +323,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def localstripe() -> Iterator[str]:
-    """A real localstripe server on a free port, fresh state; yields its base URL."""
+def localstripe_server() -> Iterator[str]:
+    """A real localstripe server on a free port, fresh state; yields its base URL.
+
+    Nothing talks to it directly but ``strict_stripe`` (and tests of localstripe itself).
+    """
     import shutil
     import subprocess
     import sys
@@ -354,3 +357,23 @@ def localstripe() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def strict_stripe(localstripe_server: str) -> Iterator[Any]:
+    """The stricter Stripe in front of localstripe (tests/strict_stripe.py), for the session."""
+    from marketplace.payments.gateway import API_VERSION
+    from tests.strict_stripe import StrictStripe
+
+    proxy = StrictStripe(localstripe_server, API_VERSION)
+    stop = proxy.serve()
+    try:
+        yield proxy
+    finally:
+        stop()
+
+
+@pytest.fixture(scope="session")
+def localstripe(strict_stripe: Any) -> str:
+    """The Stripe every test, live server and browser talks to: the strict proxy's URL."""
+    return strict_stripe.base

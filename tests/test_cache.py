@@ -59,8 +59,9 @@ def test_the_dashboard_sums_are_read_once_then_served_from_the_cache(app):
         first, cold = _selects(app, _gross)
         second, warm = _selects(app, _gross)
     assert first == second == 4000
-    # The period sums (2 queries), the series (2) and the membership counts (1) are cached.
-    assert warm == cold - 5
+    # The period sums (4 queries: payments, refunds, disputes, other currencies), the series
+    # (3) and the membership counts (1) are cached.
+    assert warm == cold - 8
 
 
 def test_a_committed_payment_refreshes_the_sums(app):

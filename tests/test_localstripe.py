@@ -3,7 +3,8 @@
 import requests
 
 
-def test_localstripe_serves_stripe_js_and_the_api(localstripe):
+def test_localstripe_serves_stripe_js_and_the_api(localstripe_server):
+    localstripe = localstripe_server
     script = requests.get(f"{localstripe}/js.stripe.com/v3/", timeout=5)
     assert script.status_code == 200
     assert "Stripe" in script.text

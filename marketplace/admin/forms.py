@@ -35,6 +35,13 @@ from wtforms.validators import (
 from marketplace.accounts.forms import country_choices
 from marketplace.accounts.models import Role
 from marketplace.admin import services
+from marketplace.money import (
+    HOME_CURRENCY,
+    amount_error,
+    offered_currencies,
+    to_minor,
+    upper_code,
+)
 from marketplace.payments.identifiers import (
     normalise_vat_number,
     siret_is_valid,
@@ -146,13 +153,9 @@ class TierForm(FlaskForm):
         places=2,
         validators=[InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("100000"))],
     )
-    currency = StringField(
-        _l("Currency"),
-        default="EUR",
-        validators=[
-            DataRequired(),
-            Regexp(r"^[A-Za-z]{3}$", message=_l("A three-letter ISO code, such as EUR.")),
-        ],
+    # The currencies admins chose to offer (PAYMENT_CURRENCIES), from money.py's table.
+    currency = SelectField(
+        _l("Currency"), default=HOME_CURRENCY, filters=[upper_code], validators=[DataRequired()]
     )
     months = IntegerField(
         _l("Length in months"), default=12, validators=[InputRequired(), NumberRange(1, 120)]
@@ -165,6 +168,19 @@ class TierForm(FlaskForm):
         _l("Only for alumni who left school at most this many years ago"),
         validators=[Optional(), NumberRange(0, 80)],
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [SelectChoice(code, code) for code in offered_currencies()]
+
+    def validate_amount(self, field: DecimalField) -> None:
+        message = amount_error(field.data, self.currency.data)
+        if message:
+            raise ValidationError(message)
+
+    def amount_minor(self) -> int:
+        """The validated amount in the currency's minor units."""
+        return to_minor(self.amount.data, self.currency.data)
 
 
 def _siret(form: FlaskForm, field: StringField) -> None:

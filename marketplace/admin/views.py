@@ -3,8 +3,6 @@ the association's details."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,8 +15,8 @@ from marketplace.extensions import db
 from marketplace.membership.forms import GrantMembershipForm
 from marketplace.membership.models import MembershipTier
 from marketplace.membership.services import active_membership, grant_membership
+from marketplace.money import from_minor
 from marketplace.security import admin_required
-from marketplace.treasury.forms import to_minor_units
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -190,7 +188,7 @@ def audit():
 def _tier_values(form: forms.TierForm) -> dict:
     values = {name: form[name].data for name in services.TIER_FIELDS}
     values["code"] = values["code"].strip()
-    values["amount"] = to_minor_units(form.amount.data)
+    values["amount"] = form.amount_minor()
     return values
 
 
@@ -232,7 +230,7 @@ def _render_tier(tier: MembershipTier, form: forms.TierForm, status: int = 200):
 def tier(tier_id: int):
     row = db.get_or_404(MembershipTier, tier_id)
     form = forms.TierForm(formdata=None, obj=row)
-    form.amount.data = Decimal(row.amount) / 100
+    form.amount.data = from_minor(row.amount, row.currency)
     return _render_tier(row, form)
 
 

@@ -18,22 +18,15 @@ from marketplace.database import utcnow
 from marketplace.errors import Conflict, InvalidInput, NotFound, NotVerified, PermissionDenied
 from marketplace.extensions import db
 from marketplace.membership.models import Membership, MembershipTier
-from marketplace.payments.checkout import (  # noqa: F401 - the card flow, shared with partners
-    CardAttempt,
-    card_setup_secret,
-    finish_card_payment,
-    pay_with_card,
-    retry_card_setup,
-)
+from marketplace.payments.checkout import prepare_card_setup
 from marketplace.payments.gateway import SetupIntentInfo
 from marketplace.payments.models import Payment, PaymentKind, PaymentProfile
-from marketplace.payments.services import (  # noqa: F401 - payment_intent_client_secret re-exported
+from marketplace.payments.services import (
     create_payment,
-    payment_intent_client_secret,
-    prepare_card_setup,
     register_fulfilment,
     register_reversal,
 )
+from marketplace.payments.wording import subject_names
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +282,11 @@ def start_checkout(user: User, *, tier_code: str) -> tuple[Payment, SetupIntentI
         amount=tier.amount,
         currency=tier.currency,
         payer=user,
-        subject={"tier": tier.code, "months": tier.months},
+        subject={
+            "tier": tier.code,
+            "months": tier.months,
+            **subject_names(name_fr=tier.name_fr, name_en=tier.name_en),
+        },
         description=f"Membership {tier.code}, {tier.months} months",
     )
     setup = prepare_card_setup(payment, user=user)

@@ -20,11 +20,14 @@ from marketplace.accounts.models import User
 from marketplace.audit import AuditLog
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.membership import services
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.notifications.services import deliver, queue_mail
+from marketplace.payments.checkout import confirm_payment
 from marketplace.payments.models import Payment, PaymentKind, PaymentProfile, PaymentStatus
-from marketplace.payments.services import PAID_STATUSES, confirm_payment, create_payment
+from marketplace.payments.services import PAID_STATUSES, create_payment
+from marketplace.payments.wording import subject_names
 from marketplace.routing import absolute_url
 from marketplace.tasks import add_due_task, site_request_context
 
@@ -87,7 +90,7 @@ def send_reminders(now: datetime) -> str:
             message = queue_mail(
                 to=user.email,
                 template="membership/reminder",
-                subject="Your membership ends soon",
+                subject=N_("Your membership ends soon"),
                 locale=user.locale,
                 user=user,
                 membership=membership,
@@ -144,7 +147,12 @@ def renew(
         amount=tier.amount,
         currency=tier.currency,
         payer=user,
-        subject={"tier": tier.code, "months": tier.months, "auto_renewal": True},
+        subject={
+            "tier": tier.code,
+            "months": tier.months,
+            "auto_renewal": True,
+            **subject_names(name_fr=tier.name_fr, name_en=tier.name_en),
+        },
         description=f"Membership {tier.code}, {tier.months} months (automatic renewal)",
     )
     payment.off_session = True
@@ -165,12 +173,12 @@ def _renewal_failed(user: User, payment: Payment, membership: Membership) -> int
     message = queue_mail(
         to=user.email,
         template="membership/renewal_failed",
-        subject="Your membership could not be renewed",
+        subject=N_("Your membership could not be renewed"),
         locale=user.locale,
         user=user,
         payment=payment,
         last_day=membership.ends_on - timedelta(days=1),
-        reason=payment.failure_message,
+        reason_code=payment.failure_code,
         membership_url=absolute_url("membership.index"),
     )
     audit.record(

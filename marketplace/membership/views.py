@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import (
     Blueprint,
     abort,
@@ -14,7 +12,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -43,16 +40,6 @@ class AutoRenewForm(FlaskForm):
     """The opt-in yearly renewal with the saved card."""
 
     auto_renew = BooleanField()
-
-
-def money(amount: int, currency: str) -> str:
-    """Minor units in the reader's locale, e.g. ``40,00 €``."""
-    return format_currency(amount / 100, currency.upper())
-
-
-@bp.app_context_processor
-def inject_money() -> dict[str, Any]:
-    return {"money": money}
 
 
 def own_membership_payment_or_404(payment_id: int) -> Payment:
@@ -132,7 +119,6 @@ def pay(payment_id: int):
         done_url=_done_url(),
         return_offer=_return_offer(request.args),
         back_to_offer=_return_offer(request.args) is not None,
-        payment_label=payment.description,
         setup_client_secret=setup_secret,
         payment_client_secret=payment_secret,
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 
 from marketplace.api import auth_required
 from marketplace.extensions import db, limiter
-from marketplace.membership import services as membership
+from marketplace.payments import checkout
 from marketplace.payments.document_api import document_links
 from marketplace.payments.document_views import reader_kind
 from marketplace.payments.models import Payment, PaymentStatus
@@ -75,7 +75,7 @@ def _readable_payment(payment_id: int) -> Payment:
     return payment
 
 
-def _result(attempt: membership.CardAttempt) -> dict[str, Any]:
+def _result(attempt: checkout.CardAttempt) -> dict[str, Any]:
     body: dict[str, Any] = {"status": attempt.status}
     if attempt.payment_intent_client_secret:
         body["payment_intent_client_secret"] = attempt.payment_intent_client_secret
@@ -104,9 +104,9 @@ def confirm(data: dict[str, Any], payment_id: int) -> dict[str, Any]:
     """
     payment = _own_payment(payment_id)
     if payment.status == PaymentStatus.REQUIRES_ACTION:
-        attempt = membership.finish_card_payment(payment)
+        attempt = checkout.finish_card_payment(payment)
     else:
-        attempt = membership.pay_with_card(payment, payment_method=data["payment_method"])
+        attempt = checkout.pay_with_card(payment, payment_method=data["payment_method"])
     db.session.commit()
     return _result(attempt)
 

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.enums import OutputIntentSubType
 from fpdf.output import PDFICCProfile
+
+from marketplace.money import format_money
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 FONT = "DejaVu"
@@ -29,7 +31,7 @@ GREY = (90, 90, 90)
 
 def money(amount: int, currency: str, language: str) -> str:
     """Minor units in the document's language: ``120,50 €`` / ``€120.50``."""
-    return format_currency(Decimal(amount) / 100, currency.upper(), locale=language)
+    return format_money(amount, currency, locale=language)
 
 
 def rate_text(rate_bp: int, language: str) -> str:

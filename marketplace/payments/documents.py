@@ -194,15 +194,6 @@ register_designation(PaymentKind.MEMBERSHIP, _membership_designation)
 # ---------------------------------------------------------------- formatting (pages, mails)
 
 
-def format_amount(amount: int, currency: str) -> str:
-    """French style: ``1 234,50 €``."""
-    units, cents = divmod(abs(amount), 100)
-    grouped = f"{units:,}".replace(",", " ")
-    symbol = "€" if currency.upper() == "EUR" else currency.upper()
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{grouped},{cents:02d} {symbol}"
-
-
 # ---------------------------------------------------------------- snapshots
 
 

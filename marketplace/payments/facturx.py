@@ -20,6 +20,8 @@ from typing import Any
 import facturx as facturx_lib
 from lxml import etree
 
+from marketplace.money import from_minor
+
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
     "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
@@ -54,8 +56,9 @@ def _element(parent: etree._Element, tag: str, text: str | None = None, **attrs:
     return node
 
 
-def _amount(minor: int) -> str:
-    return f"{Decimal(minor) / 100:.2f}"
+def _amount(minor: int, currency: str) -> str:
+    """Minor units as the decimal CII expects, with the currency's own decimals (JPY: none)."""
+    return str(from_minor(minor, currency))
 
 
 def _rate(rate_bp: int) -> str:
@@ -131,7 +134,7 @@ def build_xml(snapshot: dict[str, Any]) -> bytes:
         price = _element(
             _element(item, "ram:SpecifiedLineTradeAgreement"), "ram:NetPriceProductTradePrice"
         )
-        _element(price, "ram:ChargeAmount", _amount(line["unit_net"]))
+        _element(price, "ram:ChargeAmount", _amount(line["unit_net"], currency))
         delivery = _element(item, "ram:SpecifiedLineTradeDelivery")
         _element(delivery, "ram:BilledQuantity", line["quantity"], unitCode="C62")
         settlement = _element(item, "ram:SpecifiedLineTradeSettlement")
@@ -144,7 +147,7 @@ def build_xml(snapshot: dict[str, Any]) -> bytes:
             _date(period, "ram:StartDateTime", line["period"][0])
             _date(period, "ram:EndDateTime", line["period"][1])
         summation = _element(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation")
-        _element(summation, "ram:LineTotalAmount", _amount(line["net"]))
+        _element(summation, "ram:LineTotalAmount", _amount(line["net"], currency))
 
     agreement = _element(transaction, "ram:ApplicableHeaderTradeAgreement")
     seller_scheme = "FC" if vat["category"] == "E" else "VA"
@@ -166,11 +169,11 @@ def build_xml(snapshot: dict[str, Any]) -> bytes:
     _element(means, "ram:TypeCode", CARD)
     totals = snapshot["totals"]
     tax = _element(settlement, "ram:ApplicableTradeTax")
-    _element(tax, "ram:CalculatedAmount", _amount(totals["vat"]))
+    _element(tax, "ram:CalculatedAmount", _amount(totals["vat"], currency))
     _element(tax, "ram:TypeCode", "VAT")
     if vat["category"] == "E":
         _element(tax, "ram:ExemptionReason", vat["mention"])
-    _element(tax, "ram:BasisAmount", _amount(totals["net"]))
+    _element(tax, "ram:BasisAmount", _amount(totals["net"], currency))
     _element(tax, "ram:CategoryCode", vat["category"])
     if vat["category"] == "E":
         _element(tax, "ram:ExemptionReasonCode", FRANCHISE_CODE)
@@ -183,12 +186,12 @@ def build_xml(snapshot: dict[str, Any]) -> bytes:
     _element(terms, "ram:Description", snapshot["payment_terms"])
     _date(terms, "ram:DueDateDateTime", snapshot["due_on"])
     summation = _element(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
-    _element(summation, "ram:LineTotalAmount", _amount(totals["net"]))
-    _element(summation, "ram:TaxBasisTotalAmount", _amount(totals["net"]))
-    _element(summation, "ram:TaxTotalAmount", _amount(totals["vat"]), currencyID=currency)
-    _element(summation, "ram:GrandTotalAmount", _amount(totals["gross"]))
-    _element(summation, "ram:TotalPrepaidAmount", _amount(totals["paid"]))
-    _element(summation, "ram:DuePayableAmount", _amount(totals["due"]))
+    _element(summation, "ram:LineTotalAmount", _amount(totals["net"], currency))
+    _element(summation, "ram:TaxBasisTotalAmount", _amount(totals["net"], currency))
+    _element(summation, "ram:TaxTotalAmount", _amount(totals["vat"], currency), currencyID=currency)
+    _element(summation, "ram:GrandTotalAmount", _amount(totals["gross"], currency))
+    _element(summation, "ram:TotalPrepaidAmount", _amount(totals["paid"], currency))
+    _element(summation, "ram:DuePayableAmount", _amount(totals["due"], currency))
     corrects = snapshot.get("corrects")
     if corrects:
         reference = _element(settlement, "ram:InvoiceReferencedDocument")

@@ -1,4 +1,5 @@
-"""The payment ledger: payments, refunds, Stripe events, saved cards, the association's identity.
+"""The payment ledger: payments and their attempts, refunds, disputes, Stripe events, saved
+cards, the association's identity.
 
 Issued documents (invoices, credit notes, attestations) and their counters are in
 ``document_models.py``.
@@ -102,9 +103,17 @@ class Payment(db.Model):
     stripe_setup_intent_id: Mapped[str | None] = mapped_column(String(64))
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     stripe_charge_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What Stripe settled for the charge in the account's currency (its balance transaction):
+    # the amount, Stripe's fee and the net, in ``settled_currency`` (EUR), whatever the
+    # payment's own currency. None until the charge is settled.
     stripe_fee: Mapped[int | None]
+    settled_amount: Mapped[int | None]
+    settled_net: Mapped[int | None]
+    settled_currency: Mapped[str | None] = mapped_column(String(3))
     refunded_amount: Mapped[int] = mapped_column(default=0)
     failure_message: Mapped[str | None] = mapped_column(String(255))
+    # Stripe's decline or error code of the last failure (shown translated, never raw).
+    failure_code: Mapped[str | None] = mapped_column(String(60))
     # Set when what Stripe reports does not match this row: the treasurer must look.
     flag: Mapped[str | None] = mapped_column(String(40), index=True)
     flag_detail: Mapped[str | None] = mapped_column(Text)
@@ -120,9 +129,65 @@ class Payment(db.Model):
     refunds: Mapped[list[Refund]] = relationship(
         back_populates="payment", order_by="Refund.id", lazy="selectin"
     )
+    disputes: Mapped[list[Dispute]] = relationship(
+        back_populates="payment", order_by="Dispute.id", lazy="selectin"
+    )
+    # Every PaymentIntent made for it, the current one last (loaded when read).
+    attempts: Mapped[list[PaymentAttempt]] = relationship(
+        order_by="PaymentAttempt.id", viewonly=True
+    )
 
     def __repr__(self) -> str:
         return f"<Payment {self.id} {self.kind} {self.amount} {self.currency} {self.status}>"
+
+
+class AttemptStatus(enum.StrEnum):
+    """Where one PaymentIntent of a payment stands."""
+
+    CREATING = "creating"  # our create call is in flight
+    UNANSWERED = "unanswered"  # the call got no answer: Stripe may or may not have the intent
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # declined: the payer may try another card (a new attempt)
+    CANCELED = "canceled"  # superseded by a newer attempt, canceled at Stripe
+    REFUSED = "refused"  # Stripe refused the request itself (no intent)
+    MISMATCHED = "mismatched"  # its amount or currency is not the payment's: detached
+
+
+# An attempt still able to take money.
+OPEN_ATTEMPTS = (
+    AttemptStatus.CREATING,
+    AttemptStatus.UNANSWERED,
+    AttemptStatus.REQUIRES_ACTION,
+    AttemptStatus.PROCESSING,
+)
+
+
+class PaymentAttempt(db.Model):
+    """One PaymentIntent created for a payment: a payment has at most one open attempt.
+
+    The row exists (with its random idempotency key) before Stripe is called, so a lost
+    answer is retried with the same key and a second confirm waits for the first.
+    """
+
+    __tablename__ = "payment_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    payment_method: Mapped[str] = mapped_column(String(64))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[AttemptStatus] = mapped_column(
+        _enum(AttemptStatus), default=AttemptStatus.CREATING
+    )
+    failure_code: Mapped[str | None] = mapped_column(String(60))
+    failure_message: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<PaymentAttempt {self.id} payment={self.payment_id} {self.status}>"
 
 
 class Refund(db.Model):
@@ -135,16 +200,79 @@ class Refund(db.Model):
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     amount: Mapped[int]
     reason: Mapped[str] = mapped_column(String(255))
+    # pending (asked, or Stripe's answer lost) → succeeded | failed; "merged" for a duplicate.
     status: Mapped[str] = mapped_column(String(20), default="pending")
     stripe_refund_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Random, kept with the row: a retry after a lost answer sends the same key.
+    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # What left the Stripe balance, in the account's currency (the refund's balance transaction).
+    settled_amount: Mapped[int | None]
+    settled_currency: Mapped[str | None] = mapped_column(String(3))
+    failure_code: Mapped[str | None] = mapped_column(String(60))
     failure_message: Mapped[str | None] = mapped_column(String(255))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     payment: Mapped[Payment] = relationship(back_populates="refunds")
 
     def __repr__(self) -> str:
         return f"<Refund {self.id} payment={self.payment_id} {self.amount} {self.status}>"
+
+
+class Dispute(db.Model):
+    """A chargeback: the funds (and Stripe's dispute fee) withdrawn, maybe reinstated.
+
+    Amounts withdrawn and reinstated are those of the dispute's balance transactions, in the
+    account's currency (``settled_currency``); ``amount`` is the disputed amount in the
+    payment's currency.
+    """
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(String(60))
+    # Stripe's: warning_needs_response, needs_response, under_review, won, lost, ...
+    status: Mapped[str] = mapped_column(String(30))
+    settled_currency: Mapped[str | None] = mapped_column(String(3))
+    withdrawn_amount: Mapped[int] = mapped_column(default=0)
+    withdrawn_fee: Mapped[int] = mapped_column(default=0)
+    reinstated_amount: Mapped[int] = mapped_column(default=0)
+    reinstated_fee: Mapped[int] = mapped_column(default=0)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    reinstated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="disputes")
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED_DISPUTE_STATUSES
+
+    def __repr__(self) -> str:
+        return f"<Dispute {self.stripe_dispute_id} payment={self.payment_id} {self.status}>"
+
+
+CLOSED_DISPUTE_STATUSES = frozenset({"won", "lost", "warning_closed", "prevented"})
+
+
+class StripeSweep(db.Model):
+    """Where a periodic read of a Stripe list stopped (the daily refund sweep)."""
+
+    __tablename__ = "stripe_sweeps"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    covered_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<StripeSweep {self.name} {self.covered_until}>"
 
 
 class StripeEvent(db.Model):

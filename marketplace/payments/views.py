@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy.exc import DBAPIError
 
 from marketplace.extensions import csrf, db, limiter
-from marketplace.payments import documents, services
+from marketplace.payments import documents, services, webhooks
 from marketplace.payments.gateway import InvalidSignature, get_gateway
 from marketplace.security import login_required
 
@@ -30,7 +30,7 @@ def stripe_webhook():
         logger.warning("stripe webhook refused: %s", error)
         return {"error": "invalid signature"}, 400
     try:
-        services.handle_event(event)
+        webhooks.handle_event(event)
     except services.PaymentServiceUnavailable:
         db.session.rollback()
         logger.warning("stripe event %s: Stripe unreachable, asking for a retry", event.id)
@@ -60,6 +60,4 @@ def detail(payment_id: int):
         # Credit notes and corrected attestations issued for its refunds.
         later_documents=documents.documents_of(payment)[1:],
         payment=payment,
-        amount=services.format_amount(payment.amount, payment.currency),
-        refunded=services.format_amount(payment.refunded_amount, payment.currency),
     )

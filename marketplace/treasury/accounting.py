@@ -22,6 +22,8 @@ from marketplace.treasury.models import AccountingAccount
 STRIPE_FEES = "stripe_fees"
 BANK = "bank"
 STRIPE_CLEARING = "stripe_clearing"
+# Funds taken back by disputes (chargebacks); a won dispute's reinstatement comes back here.
+DISPUTES = "disputes"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ DEFAULT_ACCOUNTS: tuple[Account, ...] = (
     Account(STRIPE_FEES, "627", "Services bancaires"),
     Account(BANK, "512", "Banque"),
     Account(STRIPE_CLEARING, "467", "Stripe (compte d'attente)"),
+    Account(DISPUTES, "658", "Litiges de paiement (rétrofacturations)"),
 )
 DEFAULT_KEYS = tuple(account.key for account in DEFAULT_ACCOUNTS)
 
@@ -60,6 +63,7 @@ def category_names() -> dict[str, str]:
         STRIPE_FEES: str(_l("Stripe fees")),
         BANK: str(_l("Bank account")),
         STRIPE_CLEARING: str(_l("Stripe balance (clearing account)")),
+        DISPUTES: str(_l("Disputes (chargebacks)")),
     }
 
 

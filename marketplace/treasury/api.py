@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.api import REASONABLE_DATE, Blueprint, auth_required
 from marketplace.extensions import db
-from marketplace.payments import services as payment_services
+from marketplace.payments import refunds as payment_refunds
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
 from marketplace.treasury import payouts, services
 from marketplace.treasury.models import Payout
@@ -132,11 +132,13 @@ class RefundRequestSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
+    # Whole minor units only: 1.5 is refused, never truncated to 1.
     amount = fields.Integer(
         load_default=None,
         allow_none=True,
+        strict=True,
         validate=validate.Range(min=1),
-        metadata={"description": "minor units"},
+        metadata={"description": "minor units of the payment's currency"},
     )
     reason = fields.String(required=True, validate=validate.Length(min=1, max=255))
 
@@ -203,7 +205,7 @@ def create_refund(data: dict[str, Any], payment_id: int) -> Refund:
     if refundable <= 0 or (data["amount"] or 0) > refundable:
         # Checked again under the row lock by the service; this answer says how much is left.
         abort(409, description=f"At most {refundable} (minor units) can be refunded.")
-    return payment_services.refund_payment(
+    return payment_refunds.refund_payment(
         payment_id, amount=data["amount"], reason=data["reason"].strip(), actor=current_user
     )
 

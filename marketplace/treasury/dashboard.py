@@ -1,18 +1,21 @@
-"""The treasurer's dashboard figures: pure reads, summed by the database, per currency.
+"""The treasurer's dashboard figures: pure reads, summed by the database, booked in euros.
 
 Every function takes its period explicitly and runs a fixed number of aggregate queries,
 whatever the period's length or the number of rows. Days and months are those of the
 accounting zone (Europe/Paris): a payment at 23:30 UTC on 31 January counts in February.
 
-Definitions (the same on the page and in the API):
+Definitions (the same on the page and in the API), all in euros, the currency Stripe settles
+in: a payment in another currency counts for what Stripe settled (its balance transaction),
+with its own amount and currency shown beside (``originals``); one not settled yet is counted
+there only, never added as if it were euros.
 
-- gross: amount of the payments that succeeded in the period (``succeeded_at``), whatever
-  happened to them later (refunded, disputed);
+- gross: settled amount of the payments that succeeded in the period (``succeeded_at``),
+  whatever happened to them later (refunded, disputed);
 - fees: the Stripe fees of those same payments;
 - refunds: succeeded refunds, by the day the refund was made (``Refund.created_at``);
-- net = gross − fees − refunds.
-
-Amounts are never added across currencies.
+- disputes: funds withdrawn by disputes (by day withdrawn) less funds reinstated (by day
+  reinstated), and Stripe's dispute fees;
+- net = gross − fees − refunds − disputes − dispute fees.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, null, or_, select
 from sqlalchemy.orm import lazyload
 
 from marketplace.cache import cached
@@ -32,7 +35,14 @@ from marketplace.extensions import db
 from marketplace.membership.models import Membership
 from marketplace.membership.services import GRACE_DAYS
 from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
-from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
+from marketplace.payments.models import (
+    CLOSED_DISPUTE_STATUSES,
+    Dispute,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    Refund,
+)
 from marketplace.treasury.services import day_start
 
 KINDS: tuple[str, ...] = tuple(kind.value for kind in PaymentKind)
@@ -104,17 +114,20 @@ def _between(column: Any, start: date, end: date) -> Any:
 
 @dataclass
 class Sums:
-    """Money of one kind (or all kinds) in one currency, in minor units."""
+    """Money of one kind (or all kinds), in euro cents."""
 
     gross: int = 0
     fees: int = 0
     refunds: int = 0
     count: int = 0
     refund_count: int = 0
+    disputes: int = 0  # withdrawn less reinstated
+    dispute_fees: int = 0
+    dispute_count: int = 0
 
     @property
     def net(self) -> int:
-        return self.gross - self.fees - self.refunds
+        return self.gross - self.fees - self.refunds - self.disputes - self.dispute_fees
 
     def add(self, other: Sums) -> None:
         self.gross += other.gross
@@ -122,15 +135,18 @@ class Sums:
         self.refunds += other.refunds
         self.count += other.count
         self.refund_count += other.refund_count
+        self.disputes += other.disputes
+        self.dispute_fees += other.dispute_fees
+        self.dispute_count += other.dispute_count
 
     @property
     def empty(self) -> bool:
-        return not (self.count or self.refund_count)
+        return not (self.count or self.refund_count or self.dispute_count)
 
 
 @dataclass
 class KindSums:
-    """One line of the table by kind: a kind's money in one currency, in minor units."""
+    """One line of the table by kind: a kind's money in euros, in minor units."""
 
     kind: str
     currency: str
@@ -138,10 +154,12 @@ class KindSums:
     fees: int
     refunds: int
     count: int
+    disputes: int = 0
+    dispute_fees: int = 0
 
     @property
     def net(self) -> int:
-        return self.gross - self.fees - self.refunds
+        return self.gross - self.fees - self.refunds - self.disputes - self.dispute_fees
 
 
 class KindTotal:
@@ -157,49 +175,121 @@ class KindTotal:
         return total
 
 
+@dataclass(frozen=True)
+class OriginalSums:
+    """Payments charged in another currency than the euro: their own amount beside what
+    Stripe settled in euros (``unsettled`` of them have no settlement yet)."""
+
+    currency: str
+    amount: int
+    settled: int
+    count: int
+    unsettled: int
+
+
 @dataclass
 class CurrencyFigures(KindTotal):
-    """The sums of one currency: in total and for each kind (every kind present, maybe zero)."""
+    """The booked sums (in ``currency``, the euro): in total and for each kind (every kind
+    present, maybe zero), and the payments in other currencies beside them."""
 
     currency: str
     by_kind: dict[str, Sums] = field(default_factory=lambda: {kind: Sums() for kind in KINDS})
+    originals: list[OriginalSums] = field(default_factory=list)
+
+
+def _is_home(currency: Any) -> Any:
+    return func.upper(currency) == HOME_CURRENCY
+
+
+def booked_amount() -> Any:
+    """A payment's amount in euros: what Stripe settled, else its own amount if in euros."""
+    return func.coalesce(
+        Payment.settled_amount, case((_is_home(Payment.currency), Payment.amount), else_=null())
+    )
+
+
+def booked_refund() -> Any:
+    """A refund's amount in euros (its balance transaction, else its own amount in euros)."""
+    return func.coalesce(
+        Refund.settled_amount, case((_is_home(Payment.currency), Refund.amount), else_=null())
+    )
 
 
 def _paid_query(start: date, end: date) -> Any:
-    """Gross, fees and count by kind and currency of the payments that succeeded in the period."""
+    """Gross, fees and count by kind of the payments that succeeded (and settled) in the period."""
     return (
         select(
             Payment.kind,
-            Payment.currency,
-            func.coalesce(func.sum(Payment.amount), 0),
+            func.coalesce(func.sum(booked_amount()), 0),
             func.coalesce(func.sum(Payment.stripe_fee), 0),
-            func.count(Payment.id),
+            func.count(booked_amount()),
         )
         .where(
             Payment.status.in_(sorted(DOCUMENT_STATUSES)),
             _between(Payment.succeeded_at, start, end),
+            booked_amount().is_not(None),
         )
-        .group_by(Payment.kind, Payment.currency)
+        .group_by(Payment.kind)
     )
 
 
 def _refund_query(start: date, end: date) -> Any:
-    """Succeeded refunds by kind and currency, by the day they were made."""
+    """Succeeded refunds by kind, in euros, by the day they were made."""
     return (
         select(
             Payment.kind,
-            Payment.currency,
-            func.coalesce(func.sum(Refund.amount), 0),
-            func.count(Refund.id),
+            func.coalesce(func.sum(booked_refund()), 0),
+            func.count(booked_refund()),
         )
         .join(Payment, Payment.id == Refund.payment_id)
         .where(Refund.status == REFUND_SUCCEEDED, _between(Refund.created_at, start, end))
-        .group_by(Payment.kind, Payment.currency)
+        .group_by(Payment.kind)
     )
 
 
-def _currency(value: str) -> str:
-    return (value or "").upper()
+def _dispute_query(start: date, end: date) -> Any:
+    """Funds withdrawn (by day withdrawn) less reinstated (by day reinstated), their fees."""
+    withdrawn = _between(Dispute.withdrawn_at, start, end)
+    reinstated = _between(Dispute.reinstated_at, start, end)
+    return (
+        select(
+            Payment.kind,
+            func.coalesce(
+                func.sum(case((withdrawn, Dispute.withdrawn_amount), else_=0))
+                - func.sum(case((reinstated, Dispute.reinstated_amount), else_=0)),
+                0,
+            ),
+            func.coalesce(
+                func.sum(case((withdrawn, Dispute.withdrawn_fee), else_=0))
+                + func.sum(case((reinstated, Dispute.reinstated_fee), else_=0)),
+                0,
+            ),
+            func.coalesce(func.sum(case((withdrawn, 1), else_=0)), 0),
+        )
+        .join(Payment, Payment.id == Dispute.payment_id)
+        .where(or_(withdrawn, reinstated))
+        .group_by(Payment.kind)
+    )
+
+
+def _originals_query(start: date, end: date) -> Any:
+    """Payments in other currencies that succeeded in the period, by currency."""
+    return (
+        select(
+            func.upper(Payment.currency),
+            func.coalesce(func.sum(Payment.amount), 0),
+            func.coalesce(func.sum(Payment.settled_amount), 0),
+            func.count(Payment.id),
+            func.count(Payment.id) - func.count(Payment.settled_amount),
+        )
+        .where(
+            Payment.status.in_(sorted(DOCUMENT_STATUSES)),
+            _between(Payment.succeeded_at, start, end),
+            ~_is_home(Payment.currency),
+        )
+        .group_by(func.upper(Payment.currency))
+        .order_by(func.upper(Payment.currency))
+    )
 
 
 def _kind(value: Any) -> str:
@@ -207,23 +297,25 @@ def _kind(value: Any) -> str:
 
 
 def period_figures(*, start: date, end: date) -> list[CurrencyFigures]:
-    """Gross, fees, refunds, net and counts of the period, per currency (two queries)."""
-    found: dict[str, CurrencyFigures] = {}
-
-    def figures(currency: str) -> CurrencyFigures:
-        return found.setdefault(_currency(currency), CurrencyFigures(_currency(currency)))
-
-    for kind, currency, gross, fees, count in db.session.execute(_paid_query(start, end)):
-        sums = figures(currency).by_kind[_kind(kind)]
-        sums.gross += int(gross)
-        sums.fees += int(fees)
-        sums.count += int(count)
-    for kind, currency, amount, count in db.session.execute(_refund_query(start, end)):
-        sums = figures(currency).by_kind[_kind(kind)]
-        sums.refunds += int(amount)
-        sums.refund_count += int(count)
-    figures(HOME_CURRENCY)
-    return sorted(found.values(), key=lambda row: (row.currency != HOME_CURRENCY, row.currency))
+    """Gross, fees, refunds, disputes, net and counts of the period in euros, with the payments
+    in other currencies beside (four queries). A list of one: the books' currency."""
+    figures = CurrencyFigures(HOME_CURRENCY)
+    for kind, gross, fees, count in db.session.execute(_paid_query(start, end)):
+        sums = figures.by_kind[_kind(kind)]
+        sums.gross, sums.fees, sums.count = int(gross), int(fees), int(count)
+    for kind, amount, count in db.session.execute(_refund_query(start, end)):
+        sums = figures.by_kind[_kind(kind)]
+        sums.refunds, sums.refund_count = int(amount), int(count)
+    for kind, net, fees, count in db.session.execute(_dispute_query(start, end)):
+        sums = figures.by_kind[_kind(kind)]
+        sums.disputes, sums.dispute_fees, sums.dispute_count = int(net), int(fees), int(count)
+    figures.originals = [
+        OriginalSums(str(code), int(amount), int(settled), int(count), int(unsettled))
+        for code, amount, settled, count, unsettled in db.session.execute(
+            _originals_query(start, end)
+        )
+    ]
+    return [figures]
 
 
 def kind_rows(figures: Iterable[CurrencyFigures]) -> list[KindSums]:
@@ -236,6 +328,8 @@ def kind_rows(figures: Iterable[CurrencyFigures]) -> list[KindSums]:
             fees=sums.fees,
             refunds=sums.refunds,
             count=sums.count,
+            disputes=sums.disputes,
+            dispute_fees=sums.dispute_fees,
         )
         for row in figures
         for kind, sums in row.by_kind.items()
@@ -297,13 +391,13 @@ def monthly_series(*, last: date, months: int = 12) -> list[CurrencySeries]:
         select(
             _month_index(Payment.succeeded_at, firsts).label("month"),
             Payment.kind.label("kind"),
-            Payment.currency.label("currency"),
-            Payment.amount.label("amount"),
+            booked_amount().label("amount"),
             Payment.stripe_fee.label("fee"),
         )
         .where(
             Payment.status.in_(sorted(DOCUMENT_STATUSES)),
             _between(Payment.succeeded_at, start, end),
+            booked_amount().is_not(None),
         )
         .subquery()
     )
@@ -311,50 +405,70 @@ def monthly_series(*, last: date, months: int = 12) -> list[CurrencySeries]:
         select(
             _month_index(Refund.created_at, firsts).label("month"),
             Payment.kind.label("kind"),
-            Payment.currency.label("currency"),
-            Refund.amount.label("amount"),
+            booked_refund().label("amount"),
         )
         .join(Payment, Payment.id == Refund.payment_id)
-        .where(Refund.status == REFUND_SUCCEEDED, _between(Refund.created_at, start, end))
+        .where(
+            Refund.status == REFUND_SUCCEEDED,
+            _between(Refund.created_at, start, end),
+            booked_refund().is_not(None),
+        )
         .subquery()
     )
-    found: dict[str, CurrencySeries] = {}
-
-    def point(currency: str, month: Any) -> MonthPoint:
-        code = _currency(currency)
-        series = found.get(code)
-        if series is None:
-            series = found[code] = CurrencySeries(code, [MonthPoint(first) for first in firsts])
-        return series.points[int(month)]
-
-    for month, kind, currency, gross, fees, count in db.session.execute(
+    disputes = (
+        select(
+            _month_index(Dispute.withdrawn_at, firsts).label("out_month"),
+            _month_index(Dispute.reinstated_at, firsts).label("back_month"),
+            Payment.kind.label("kind"),
+            Dispute.withdrawn_amount.label("withdrawn"),
+            Dispute.withdrawn_fee.label("fee"),
+            Dispute.reinstated_amount.label("reinstated"),
+            Dispute.reinstated_fee.label("back_fee"),
+        )
+        .join(Payment, Payment.id == Dispute.payment_id)
+        .where(
+            or_(
+                _between(Dispute.withdrawn_at, start, end),
+                _between(Dispute.reinstated_at, start, end),
+            )
+        )
+    )
+    series = CurrencySeries(HOME_CURRENCY, [MonthPoint(first) for first in firsts])
+    for month, kind, gross, fees, count in db.session.execute(
         select(
             paid.c.month,
             paid.c.kind,
-            paid.c.currency,
             func.coalesce(func.sum(paid.c.amount), 0),
             func.coalesce(func.sum(paid.c.fee), 0),
             func.count(),
-        ).group_by(paid.c.month, paid.c.kind, paid.c.currency)
+        ).group_by(paid.c.month, paid.c.kind)
     ):
-        sums = point(currency, month).by_kind[_kind(kind)]
+        sums = series.points[int(month)].by_kind[_kind(kind)]
         sums.gross, sums.fees, sums.count = int(gross), int(fees), int(count)
-    for month, kind, currency, amount, count in db.session.execute(
+    for month, kind, amount, count in db.session.execute(
         select(
             refunds.c.month,
             refunds.c.kind,
-            refunds.c.currency,
             func.coalesce(func.sum(refunds.c.amount), 0),
             func.count(),
-        ).group_by(refunds.c.month, refunds.c.kind, refunds.c.currency)
+        ).group_by(refunds.c.month, refunds.c.kind)
     ):
-        sums = point(currency, month).by_kind[_kind(kind)]
+        sums = series.points[int(month)].by_kind[_kind(kind)]
         sums.refunds, sums.refund_count = int(amount), int(count)
-    if HOME_CURRENCY not in found:
-        found[HOME_CURRENCY] = CurrencySeries(
-            HOME_CURRENCY, [MonthPoint(first) for first in firsts]
-        )
-    return sorted(found.values(), key=lambda row: (row.currency != HOME_CURRENCY, row.currency))
+    # Few rows (disputes are rare): added up here, month by month.
+    for out_month, back_month, kind, withdrawn, fee, reinstated, back_fee in db.session.execute(
+        disputes
+    ):
+        if out_month is not None:
+            sums = series.points[int(out_month)].by_kind[_kind(kind)]
+            sums.disputes += int(withdrawn)
+            sums.dispute_fees += int(fee)
+            sums.dispute_count += 1
+        if back_month is not None:
+            sums = series.points[int(back_month)].by_kind[_kind(kind)]
+            sums.disputes -= int(reinstated)
+            sums.dispute_fees += int(back_fee)
+    return [series]
 
 
 # ---------------------------------------------------------------- memberships
@@ -437,7 +551,7 @@ def failed_payments(*, start: date, end: date, limit: int = LATEST_FAILED) -> Fa
     latest = list(
         db.session.scalars(
             select(Payment)
-            .options(lazyload(Payment.refunds))  # not shown: no selectin query for them
+            .options(lazyload(Payment.refunds), lazyload(Payment.disputes))  # not shown
             .where(condition)
             .order_by(Payment.created_at.desc(), Payment.id.desc())
             .limit(limit)
@@ -447,34 +561,45 @@ def failed_payments(*, start: date, end: date, limit: int = LATEST_FAILED) -> Fa
 
 
 def open_dispute_condition() -> Any:
-    """A payment whose dispute awaits the treasurer and is not closed at Stripe."""
-    return and_(
-        Payment.flag == DISPUTE_FLAG,
-        or_(Payment.flag_detail.is_(None), ~Payment.flag_detail.contains(" closed")),
+    """A payment with a dispute not closed at Stripe (or flagged disputed before the ledger
+    kept disputes)."""
+    open_rows = (
+        select(Dispute.id)
+        .where(
+            Dispute.payment_id == Payment.id,
+            Dispute.status.not_in(sorted(CLOSED_DISPUTE_STATUSES)),
+        )
+        .exists()
     )
+    any_rows = select(Dispute.id).where(Dispute.payment_id == Payment.id).exists()
+    return or_(open_rows, and_(Payment.flag == DISPUTE_FLAG, ~any_rows))
 
 
 @dataclass(frozen=True)
 class DisputeCounts:
-    """Disputes still open (flagged, not closed) and disputes opened in the period."""
+    """Disputes still open, disputes opened in the period, payouts the bank sent back."""
 
     open: int
     in_period: int
+    payouts_failed: int = 0
 
 
 def dispute_counts(*, start: date, end: date) -> DisputeCounts:
-    """Open disputes and those opened in the period (one query)."""
+    """Open disputes and those opened in the period, failed payouts (one query)."""
+    from marketplace.treasury.models import Payout  # the treasury's own table
 
     def count(condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
+    failed = select(func.count(Payout.id)).where(Payout.status == "failed").scalar_subquery()
     row = db.session.execute(
         select(
             count(open_dispute_condition()),
             count(_between(Payment.disputed_at, start, end)),
+            failed,
         ).where(or_(Payment.flag == DISPUTE_FLAG, Payment.disputed_at.is_not(None)))
     ).one()
-    return DisputeCounts(open=int(row[0]), in_period=int(row[1]))
+    return DisputeCounts(open=int(row[0]), in_period=int(row[1]), payouts_failed=int(row[2] or 0))
 
 
 # ---------------------------------------------------------------- everything at once
@@ -493,7 +618,7 @@ class Dashboard:
 
 
 # What the sums are computed from: a committed write to one of these tables recomputes them.
-LEDGER_TABLES = ("payments", "refunds")
+LEDGER_TABLES = ("payments", "refunds", "disputes")
 MEMBERSHIP_TABLES = ("memberships", "users")
 
 

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from marketplace.database import utcnow
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.payments.documents import format_amount
+from marketplace.money import from_minor, is_known
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.security import treasurer_required
 from marketplace.treasury import dashboard as figures
@@ -107,6 +107,11 @@ def _period(form: PeriodForm, today: date) -> tuple[figures.Period, int, bool]:
 # ---------------------------------------------------------------- the dashboard
 
 
+def _units(amount: int, currency: str) -> float:
+    """Minor units as a number of currency units, for the chart's axis."""
+    return float(from_minor(amount, currency)) if is_known(currency) else amount / 100
+
+
 def _chart(series: list[figures.CurrencySeries]) -> dict[str, Any]:
     """The stacked monthly chart as the script reads it (JSON data, never executed)."""
     labels = kind_labels()
@@ -120,13 +125,15 @@ def _chart(series: list[figures.CurrencySeries]) -> dict[str, Any]:
                     {
                         "key": kind,
                         "label": labels[kind],
-                        "data": [point.by_kind[kind].gross / 100 for point in row.points],
+                        "data": [
+                            _units(point.by_kind[kind].gross, row.currency) for point in row.points
+                        ],
                     }
                     for kind in figures.KINDS
                 ],
                 "net": {
                     "label": str(_l("Net")),
-                    "data": [point.total.net / 100 for point in row.points],
+                    "data": [_units(point.total.net, row.currency) for point in row.points],
                 },
             }
             for row in series
@@ -164,7 +171,6 @@ def dashboard():
         kind_labels=kind_labels(),
         status_labels=status_labels(),
         preset_labels=preset_labels(),
-        format_amount=format_amount,
         payments_link=lambda **filters: _payments_link(period, **filters),
         kinds=figures.KINDS,
         fec_url=(
@@ -204,7 +210,6 @@ def exceptions():
         stripe_url=stripe_dashboard_url,
         kind_labels=kind_labels(),
         status_labels=status_labels(),
-        format_amount=format_amount,
     )
 
 
@@ -289,4 +294,22 @@ def exceptions_review_intent(intent_id: str):
     queue.review_unknown_intent(intent_id, note=form.note.data, actor=current_user)
     db.session.commit()
     flash(_("Stripe payment %(id)s marked as reviewed.", id=intent_id), "success")
+    return _back_to_queue()
+
+
+@bp.post("/exceptions/payouts/<int:payout_id>/review")
+@treasurer_required
+def exceptions_review_payout(payout_id: int):
+    form = IntentReviewForm()
+    if not form.validate():
+        flash(_("Write a note saying what you checked or did."), "error")
+        return _back_to_queue()
+    try:
+        queue.review_failed_payout(payout_id, note=form.note.data, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _back_to_queue()
+    db.session.commit()
+    flash(_("The failed payout was marked as reviewed."), "success")
     return _back_to_queue()

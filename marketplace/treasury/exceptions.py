@@ -7,7 +7,10 @@ Kinds of exception and where they come from:
 - disputes: the ``dispute`` flag set by the dispute webhooks;
 - payments pending or awaiting 3-D Secure for more than an hour (with a PaymentIntent: a
   checkout abandoned before the card step moved no money and is not an exception);
-- failed refunds: the ``refund_failed`` flag with the refund rows that failed;
+- failed refunds: the ``refund_failed`` flag with the refund rows that failed, and refunds
+  whose answer Stripe never gave (``refund_unanswered``, checked again with the same key);
+- lost disputes (``dispute_lost``): the funds and the fee are gone, the benefit was ended;
+- payouts the bank sent back (``payout.failed``): their money is in the Stripe balance again;
 - ledger rows Stripe does not know and Stripe PaymentIntents the ledger does not know: found
   by ``check_against_stripe``, run on demand (it calls Stripe), never on a page load. Its
   findings are kept where the check is recorded: ledger rows get the ``missing_at_stripe``
@@ -21,12 +24,13 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import selectinload
 
 from marketplace import audit
 from marketplace.audit import AuditLog
@@ -35,12 +39,14 @@ from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.payments import gateway
 from marketplace.payments import services as payment_services
+from marketplace.payments import sync as payment_sync
 from marketplace.payments.models import Payment, Refund
 from marketplace.treasury.dashboard import DISPUTE_FLAG
+from marketplace.treasury.models import Payout
 
 logger = logging.getLogger(__name__)
 
-MISMATCH_FLAGS = ("amount_mismatch", "currency_mismatch", "unknown_intent")
+MISMATCH_FLAGS = ("amount_mismatch", "currency_mismatch", "unknown_intent", "duplicate_charge")
 REFUND_FAILED_FLAG = "refund_failed"
 MISSING_FLAG = "missing_at_stripe"
 STUCK_AFTER = payment_services.PENDING_RESYNC_AFTER
@@ -58,6 +64,9 @@ FLAG_REVIEWED_ACTION = "payment.flag_reviewed"
 STUCK_REVIEWED_ACTION = "payment.stuck_reviewed"
 INTENT_REVIEWED_ACTION = "treasury.stripe_intent_reviewed"
 RESYNC_ACTION = "payment.resynced"
+PAYOUT_REVIEWED_ACTION = "payout.failure_reviewed"
+# A failed payout the treasurer dealt with (the bank account fixed, the money paid out again).
+REVIEWED = "failure_reviewed"
 
 
 class ExceptionKind(enum.StrEnum):
@@ -120,6 +129,7 @@ class Queue:
     missing_at_stripe: list[Payment]
     other_flags: list[Payment]
     last_check: StripeCheck | None
+    failed_payouts: list[Payout] = field(default_factory=list)
 
     @property
     def unknown_to_ledger(self) -> list[UnknownIntent]:
@@ -135,6 +145,7 @@ class Queue:
             + len(self.missing_at_stripe)
             + len(self.other_flags)
             + len(self.unknown_to_ledger)
+            + len(self.failed_payouts)
         )
 
 
@@ -216,6 +227,7 @@ def exception_queue(*, now: datetime) -> Queue:
     flagged = list(
         db.session.scalars(
             select(Payment)
+            .options(selectinload(Payment.attempts))
             .where(Payment.flag.is_not(None))
             .order_by(Payment.updated_at.desc(), Payment.id.desc())
             .limit(QUEUE_LIMIT)
@@ -238,15 +250,23 @@ def exception_queue(*, now: datetime) -> Queue:
     }
     for payment in flagged:
         sections[_section(payment.flag)].append(payment)
-    return Queue(stuck=stuck, last_check=_last_check(), **sections)
+    failed_payouts = list(
+        db.session.scalars(
+            select(Payout)
+            .where(Payout.status == "failed", Payout.flag.is_(None) | (Payout.flag != REVIEWED))
+            .order_by(Payout.failed_at.desc().nulls_last(), Payout.id.desc())
+            .limit(QUEUE_LIMIT)
+        )
+    )
+    return Queue(stuck=stuck, last_check=_last_check(), failed_payouts=failed_payouts, **sections)
 
 
 def _section(flag: str | None) -> str:
     if flag in MISMATCH_FLAGS:
         return "mismatches"
-    if flag == DISPUTE_FLAG:
+    if flag in (DISPUTE_FLAG, "dispute_lost"):
         return "disputes"
-    if flag == REFUND_FAILED_FLAG:
+    if flag in (REFUND_FAILED_FLAG, "refund_unanswered"):
         return "failed_refunds"
     if flag == MISSING_FLAG:
         return "missing_at_stripe"
@@ -323,9 +343,9 @@ def resync(payment_id: int, *, actor: Any) -> Payment:
 
     A ``missing_at_stripe`` flag is cleared when Stripe answered for the payment.
     """
-    payment = payment_services.sync_payment(payment_id)
+    payment = payment_sync.sync_payment(payment_id)
     if payment.status in payment_services.PAID_STATUSES:
-        payment_services.sync_charge(payment_id)
+        payment_sync.sync_charge(payment_id)
     payment = db.session.get(Payment, payment_id)
     if payment.flag == MISSING_FLAG and payment.stripe_payment_intent_id:
         audit.record(
@@ -466,3 +486,21 @@ def _flag_missing(missing: list[int], rows: list[Any]) -> None:
             )
             .execution_options(synchronize_session=False)
         )
+
+
+def review_failed_payout(payout_id: int, *, note: str, actor: Any) -> Payout:
+    """Close a failed payout of the queue with the treasurer's note (audited); flush only."""
+    payout = db.session.get(Payout, payout_id)
+    if payout is None or payout.status != "failed" or payout.flag == REVIEWED:
+        raise NothingToReview()
+    audit.record(
+        PAYOUT_REVIEWED_ACTION,
+        actor=actor,
+        object_type="payout",
+        object_id=payout.id,
+        failure_code=payout.failure_code,
+        note=note.strip()[:500],
+    )
+    payout.flag = REVIEWED
+    db.session.flush()
+    return payout

@@ -22,11 +22,17 @@ numbered without gaps, each balanced:
 - Stripe fee: debit 627, credit the clearing account;
 - refund: debit the revenue account, credit the clearing account; the piece is the credit
   note issued for it (or the corrected attestation of dues);
-- payout (when known): debit the bank, credit the clearing account.
+- dispute: funds withdrawn debit the disputes account, credit the clearing account, and
+  the dispute fee debits 627; funds reinstated (a won dispute) do the opposite;
+- payout (when known): debit the bank, credit the clearing account; a payout the bank sends
+  back (``payout.failed``) is booked back the day it failed.
 
-The fiscal year is the calendar year in Europe/Paris. Amounts are in the payment's currency;
-a payment in another currency than the euro also fills ``Montantdevise`` / ``Idevise`` (the
-ledger does not know the converted amount).
+Every amount is in euros as Stripe settled it (the balance transactions), so the clearing
+account moves exactly as the Stripe balance does and returns to zero once everything is paid
+out. A payment (or refund, or dispute) in another currency also fills ``Montantdevise`` /
+``Idevise`` with its own amount and currency; one Stripe has not settled yet is left out until
+``payments reconcile`` reads its settlement. The fiscal year is the calendar year in
+Europe/Paris.
 """
 
 from __future__ import annotations
@@ -39,20 +45,23 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, literal, null, select, union_all
+from sqlalchemy import Integer, String, and_, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import aliased
 
 from marketplace.extensions import db
+from marketplace.money import HOME_CURRENCY, from_minor, is_known
 from marketplace.payments.document_models import Document
 from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
 from marketplace.payments.models import (
     AssociationDetails,
+    Dispute,
     Payment,
     PaymentKind,
     PaymentStatus,
     Refund,
 )
 from marketplace.treasury import accounting
+from marketplace.treasury.dashboard import booked_amount, booked_refund
 from marketplace.treasury.models import Payout
 from marketplace.treasury.services import day_start, ledger_filters
 
@@ -65,6 +74,14 @@ def format_decimal(amount: int) -> str:
     """Minor units with a decimal comma, no thousands separator: -1234 → ``-12,34``."""
     sign = "-" if amount < 0 else ""
     return f"{sign}{abs(amount) // 100},{abs(amount) % 100:02d}"
+
+
+def format_foreign(amount: int, currency: str) -> str:
+    """Minor units of ``currency`` with its own decimals and a decimal comma (1500 JPY →
+    ``1500``, 1500 USD → ``15,00``)."""
+    if not is_known(currency):
+        return format_decimal(amount)
+    return str(from_minor(amount, currency)).replace(".", ",")
 
 
 def local_day(moment: datetime | None) -> date | None:
@@ -125,6 +142,7 @@ def _csv_query(
         Payment.amount,
         Payment.currency,
         Payment.stripe_fee,
+        Payment.settled_currency,
         Payment.payer_name,
         Payment.payer_email,
         Payment.description,
@@ -167,6 +185,7 @@ def payment_csv_lines(
             amount,
             currency,
             fee,
+            settled_currency,
             payer,
             email,
             description,
@@ -199,7 +218,9 @@ def payment_csv_lines(
                 day, "payment", common, revenue, amount, currency, charge_id or intent_id
             )
             if fee:
-                yield _csv_line(day, "stripe_fee", common, fees, -fee, currency, charge_id)
+                # Stripe's fee is in the currency it settled in (the euro), not the payment's.
+                fee_currency = (settled_currency or currency).upper()
+                yield _csv_line(day, "stripe_fee", common, fees, -fee, fee_currency, charge_id)
         if refund_id is not None:
             refund_common = [*common]
             refund_common[1] = str(refund_id)
@@ -287,7 +308,12 @@ JOURNALS = {
     "sale": ("VE", "Ventes et cotisations"),
     "refund": ("VE", "Ventes et cotisations"),
     "fee": ("ST", "Frais Stripe"),
+    "dispute": ("ST", "Frais Stripe"),
+    "dispute_fee": ("ST", "Frais Stripe"),
+    "reinstated": ("ST", "Frais Stripe"),
+    "reinstated_fee": ("ST", "Frais Stripe"),
     "payout": ("BQ", "Banque"),
+    "payout_failed": ("BQ", "Banque"),
 }
 KIND_WORDS = {
     PaymentKind.MEMBERSHIP.value: "Cotisation",
@@ -298,7 +324,8 @@ KIND_WORDS = {
 
 @dataclass(frozen=True)
 class FecEntry:
-    """One balanced entry: a debit line and a credit line of the same amount."""
+    """One balanced entry: a debit line and a credit line of the same amount (in euros);
+    ``foreign`` is the amount in ``currency`` when that is not the euro."""
 
     entry: str
     moment: datetime
@@ -308,6 +335,7 @@ class FecEntry:
     currency: str
     piece: str
     label: str
+    foreign: int | None = None
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -330,23 +358,30 @@ def last_fec_year() -> int | None:
 
 
 def _fec_query(year: int) -> Any:
-    """The year's movements in date order: one UNION ALL of sales, fees, refunds and payouts.
+    """The year's movements in date order: one UNION ALL of sales, fees, refunds, disputes and
+    payouts, every amount in euros as Stripe settled it.
 
     Sales carry their invoice's (or attestation's) number and counterparty (the company's
     legal name for a partner); refunds the number of the credit note issued for them.
     """
     first, after = _year_bounds(year)
+
+    def within(column: Any) -> Any:
+        return and_(column >= first, column < after)
+
     paid = and_(
         Payment.status.in_(sorted(DOCUMENT_STATUSES)),
-        Payment.succeeded_at >= first,
-        Payment.succeeded_at < after,
+        within(Payment.succeeded_at),
+        booked_amount().is_not(None),
     )
+    # The payment's own document (invoice or attestation) names the counterparty.
     issued = aliased(Document)
     own_document = and_(
         issued.payment_id == Payment.id,
         issued.refund_id.is_(None),
         issued.number == Payment.document_number,
     )
+    counterparty = func.coalesce(issued.counterparty, Payment.payer_name)
 
     def payment_part(entry: str, order: int, amount: Any, *where: Any) -> Any:
         return (
@@ -358,7 +393,8 @@ def _fec_query(year: int) -> Any:
                 cast(Payment.kind, String).label("kind"),
                 amount.label("amount"),
                 Payment.currency.label("currency"),
-                func.coalesce(issued.counterparty, Payment.payer_name).label("payer"),
+                Payment.amount.label("foreign"),
+                counterparty.label("payer"),
                 Payment.document_number.label("number"),
                 cast(null(), String).label("credit_number"),
                 Payment.stripe_charge_id.label("stripe_id"),
@@ -367,7 +403,7 @@ def _fec_query(year: int) -> Any:
             .where(paid, *where)
         )
 
-    sales = payment_part("sale", 0, Payment.amount)
+    sales = payment_part("sale", 0, booked_amount())
     fees = payment_part("fee", 1, Payment.stripe_fee, Payment.stripe_fee > 0)
     credit = aliased(Document)
     refunds = (
@@ -377,8 +413,9 @@ def _fec_query(year: int) -> Any:
             literal("refund").label("entry"),
             Refund.id.label("row_id"),
             cast(Payment.kind, String).label("kind"),
-            Refund.amount.label("amount"),
+            booked_refund().label("amount"),
             Payment.currency.label("currency"),
+            Refund.amount.label("foreign"),
             func.coalesce(credit.counterparty, Payment.payer_name).label("payer"),
             Payment.document_number.label("number"),
             credit.number.label("credit_number"),
@@ -386,22 +423,84 @@ def _fec_query(year: int) -> Any:
         )
         .join(Payment, Payment.id == Refund.payment_id)
         .outerjoin(credit, credit.refund_id == Refund.id)
-        .where(Refund.status == "succeeded", Refund.created_at >= first, Refund.created_at < after)
+        .where(
+            Refund.status == "succeeded",
+            within(Refund.created_at),
+            booked_refund().is_not(None),
+        )
     )
-    payouts = select(
-        Payout.arrival_date.label("moment"),
-        literal(3).label("position"),
-        literal("payout").label("entry"),
-        Payout.id.label("row_id"),
-        cast(null(), String).label("kind"),
-        Payout.amount.label("amount"),
-        Payout.currency.label("currency"),
-        cast(null(), String).label("payer"),
-        cast(null(), String).label("number"),
-        cast(null(), String).label("credit_number"),
-        Payout.stripe_payout_id.label("stripe_id"),
-    ).where(Payout.status == "paid", Payout.arrival_date >= first, Payout.arrival_date < after)
-    movements = union_all(sales, fees, refunds, payouts).subquery()
+
+    def dispute_part(entry: str, order: int, moment: Any, amount: Any, *where: Any) -> Any:
+        return (
+            select(
+                moment.label("moment"),
+                literal(order).label("position"),
+                literal(entry).label("entry"),
+                Dispute.id.label("row_id"),
+                cast(Payment.kind, String).label("kind"),
+                amount.label("amount"),
+                Dispute.currency.label("currency"),
+                Dispute.amount.label("foreign"),
+                counterparty.label("payer"),
+                Payment.document_number.label("number"),
+                cast(null(), String).label("credit_number"),
+                Dispute.stripe_dispute_id.label("stripe_id"),
+            )
+            .join(Payment, Payment.id == Dispute.payment_id)
+            .outerjoin(issued, own_document)
+            .where(within(moment), *where)
+        )
+
+    disputes = dispute_part(
+        "dispute", 3, Dispute.withdrawn_at, Dispute.withdrawn_amount, Dispute.withdrawn_amount > 0
+    )
+    dispute_fees = dispute_part(
+        "dispute_fee", 4, Dispute.withdrawn_at, Dispute.withdrawn_fee, Dispute.withdrawn_fee != 0
+    )
+    reinstated = dispute_part(
+        "reinstated",
+        5,
+        Dispute.reinstated_at,
+        Dispute.reinstated_amount,
+        Dispute.reinstated_amount > 0,
+    )
+    reinstated_fees = dispute_part(
+        "reinstated_fee",
+        6,
+        Dispute.reinstated_at,
+        Dispute.reinstated_fee,
+        Dispute.reinstated_fee != 0,
+    )
+
+    def payout_part(entry: str, order: int, moment: Any, *where: Any) -> Any:
+        return select(
+            moment.label("moment"),
+            literal(order).label("position"),
+            literal(entry).label("entry"),
+            Payout.id.label("row_id"),
+            cast(null(), String).label("kind"),
+            Payout.amount.label("amount"),
+            Payout.currency.label("currency"),
+            cast(null(), Integer).label("foreign"),
+            cast(null(), String).label("payer"),
+            cast(null(), String).label("number"),
+            cast(null(), String).label("credit_number"),
+            Payout.stripe_payout_id.label("stripe_id"),
+        ).where(within(moment), *where)
+
+    payouts = payout_part("payout", 7, Payout.arrival_date, Payout.status.in_(("paid", "failed")))
+    failed = payout_part("payout_failed", 8, Payout.failed_at, Payout.status == "failed")
+    movements = union_all(
+        sales,
+        fees,
+        refunds,
+        disputes,
+        dispute_fees,
+        reinstated,
+        reinstated_fees,
+        payouts,
+        failed,
+    ).subquery()
     return select(movements).order_by(movements.c.moment, movements.c.position, movements.c.row_id)
 
 
@@ -417,41 +516,63 @@ def fec_entries(year: int) -> Iterator[FecEntry]:
     """The year's entries in date order, read in batches."""
     chart = accounting.chart()
     clearing = chart[accounting.STRIPE_CLEARING]
+    bank = chart[accounting.BANK]
+    stripe_fees = chart[accounting.STRIPE_FEES]
+    lost = chart[accounting.DISPUTES]
     rows = db.session.execute(_fec_query(year).execution_options(yield_per=BATCH))
     for row in rows:
-        number = row.number or ""
         currency = (row.currency or "eur").upper()
         amount = int(row.amount)
-        if row.entry == "payout":
+        foreign = (
+            int(row.foreign) if row.foreign is not None and currency != HOME_CURRENCY else None
+        )
+        if row.entry in ("payout", "payout_failed"):
+            debit, credit = (bank, clearing) if row.entry == "payout" else (clearing, bank)
+            label = "Virement Stripe" if row.entry == "payout" else "Virement Stripe rejeté"
             yield FecEntry(
-                "payout",
+                row.entry,
                 row.moment,
-                chart[accounting.BANK],
-                clearing,
+                debit,
+                credit,
                 amount,
                 currency,
                 row.stripe_id,
-                f"Virement Stripe {row.stripe_id}",
+                f"{label} {row.stripe_id}",
             )
             continue
         kind = _kind_value(row.kind)
         revenue = chart[kind]
         who = KIND_WORDS.get(kind, kind)
+        number = row.number or ""
         piece = number or f"P{row.row_id}"
         if row.entry == "sale":
             yield FecEntry(
-                "sale", row.moment, clearing, revenue, amount, currency, piece, f"{who} {row.payer}"
+                "sale",
+                row.moment,
+                clearing,
+                revenue,
+                amount,
+                currency,
+                piece,
+                f"{who} {row.payer}",
+                foreign,
             )
         elif row.entry == "fee":
-            fees = chart[accounting.STRIPE_FEES]
             yield FecEntry(
-                "fee", row.moment, fees, clearing, amount, currency, piece, f"Frais Stripe {piece}"
+                "fee",
+                row.moment,
+                stripe_fees,
+                clearing,
+                amount,
+                "EUR",
+                piece,
+                f"Frais Stripe {piece}",
             )
-        else:
-            credit = row.credit_number
+        elif row.entry == "refund":
+            credit_note = row.credit_number
             label = (
-                f"Avoir {credit} sur {piece} {row.payer}"
-                if credit and kind != PaymentKind.MEMBERSHIP.value
+                f"Avoir {credit_note} sur {piece} {row.payer}"
+                if credit_note and kind != PaymentKind.MEMBERSHIP.value
                 else f"Remboursement {piece} {row.payer}"
             )
             yield FecEntry(
@@ -461,8 +582,36 @@ def fec_entries(year: int) -> Iterator[FecEntry]:
                 clearing,
                 amount,
                 currency,
-                credit or f"R{row.row_id}",
+                credit_note or f"R{row.row_id}",
                 label,
+                foreign,
+            )
+        elif row.entry in ("dispute", "reinstated"):
+            debit, credit = (lost, clearing) if row.entry == "dispute" else (clearing, lost)
+            word = "Litige" if row.entry == "dispute" else "Litige gagné"
+            yield FecEntry(
+                row.entry,
+                row.moment,
+                debit,
+                credit,
+                amount,
+                currency,
+                f"L{row.row_id}",
+                f"{word} {row.stripe_id} {row.payer}",
+                foreign,
+            )
+        else:  # a dispute fee, or a dispute fee given back (negative)
+            fee_debit = (row.entry == "dispute_fee") == (amount > 0)
+            debit, credit = (stripe_fees, clearing) if fee_debit else (clearing, stripe_fees)
+            yield FecEntry(
+                row.entry,
+                row.moment,
+                debit,
+                credit,
+                abs(amount),
+                "EUR",
+                f"L{row.row_id}",
+                f"Frais de litige {row.stripe_id}",
             )
 
 
@@ -478,7 +627,7 @@ def fec_lines(year: int) -> Iterator[list[str]]:
         journal, journal_label = JOURNALS[entry.entry]
         day = local_day(entry.moment)
         stamp = day.strftime("%Y%m%d") if day else ""
-        foreign = entry.currency != "EUR"
+        foreign = entry.foreign is not None and entry.currency != HOME_CURRENCY
         for account, debit, credit in (
             (entry.debit, entry.amount, 0),
             (entry.credit, 0, entry.amount),
@@ -500,7 +649,7 @@ def fec_lines(year: int) -> Iterator[list[str]]:
                 "",
                 "",
                 stamp,
-                format_decimal(debit or credit) if foreign else "",
+                format_foreign(entry.foreign, entry.currency) if foreign else "",
                 entry.currency if foreign else "",
             ]
 

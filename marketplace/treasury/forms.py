@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -34,11 +34,6 @@ def status_labels() -> dict[str, str]:
         PaymentStatus.REFUNDED.value: str(_l("Refunded")),
         PaymentStatus.DISPUTED.value: str(_l("Disputed")),
     }
-
-
-def to_minor_units(amount: Decimal) -> int:
-    """12.5 (euros) → 1250 (cents)."""
-    return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
 class PeriodExportForm(FlaskForm):

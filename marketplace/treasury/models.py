@@ -27,6 +27,9 @@ class Payout(db.Model):
     lines_total: Mapped[int | None]
     flag: Mapped[str | None] = mapped_column(String(40), index=True)
     flag_detail: Mapped[str | None] = mapped_column(Text)
+    # A payout the bank sent back (payout.failed): its money is in the Stripe balance again.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    failure_code: Mapped[str | None] = mapped_column(String(60))
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

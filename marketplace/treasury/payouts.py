@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.database import utcnow
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.payments import gateway
+from marketplace.payments import gateway, webhooks
 from marketplace.payments import services as payment_services
 from marketplace.payments.models import Payment, Refund
 from marketplace.tasks import add_due_task
@@ -132,6 +132,12 @@ def record_payout(
     payout.arrival_date = _moment(info.arrival_date)
     payout.stripe_created_at = _moment(info.created)
     payout.fetched_at = utcnow()
+    if info.status == "failed" and payout.failed_at is None:
+        # The bank sent the money back: it is in the Stripe balance again (the FEC books it
+        # back, the exceptions queue lists it).
+        payout.failed_at = utcnow()
+        payout.failure_code = (info.failure_code or "failed")[:60]
+        logger.warning("payout %s failed: %s", info.id, payout.failure_code)
     changed_lines = False
     if transactions is None:
         payout.flag = FLAG_LINES_UNAVAILABLE
@@ -237,7 +243,7 @@ def sync_payout(stripe_payout_id: str) -> SyncResult:
 
 
 def handle_payout_event(event: gateway.EventInfo) -> None:
-    """``payout.paid``: the event is a hint, the payout is fetched again from Stripe."""
+    """``payout.paid`` / ``payout.failed``: a hint, the payout is fetched again from Stripe."""
     if not event.object_id:
         return
     try:
@@ -248,7 +254,8 @@ def handle_payout_event(event: gateway.EventInfo) -> None:
     logger.info("event %s: payout %s recorded (flag %s)", event.id, event.object_id, result.flag)
 
 
-payment_services.register_event_handler("payout.paid", handle_payout_event)
+webhooks.register_event_handler("payout.paid", handle_payout_event)
+webhooks.register_event_handler("payout.failed", handle_payout_event)
 
 
 def sync_recent_payouts(now: datetime) -> str:

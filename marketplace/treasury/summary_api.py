@@ -34,24 +34,41 @@ class KindSumsSchema(Schema):
     gross = fields.Integer(dump_only=True)
     fees = fields.Integer(dump_only=True)
     refunds = fields.Integer(dump_only=True)
+    disputes = fields.Integer(dump_only=True)
+    dispute_fees = fields.Integer(dump_only=True)
     net = fields.Integer(dump_only=True)
     count = fields.Integer(dump_only=True)
 
 
 class SumsSchema(Schema):
-    """Amounts in minor units of the enclosing currency."""
+    """Amounts in minor units of the enclosing currency (the euro, as Stripe settled it)."""
 
     gross = fields.Integer(dump_only=True)
     fees = fields.Integer(dump_only=True)
     refunds = fields.Integer(dump_only=True)
+    disputes = fields.Integer(
+        dump_only=True, metadata={"description": "funds withdrawn less funds reinstated"}
+    )
+    dispute_fees = fields.Integer(dump_only=True)
     net = fields.Integer(dump_only=True)
     count = fields.Integer(dump_only=True, metadata={"description": "payments that succeeded"})
     refund_count = fields.Integer(dump_only=True)
 
 
+class OriginalSchema(Schema):
+    """Payments charged in another currency: their own amount, what Stripe settled in euros."""
+
+    currency = fields.String(dump_only=True)
+    amount = fields.Integer(dump_only=True, metadata={"description": "minor units of currency"})
+    settled = fields.Integer(dump_only=True, metadata={"description": "euro cents"})
+    count = fields.Integer(dump_only=True)
+    unsettled = fields.Integer(dump_only=True)
+
+
 class CurrencyTotalsSchema(SumsSchema):
     currency = fields.String(dump_only=True)
     by_kind = fields.Dict(keys=fields.String(), values=fields.Nested(SumsSchema), dump_only=True)
+    originals = fields.List(fields.Nested(OriginalSchema), dump_only=True)
 
 
 class MonthSchema(Schema):
@@ -82,8 +99,11 @@ class FailedSchema(Schema):
 
 
 class DisputesSchema(Schema):
-    open = fields.Integer(dump_only=True, metadata={"description": "flagged and not closed"})
+    open = fields.Integer(dump_only=True, metadata={"description": "not closed at Stripe"})
     in_period = fields.Integer(dump_only=True)
+    payouts_failed = fields.Integer(
+        dump_only=True, metadata={"description": "payouts the bank sent back"}
+    )
 
 
 class SummarySchema(Schema):
@@ -108,10 +128,13 @@ def _totals(row: dashboard.CurrencyFigures) -> dict[str, Any]:
         "gross": total.gross,
         "fees": total.fees,
         "refunds": total.refunds,
+        "disputes": total.disputes,
+        "dispute_fees": total.dispute_fees,
         "net": total.net,
         "count": total.count,
         "refund_count": total.refund_count,
         "by_kind": row.by_kind,
+        "originals": row.originals,
     }
 
 

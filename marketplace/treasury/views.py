@@ -10,8 +10,9 @@ from flask_login import current_user
 
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.money import amount_error, format_money, to_minor
 from marketplace.payments import documents
-from marketplace.payments import services as payment_services
+from marketplace.payments import refunds as payment_refunds
 from marketplace.payments.document_views import pdf_response
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.security import treasurer_required
@@ -64,7 +65,6 @@ def payments():
         sort=sort,
         kind_labels=forms.kind_labels(),
         status_labels=forms.status_labels(),
-        format_amount=documents.format_amount,
     )
 
 
@@ -81,7 +81,6 @@ def _render_detail(payment: Payment, form: forms.RefundForm, *, confirming: int 
         timeline=services.timeline(payment),
         kind_labels=forms.kind_labels(),
         status_labels=forms.status_labels(),
-        format_amount=documents.format_amount,
     )
 
 
@@ -109,12 +108,17 @@ def refund(payment_id: int):
     if refundable <= 0:
         flash(_("Nothing is left to refund on this payment."), "error")
         return redirect(url_for("treasury.payment", payment_id=record.id))
-    amount = forms.to_minor_units(form.amount.data) if form.amount.data is not None else None
+    # Whole minor units of the payment's currency only (12.345 € or 1.5 ¥ is refused).
+    message = amount_error(form.amount.data, record.currency)
+    if message:
+        form.amount.errors = [message]
+        return _render_detail(record, form), 422
+    amount = to_minor(form.amount.data, record.currency) if form.amount.data is not None else None
     if amount is not None and amount > refundable:
         form.amount.errors = [
             _(
                 "At most %(amount)s can be refunded.",
-                amount=documents.format_amount(refundable, record.currency),
+                amount=format_money(refundable, record.currency),
             )
         ]
         return _render_detail(record, form), 422
@@ -122,7 +126,7 @@ def refund(payment_id: int):
         # First step: show what will be refunded and ask again.
         return _render_detail(record, form, confirming=amount or refundable)
     try:
-        refund_row = payment_services.refund_payment(
+        refund_row = payment_refunds.refund_payment(
             record.id, amount=amount, reason=form.reason.data.strip(), actor=current_user
         )
     except DomainError as error:
@@ -130,14 +134,23 @@ def refund(payment_id: int):
         flash(str(error.message), "error")
         return redirect(url_for("treasury.payment", payment_id=record.id))
     # refund_payment commits its own work (the Stripe call sits between two transactions).
-    flash(
-        _(
-            "Refund of %(amount)s recorded (%(status)s).",
-            amount=documents.format_amount(refund_row.amount, record.currency),
-            status=refund_row.status,
-        ),
-        "success",
-    )
+    amount_text = format_money(refund_row.amount, record.currency)
+    if refund_row.status == "succeeded":
+        flash(_("Refund of %(amount)s done.", amount=amount_text), "success")
+    elif refund_row.stripe_refund_id is None:
+        flash(
+            _(
+                "Stripe did not answer. The refund of %(amount)s is pending: it is checked "
+                "with Stripe (with the same key, so it cannot happen twice) before any other "
+                "refund of this payment.",
+                amount=amount_text,
+            ),
+            "warning",
+        )
+    else:
+        flash(
+            _("Refund of %(amount)s asked: Stripe is processing it.", amount=amount_text), "success"
+        )
     return redirect(url_for("treasury.payment", payment_id=record.id))
 
 
@@ -156,7 +169,6 @@ def payouts():
         flagged=flagged,
         filters={"flagged": "1"} if flagged else {},
         counts=payout_records.line_counts([payout.id for payout in page.items]),
-        format_amount=documents.format_amount,
     )
 
 
@@ -168,7 +180,6 @@ def payout(payout_id: int):
         "treasury/payout.html",
         payout=record,
         lines=payout_records.payout_lines(record.id),
-        format_amount=documents.format_amount,
     )
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from marketplace import create_app
 from marketplace.accounts.models import User
 from marketplace.notifications.models import OutboxMessage
-from marketplace.payments import documents, services
+from marketplace.payments import documents
+from marketplace.payments import sync as payment_sync
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from offers.models import FeaturedPlacement, Offer, OfferStatus
 from partners.models import Partner, PartnerMember, PartnerPlanPeriod, PartnerStatus, TeamRole
@@ -116,7 +117,7 @@ def test_browser_return_and_webhooks_racing_fulfil_partner_payments_once(
 
     def browser_return(payment_id: int) -> str:
         with racer.app_context():
-            status = str(services.sync_payment(payment_id).status)
+            status = str(payment_sync.sync_payment(payment_id).status)
             documents.issue_due_documents()  # what the page's request does after its commit
             return status
 

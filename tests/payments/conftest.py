@@ -17,18 +17,23 @@ from flask import Flask
 from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.payments import services
-from marketplace.payments.gateway import EXTENSION_KEY
+from marketplace.payments.gateway import API_VERSION, EXTENSION_KEY
 from marketplace.payments.models import Payment, PaymentKind
+from tests.strict_stripe import flatten
 
 API_KEY = "sk_test_localstripe"
+# The tests play the Stripe dashboard and Stripe.js: they speak the pinned version too.
+HEADERS = {"Stripe-Version": API_VERSION}
 VISA = "4242424242424242"
 DECLINED = "4000000000000341"
 THREE_D_SECURE = "4000002760003184"
 
 
 @pytest.fixture
-def stripe_app(app: Flask, localstripe: str) -> Iterator[Flask]:
-    """The session app talking to the session's localstripe (its gateway rebuilt, then restored)."""
+def stripe_app(app: Flask, localstripe: str, strict_stripe: Any) -> Iterator[Flask]:
+    """The session app talking to the session's Stripe (the strict proxy in front of
+    localstripe; its gateway rebuilt, then restored)."""
+    strict_stripe.reset()
     previous = app.config["STRIPE_API_BASE"]
     app.config["STRIPE_API_BASE"] = localstripe
     app.extensions.pop(EXTENSION_KEY, None)
@@ -49,6 +54,7 @@ def card(localstripe: str, number: str = VISA) -> str:
     response = requests.post(
         f"{localstripe}/v1/payment_methods",
         auth=(API_KEY, ""),
+        headers=HEADERS,
         data={
             "type": "card",
             "card[number]": number,
@@ -63,9 +69,16 @@ def card(localstripe: str, number: str = VISA) -> str:
 
 
 def stripe_api(localstripe: str, method: str, path: str, **data: Any) -> dict:
-    """Call localstripe directly (as the Stripe dashboard or a test would)."""
+    """Call Stripe directly (as the Stripe dashboard or a test would), Stripe's form encoding."""
+    pairs = flatten(data)
     response = requests.request(
-        method, f"{localstripe}{path}", auth=(API_KEY, ""), data=data, timeout=10
+        method,
+        f"{localstripe}{path}",
+        auth=(API_KEY, ""),
+        headers=HEADERS,
+        params=pairs if method.upper() == "GET" else None,
+        data=pairs if method.upper() != "GET" else None,
+        timeout=10,
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -84,7 +97,7 @@ def event(kind: str, obj: dict, event_id: str | None = None) -> bytes:
     body = {
         "id": event_id or f"evt_{uuid.uuid4().hex[:20]}",
         "object": "event",
-        "api_version": "2024-06-20",
+        "api_version": API_VERSION,
         "created": int(time.time()),
         "livemode": False,
         "type": kind,

@@ -161,21 +161,21 @@ def paid(app) -> Callable[..., int]:
 
 def refund(app, payment_id: int, amount: int) -> Document:
     """Record a succeeded refund as the Stripe sync does; the document it issued."""
-    from marketplace.payments import services
+    from marketplace.payments import gateway, refunds
 
     with app.app_context():
         payment = db.session.get(Payment, payment_id)
         row = Refund(payment_id=payment_id, amount=amount, reason="test", status="pending")
         db.session.add(row)
         db.session.flush()
-        info = services.gateway.RefundInfo(
+        info = gateway.RefundInfo(
             id=f"re_doc_{uuid.uuid4().hex[:10]}",
             amount=amount,
             status="succeeded",
             charge=None,
             payment_intent=payment.stripe_payment_intent_id,
         )
-        services._record_stripe_refund(payment, info, row)
+        refunds.record_stripe_refund(payment, info, row)
         db.session.commit()
         # The document is issued after the commit, in a transaction of its own.
         assert documents.issue_due_documents() == 1

@@ -1,9 +1,10 @@
-"""Stripe fees and the saved card's label.
+"""What Stripe settled, and the saved card's label.
 
-localstripe reports zero fees, so a real fee comes as a signed event whose charge carries its
-balance transaction (what Stripe's API would give): the fee lands on ``Payment.stripe_fee`` and
-a later sync with the zero-fee stand-in does not erase it. The card kept for renewals is
-labelled with its brand and last four digits, read from Stripe's PaymentMethod.
+The strict Stripe settles every charge in EUR with Stripe's European card fee (1.5 % + 0.25 €),
+converting a charge in another currency at a fixed rate: the ledger keeps the amount, fee and
+net of the charge's balance transaction beside the payment's own amount and currency. An
+event is only a hint: a fee written in an event's payload is never trusted. The card kept for
+renewals is labelled with its brand and last four digits, read from Stripe's PaymentMethod.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.payments import services
+from marketplace.payments import checkout as payment_checkout
+from marketplace.payments import sync as payment_sync
 from marketplace.payments.models import PaymentProfile, PaymentStatus
 from tests.payments import test_membership_checkout as membership_pages
 from tests.payments.conftest import card, event, reload, sign, stripe_api
@@ -30,83 +32,66 @@ def _deliver(client, body: bytes, secret: str) -> None:
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
-def _charge_with_fee(localstripe: str, intent: dict, fee: int) -> dict:
-    charge_id = intent["latest_charge"]
-    charge_id = charge_id["id"] if isinstance(charge_id, dict) else charge_id
-    charge = stripe_api(localstripe, "GET", f"/v1/charges/{charge_id}")
-    charge["balance_transaction"] = {
-        "id": "txn_fee_test",
-        "object": "balance_transaction",
-        "amount": charge["amount"],
-        "fee": fee,
-        "net": charge["amount"] - fee,
-        "currency": charge["currency"],
-    }
-    return charge
+def test_a_euro_charge_keeps_its_balance_transaction(
+    stripe_app, localstripe, new_payment, fulfilled
+):
+    payment_id = new_payment(amount=4000)
+    with stripe_app.app_context():
+        payment_checkout.confirm_payment(payment_id, payment_method=card(localstripe))
+    payment = reload(stripe_app, payment_id)
+    assert (payment.amount, payment.currency) == (4000, "eur")
+    assert (payment.settled_amount, payment.stripe_fee, payment.settled_net) == (4000, 85, 3915)
+    assert payment.settled_currency == "eur"
+    assert fulfilled == [payment_id]
 
 
-def _paid_intent(localstripe: str, payment_id: int, amount: int) -> dict:
-    return stripe_api(
-        localstripe,
-        "POST",
-        "/v1/payment_intents",
-        amount=amount,
-        currency="eur",
-        payment_method=card(localstripe),
-        confirm="true",
-        **{"metadata[payment_id]": str(payment_id)},
-    )
+def test_a_dollar_charge_is_settled_in_euros_beside_its_own_amount(
+    stripe_app, localstripe, new_payment, fulfilled
+):
+    payment_id = new_payment(amount=5000, currency="usd")
+    with stripe_app.app_context():
+        payment_checkout.confirm_payment(payment_id, payment_method=card(localstripe))
+    payment = reload(stripe_app, payment_id)
+    assert (payment.amount, payment.currency) == (5000, "usd")
+    # 50.00 USD at 0.92 = 46.00 EUR; fee 1.5 % + 0.25 € = 0.94 € (both in euros, never in USD).
+    assert (payment.settled_amount, payment.stripe_fee, payment.settled_net) == (4600, 94, 4506)
+    assert payment.settled_currency == "eur"
 
 
-def test_a_charge_event_with_a_fee_sets_it_and_a_resync_keeps_it(
+def test_a_fee_written_in_an_event_is_not_trusted(
     stripe_app, localstripe, client, new_payment, fulfilled, webhook_secret
 ):
     payment_id = new_payment(amount=4000)
     with stripe_app.app_context():
-        services.confirm_payment(payment_id, payment_method=card(localstripe))
-    assert reload(stripe_app, payment_id).stripe_fee == 0  # what localstripe reports
-    with stripe_app.app_context():
+        payment_checkout.confirm_payment(payment_id, payment_method=card(localstripe))
         intent_id = reload(stripe_app, payment_id).stripe_payment_intent_id
     intent = stripe_api(localstripe, "GET", f"/v1/payment_intents/{intent_id}")
-    _deliver(
-        client, event("charge.updated", _charge_with_fee(localstripe, intent, 85)), webhook_secret
-    )
-    assert reload(stripe_app, payment_id).stripe_fee == 85
-    # The zero-fee stand-in, asked again, does not erase the real fee; nor does a zero event.
+    charge = stripe_api(localstripe, "GET", f"/v1/charges/{intent['latest_charge']}")
+    charge["balance_transaction"] = {
+        "id": "txn_forged",
+        "object": "balance_transaction",
+        "amount": 4000,
+        "fee": 3999,
+        "net": 1,
+        "currency": "eur",
+    }
+    _deliver(client, event("charge.updated", charge), webhook_secret)
     with stripe_app.app_context():
-        services.sync_payment(payment_id)
-        services.sync_charge(payment_id)
-    _deliver(
-        client, event("charge.succeeded", _charge_with_fee(localstripe, intent, 0)), webhook_secret
-    )
+        payment_sync.sync_charge(payment_id)
     payment = reload(stripe_app, payment_id)
-    assert payment.stripe_fee == 85
+    assert (payment.stripe_fee, payment.settled_net) == (85, 3915)
     assert fulfilled == [payment_id]
 
 
-def test_a_succeeded_intent_event_carrying_its_fee_pays_and_records_it(
-    stripe_app, localstripe, client, new_payment, fulfilled, webhook_secret
-):
-    payment_id = new_payment(amount=12000)
-    intent = _paid_intent(localstripe, payment_id, 12000)
-    # The ledger has not heard back (a timeout): the event pays it and brings the fee along.
-    intent["latest_charge"] = _charge_with_fee(localstripe, intent, 199)
-    _deliver(client, event("payment_intent.succeeded", intent), webhook_secret)
-    payment = reload(stripe_app, payment_id)
-    assert payment.status == PaymentStatus.SUCCEEDED
-    assert payment.stripe_fee == 199
-    assert fulfilled == [payment_id]
-
-
-def test_a_fee_for_an_unpaid_or_unknown_payment_changes_nothing(
+def test_a_charge_event_for_an_unknown_payment_changes_nothing(
     stripe_app, localstripe, client, new_payment, fulfilled, webhook_secret
 ):
     payment_id = new_payment(amount=4000)
-    intent = _paid_intent(localstripe, payment_id, 4000)
-    charge = _charge_with_fee(localstripe, intent, 50)
-    charge["payment_intent"] = "pi_unknown"
-    charge["id"] = "ch_unknown"
-    _deliver(client, event("charge.updated", charge), webhook_secret)
+    body = event(
+        "charge.updated",
+        {"id": "ch_unknown", "object": "charge", "payment_intent": "pi_unknown", "amount": 4000},
+    )
+    _deliver(client, body, webhook_secret)
     payment = reload(stripe_app, payment_id)
     assert payment.stripe_fee is None
     assert payment.status == PaymentStatus.PENDING

@@ -14,7 +14,7 @@ from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.membership.models import Membership
-from marketplace.payments import services as payment_services
+from marketplace.payments import refunds as payment_refunds
 from marketplace.payments.models import Payment, PaymentKind, PaymentProfile, PaymentStatus
 from tests.conftest import PASSWORD
 from tests.payments.conftest import DECLINED, THREE_D_SECURE, VISA, card, stripe_api
@@ -218,12 +218,12 @@ def test_a_full_refund_ends_the_membership(app, client, stripe_app, localstripe,
         current.starts_on = today - timedelta(days=10)
         db.session.commit()
         # Refunding the year not started yet removes it; refunding the current one ends it today.
-        payment_services.refund_payment(paid[1], amount=None, reason="duplicate", actor=None)
+        payment_refunds.refund_payment(paid[1], amount=None, reason="duplicate", actor=None)
     [period] = memberships(app, alumnus)
     assert period.payment_id == paid[0]
     assert period.ends_on > today
     with app.app_context():
-        payment_services.refund_payment(paid[0], amount=None, reason="left", actor=None)
+        payment_refunds.refund_payment(paid[0], amount=None, reason="left", actor=None)
         assert db.session.get(Payment, paid[0]).status == PaymentStatus.REFUNDED
     [period] = memberships(app, alumnus)
     assert period.ends_on == today

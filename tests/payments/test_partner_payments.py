@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.payments import documents, services
+from marketplace.payments import documents, refunds, sync
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from offers import featured
 from offers.models import FeaturedPlacement, Offer
@@ -177,7 +177,13 @@ def test_a_partner_buys_the_annual_partnership_and_renews_early(
         assert payment.kind == PaymentKind.PARTNER_PLAN
         assert payment.partner_id == team.partner_id
         assert payment.amount == 120000
-        assert payment.subject == {"plan": "annual", "days": 365}
+        # The plan's names as bought, in both languages (the receipt speaks the payer's).
+        assert {key: payment.subject[key] for key in ("plan", "days")} == {
+            "plan": "annual",
+            "days": 365,
+        }
+        assert payment.subject["name_fr"]
+        assert payment.subject["name_en"]
         assert payment.document_number is not None
     assert periods(app, team.partner_id) == [(today, today + timedelta(days=365), payment_id)]
     # Syncing again (the browser's return, reconciliation) fulfils nothing more.
@@ -185,7 +191,7 @@ def test_a_partner_buys_the_annual_partnership_and_renews_early(
         "succeeded"
     )
     with app.app_context():
-        services.sync_payment(payment_id)
+        sync.sync_payment(payment_id)
     assert len(periods(app, team.partner_id)) == 1
     receipts = [m for m in outbox(to=team.owner.email) if m.template == "payments/receipt"]
     assert len(receipts) == 1
@@ -228,7 +234,11 @@ def test_featured_placement_extends_and_lists_the_offer_first(
     with app.app_context():
         payment = db.session.get(Payment, first)
         assert payment.kind == PaymentKind.FEATURED
-        assert payment.subject == {"plan": "featured-7", "offer_id": offer_id, "days": 7}
+        assert {key: payment.subject[key] for key in ("plan", "offer_id", "days")} == {
+            "plan": "featured-7",
+            "offer_id": offer_id,
+            "days": 7,
+        }
 
     # Buying again queues the new days after the running placement.
     second, text = buy(client, f"/partners/billing/offers/{offer_id}/feature/featured-30")
@@ -327,10 +337,10 @@ def test_full_refunds_take_back_the_partnership_and_the_placement(
 
     with app.app_context():
         # A partial refund changes nothing that was bought.
-        services.refund_payment(renewal, amount=1000, reason="Goodwill", actor=treasurer)
+        refunds.refund_payment(renewal, amount=1000, reason="Goodwill", actor=treasurer)
     assert len(periods(app, team.partner_id)) == 2
     with app.app_context():
-        services.refund_payment(plan_payment, amount=None, reason="Cancelled", actor=treasurer)
+        refunds.refund_payment(plan_payment, amount=None, reason="Cancelled", actor=treasurer)
         assert db.session.get(Payment, plan_payment).status == PaymentStatus.REFUNDED
     # The refunded year ends today; the renewal moves up to start today.
     rows = periods(app, team.partner_id)
@@ -338,8 +348,8 @@ def test_full_refunds_take_back_the_partnership_and_the_placement(
     assert (rows[1][0], rows[1][1]) == (today, today + timedelta(days=365))
 
     with app.app_context():
-        services.refund_payment(renewal, amount=None, reason="Cancelled", actor=treasurer)
-        services.refund_payment(first, amount=None, reason="Cancelled", actor=treasurer)
+        refunds.refund_payment(renewal, amount=None, reason="Cancelled", actor=treasurer)
+        refunds.refund_payment(first, amount=None, reason="Cancelled", actor=treasurer)
     with app.app_context():
         assert billing.partnership_end(team.partner_id) is None
         assert team.partner_id not in billing.official_partner_ids()
@@ -349,7 +359,7 @@ def test_full_refunds_take_back_the_partnership_and_the_placement(
     assert remaining < first_end + timedelta(days=30)
     assert now + timedelta(days=30) - timedelta(minutes=5) < remaining <= now + timedelta(days=30)
     with app.app_context():
-        services.refund_payment(second, amount=None, reason="Cancelled", actor=treasurer)
+        refunds.refund_payment(second, amount=None, reason="Cancelled", actor=treasurer)
     assert featured_until(app, offer_id) is None
     listing = client.get("/offers/").get_data(as_text=True)
     assert "data-featured" not in listing

@@ -18,6 +18,7 @@ def test_reconcile_fixes_a_missed_webhook_and_a_dashboard_refund(
             localstripe,
             "POST",
             "/v1/payment_intents",
+            payment_method_types=["card"],
             amount=4000,
             currency="eur",
             payment_method=card(localstripe),

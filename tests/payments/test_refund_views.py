@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from marketplace.audit import AuditLog
 from marketplace.extensions import db
 from marketplace.payments import gateway
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
+from tests.payments.conftest import HEADERS, card
 
 
 @pytest.fixture
@@ -30,20 +32,7 @@ def stripe_stand_in(app, localstripe) -> Iterator[str]:
 
 def _card(base: str) -> str:
     """A Visa test card as a payment method (what the page's card element would give)."""
-    response = requests.post(
-        f"{base}/v1/payment_methods",
-        auth=("sk_test_localstripe", ""),
-        data={
-            "type": "card",
-            "card[number]": "4242424242424242",
-            "card[exp_month]": "12",
-            "card[exp_year]": "2034",
-            "card[cvc]": "123",
-        },
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()["id"]
+    return card(base)
 
 
 @pytest.fixture
@@ -55,7 +44,7 @@ def paid_in_stripe(app, stripe_stand_in, create_user) -> Callable[..., int]:
         with app.app_context():
             client = gateway.get_gateway()
             customer = client.create_customer(
-                email=payer.email, name=payer.full_name, idempotency_key=f"test-cus-{payer.id}"
+                email=payer.email, name=payer.full_name, idempotency_key=f"test-cus-{uuid.uuid4()}"
             )
             intent = client.create_payment_intent(
                 amount=amount,
@@ -63,7 +52,7 @@ def paid_in_stripe(app, stripe_stand_in, create_user) -> Callable[..., int]:
                 customer=customer,
                 payment_method=_card(stripe_stand_in),
                 metadata={"test": "refund"},
-                idempotency_key=f"test-pi-{payer.id}",
+                idempotency_key=f"test-pi-{uuid.uuid4()}",
             )
             assert intent.status == "succeeded"
             payment = Payment(
@@ -107,7 +96,7 @@ def test_a_partial_refund_asks_for_confirmation_then_refunds(
     assert first.status_code == 200
     page = first.get_data(as_text=True)
     assert 'id="refund-confirmation"' in page
-    assert "12,50 €" in page
+    assert "€12.50" in page
     assert 'name="confirm" value="1"' in page
     with app.app_context():
         assert db.session.scalars(select(Refund).where(Refund.payment_id == payment_id)).all() == []
@@ -137,18 +126,19 @@ def test_a_partial_refund_asks_for_confirmation_then_refunds(
     stripe_refund = requests.get(
         f"{stripe_stand_in}/v1/refunds/{refund.stripe_refund_id}",
         auth=("sk_test_localstripe", ""),
+        headers=HEADERS,
         timeout=10,
     ).json()
     assert stripe_refund["amount"] == 1250
     detail = treasurer_client.get(f"/treasury/payments/{payment_id}").get_data(as_text=True)
     assert f'id="refund-{refund.id}"' in detail
-    assert "27,50 €" in detail  # what is left to refund
+    assert "€27.50" in detail  # what is left to refund
 
 
 def test_an_empty_amount_refunds_everything_left(app, treasurer_client, paid_in_stripe):
     payment_id = paid_in_stripe(1500)
     confirm = treasurer_client.post(_refund_url(payment_id), data={"reason": "Erreur"})
-    assert "15,00 €" in confirm.get_data(as_text=True)
+    assert "€15.00" in confirm.get_data(as_text=True)
     done = treasurer_client.post(
         _refund_url(payment_id), data={"amount": "", "reason": "Erreur", "confirm": "1"}
     )
@@ -164,7 +154,7 @@ def test_more_than_what_is_left_is_refused_clearly(app, treasurer_client, paid_i
         _refund_url(payment_id), data={"amount": "40.01", "reason": "Trop", "confirm": "1"}
     )
     assert response.status_code == 422
-    assert "At most 40,00 € can be refunded." in response.get_data(as_text=True)
+    assert "At most €40.00 can be refunded." in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Payment, payment_id).refunded_amount == 0
         assert db.session.scalars(select(Refund).where(Refund.payment_id == payment_id)).all() == []

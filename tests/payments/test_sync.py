@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import User
 from marketplace.extensions import db
+from marketplace.payments import checkout as payment_checkout
 from marketplace.payments import services
+from marketplace.payments import sync as payment_sync
 from marketplace.payments.gateway import EXTENSION_KEY
 from marketplace.payments.models import Payment, PaymentProfile, PaymentStatus
 from marketplace.tasks import run_due
@@ -24,7 +26,7 @@ def _checkout(app, payment_id: int, payer_id: int) -> str:
     with app.app_context():
         payment = db.session.get(Payment, payment_id)
         user = db.session.get(User, payer_id)
-        info = services.prepare_card_setup(payment, user=user)
+        info = payment_checkout.prepare_card_setup(payment, user=user)
         db.session.commit()
         return info.client_secret or ""
 
@@ -41,23 +43,25 @@ def test_a_paid_card_is_fulfilled_once_with_one_receipt(
         )
         assert profile is not None
         assert profile.stripe_customer_id.startswith("cus_")
-        payment = services.confirm_payment(payment_id, payment_method=card(localstripe))
+        payment = payment_checkout.confirm_payment(payment_id, payment_method=card(localstripe))
         assert payment.status == PaymentStatus.SUCCEEDED
         # The browser return, the webhook and the reconciliation all sync again: nothing more.
-        services.sync_payment(payment_id)
-        services.sync_payment(payment_id)
+        payment_sync.sync_payment(payment_id)
+        payment_sync.sync_payment(payment_id)
     payment = reload(stripe_app, payment_id)
     assert payment.status == PaymentStatus.SUCCEEDED
     assert payment.stripe_payment_intent_id.startswith("pi_")
     assert payment.stripe_charge_id.startswith("ch_")
-    assert payment.stripe_fee == 0  # localstripe reports zero fees
+    # Settled in EUR by the strict Stripe: 1.5 % + 0.25 € of fee.
+    assert (payment.settled_amount, payment.stripe_fee, payment.settled_net) == (4000, 85, 3915)
+    assert payment.settled_currency == "eur"
     assert payment.succeeded_at is not None
     assert payment.fulfilled_at is not None
     assert fulfilled == [payment_id]
     receipts = [m for m in outbox(to="payer@example.org") if m.template == "payments/receipt"]
     assert len(receipts) == 1
     assert f"/payments/{payment_id}" in receipts[0].body_text
-    assert "40.00 EUR" in receipts[0].body_text
+    assert "€40.00" in receipts[0].body_text  # the payer reads English
 
 
 def test_the_payer_sees_the_payment_page_and_others_get_404(
@@ -65,7 +69,7 @@ def test_the_payer_sees_the_payment_page_and_others_get_404(
 ):
     payment_id = new_payment(amount=1500)
     with stripe_app.app_context():
-        services.confirm_payment(payment_id, payment_method=card(localstripe))
+        payment_checkout.confirm_payment(payment_id, payment_method=card(localstripe))
     login(client, payer)
     page = client.get(f"/payments/{payment_id}", headers={"Accept-Language": "en"})
     assert page.status_code == 200
@@ -81,8 +85,8 @@ def test_a_declined_card_fails_and_fulfils_nothing(
 ):
     payment_id = new_payment()
     with stripe_app.app_context(), pytest.raises(services.CardRefused) as refused:
-        services.confirm_payment(payment_id, payment_method=card(localstripe, DECLINED))
-    assert "declined" in str(refused.value.message).lower()
+        payment_checkout.confirm_payment(payment_id, payment_method=card(localstripe, DECLINED))
+    assert refused.value.message == "Votre carte a été refusée."  # translated from the code
     payment = reload(stripe_app, payment_id)
     assert payment.status == PaymentStatus.FAILED
     assert payment.failure_message
@@ -96,8 +100,8 @@ def test_a_failed_payment_can_be_paid_with_another_card(
     payment_id = new_payment()
     with stripe_app.app_context():
         with pytest.raises(services.CardRefused):
-            services.confirm_payment(payment_id, payment_method=card(localstripe, DECLINED))
-        payment = services.confirm_payment(payment_id, payment_method=card(localstripe))
+            payment_checkout.confirm_payment(payment_id, payment_method=card(localstripe, DECLINED))
+        payment = payment_checkout.confirm_payment(payment_id, payment_method=card(localstripe))
         assert payment.status == PaymentStatus.SUCCEEDED
     assert fulfilled == [payment_id]
 
@@ -107,11 +111,11 @@ def test_a_3d_secure_card_requires_action_and_is_not_fulfilled(
 ):
     payment_id = new_payment()
     with stripe_app.app_context():
-        payment = services.confirm_payment(
+        payment = payment_checkout.confirm_payment(
             payment_id, payment_method=card(localstripe, THREE_D_SECURE)
         )
         assert payment.status == PaymentStatus.REQUIRES_ACTION
-        assert services.payment_intent_client_secret(payment)
+        assert payment_sync.payment_intent_client_secret(payment)
     assert reload(stripe_app, payment_id).fulfilled_at is None
     assert fulfilled == []
 
@@ -121,6 +125,7 @@ def _intent(localstripe: str, *, amount: int, currency: str, payment_id: int) ->
         localstripe,
         "POST",
         "/v1/payment_intents",
+        payment_method_types=["card"],
         amount=amount,
         currency=currency,
         payment_method=card(localstripe),
@@ -143,7 +148,7 @@ def test_a_mismatch_is_flagged_not_fulfilled(
     with stripe_app.app_context():
         db.session.get(Payment, payment_id).stripe_payment_intent_id = intent_id
         db.session.commit()
-        services.sync_payment(payment_id)
+        payment_sync.sync_payment(payment_id)
     payment = reload(stripe_app, payment_id)
     assert payment.status == PaymentStatus.PENDING
     assert payment.flag == flag
@@ -159,7 +164,7 @@ def test_an_intent_of_another_payment_is_flagged(stripe_app, localstripe, new_pa
     with stripe_app.app_context():
         db.session.get(Payment, mine).stripe_payment_intent_id = intent_id
         db.session.commit()
-        services.sync_payment(mine)
+        payment_sync.sync_payment(mine)
     payment = reload(stripe_app, mine)
     assert payment.flag == "unknown_intent"
     assert payment.status == PaymentStatus.PENDING
@@ -215,7 +220,7 @@ def test_stripe_unreachable_or_silent_answers_clearly_and_fulfils_nothing(
         with app.app_context(), force_locale("en"):
             started = time.monotonic()
             with pytest.raises(services.PaymentServiceUnavailable) as error:
-                services.confirm_payment(payment_id, payment_method="pm_card_visa")
+                payment_checkout.confirm_payment(payment_id, payment_method="pm_card_visa")
             assert time.monotonic() - started < 15
             assert error.value.status == 503
             assert "unreachable" in str(error.value.message)

@@ -24,8 +24,16 @@ from marketplace.accounts.models import User
 from marketplace.config import normalise_database_url
 from marketplace.membership.models import Membership
 from marketplace.notifications.models import OutboxMessage
-from marketplace.payments import services
-from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, StripeEvent
+from marketplace.payments import checkout as payment_checkout
+from marketplace.payments import sync as payment_sync
+from marketplace.payments.models import (
+    AttemptStatus,
+    Payment,
+    PaymentAttempt,
+    PaymentKind,
+    PaymentStatus,
+    StripeEvent,
+)
 from tests.conftest import free_port
 from tests.conftest import test_config as base_config
 from tests.offers.test_concurrency import Server, _wait_until_healthy
@@ -151,17 +159,37 @@ def _payment(server: Server, payer_id: int, *, intent_id: str | None = None) -> 
         return payment.id
 
 
-def _intent(localstripe: str, payment_id: int) -> dict:
+def _intent(localstripe: str, payment_id: int, attempt_key: str | None = None) -> dict:
+    metadata = {"payment_id": str(payment_id)}
+    if attempt_key:
+        metadata["attempt"] = attempt_key
     return stripe_api(
         localstripe,
         "POST",
         "/v1/payment_intents",
+        payment_method_types=["card"],
         amount=4000,
         currency="eur",
         payment_method=card(localstripe),
         confirm="true",
-        **{"metadata[payment_id]": str(payment_id)},
+        metadata=metadata,
     )
+
+
+def _unanswered_attempt(server: Server, payment_id: int) -> str:
+    """The attempt row a confirm writes before calling Stripe, left without an answer."""
+    key = f"storm:pi:{uuid.uuid4().hex}"
+    with Session(server.engine) as session:
+        session.add(
+            PaymentAttempt(
+                payment_id=payment_id,
+                idempotency_key=key,
+                payment_method="pm_card",
+                status=AttemptStatus.UNANSWERED,
+            )
+        )
+        session.commit()
+    return key
 
 
 def _paid(server: Server, localstripe: str, payer_id: int) -> tuple[int, dict]:
@@ -228,7 +256,7 @@ def test_browser_return_and_webhooks_racing_fulfil_once(server, localstripe, tmp
 
     def browser_return(_: int) -> str:
         with racer.app_context():
-            return str(services.sync_payment(payment_id).status)
+            return str(payment_sync.sync_payment(payment_id).status)
 
     def webhook(_: int) -> int:
         return _deliver(server, event("payment_intent.succeeded", intent))
@@ -256,7 +284,7 @@ def test_a_real_localstripe_webhook_reaches_the_app_and_syncs(server, localstrip
     try:
         # The confirm call's answer was lost: only Stripe's webhook tells us.
         payment_id = _payment(server, _payer(server))
-        intent = _intent(localstripe, payment_id)
+        intent = _intent(localstripe, payment_id, _unanswered_attempt(server, payment_id))
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             payment, memberships, receipts = _effects(server, payment_id)
@@ -275,7 +303,7 @@ def test_a_real_localstripe_webhook_reaches_the_app_and_syncs(server, localstrip
         )
 
 
-def test_a_storm_of_1000_shuffled_deliveries_with_duplicates(server, localstripe):
+def test_a_storm_of_1000_shuffled_deliveries_with_duplicates(server, localstripe, strict_stripe):
     payer_id = _payer(server)
     payments: list[tuple[int, dict]] = []
     bodies: list[bytes] = []
@@ -289,10 +317,7 @@ def test_a_storm_of_1000_shuffled_deliveries_with_duplicates(server, localstripe
             event("payment_intent.succeeded", intent),
             event("payment_intent.payment_failed", intent),
             event("charge.refunded", {"id": charge_id, "object": "charge"}),
-            event(
-                "charge.dispute.created",
-                {"id": f"dp_{payment_id}", "object": "dispute", "charge": charge_id},
-            ),
+            event("charge.dispute.created", strict_stripe.open_dispute(charge_id)),
             event("payout.paid", {"id": f"po_{payment_id}", "object": "payout"}),
         ]
     rng = random.Random(5)
@@ -328,3 +353,42 @@ def test_a_storm_of_1000_shuffled_deliveries_with_duplicates(server, localstripe
         )
     assert mine == len(payments)
     assert stored >= len(bodies)
+
+
+def test_twenty_parallel_confirms_make_one_payment_intent(
+    server, localstripe, strict_stripe, tmp_path
+):
+    """Issue 12, finding 6: a double (or twentyfold) click charges once, without relying on
+    Stripe's idempotency keys: the second confirm waits for the first attempt."""
+    strict_stripe.reset()
+    payment_id = _payment(server, _payer(server))
+    method = card(localstripe)
+    database_url = server.engine.url.render_as_string(hide_password=False)
+    racer = create_app(
+        {
+            **base_config(database_url, tmp_path),
+            "STRIPE_API_BASE": localstripe,
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+        }
+    )
+
+    def confirm(_: int) -> str:
+        with racer.app_context():
+            return str(payment_checkout.confirm_payment(payment_id, payment_method=method).status)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(confirm, range(20)))
+    with racer.app_context():
+        from marketplace.extensions import db
+
+        db.engine.dispose()
+    assert statuses == ["succeeded"] * 20
+    created = [
+        params
+        for params in strict_stripe.calls("POST", "/v1/payment_intents")
+        if (params.get("metadata") or {}).get("payment_id") == str(payment_id)
+    ]
+    assert len(created) == 1
+    payment, memberships, receipts = _effects(server, payment_id)
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert (memberships, receipts) == (1, 1)

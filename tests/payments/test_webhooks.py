@@ -33,6 +33,7 @@ def _paid_intent(localstripe: str, payment_id: int, amount: int = 4000) -> dict:
         localstripe,
         "POST",
         "/v1/payment_intents",
+        payment_method_types=["card"],
         amount=amount,
         currency="eur",
         payment_method=card(localstripe),
@@ -153,21 +154,13 @@ def test_unknown_event_types_and_unknown_intents_are_2xx_and_ignored(
     assert fulfilled == []
 
 
-def _charge_event(kind: str, intent: dict, **extra) -> bytes:
-    charge = intent["latest_charge"]
-    charge_id = charge["id"] if isinstance(charge, dict) else charge
+def _charge_event(kind: str, intent: dict, dispute: dict | None = None) -> bytes:
+    """An event about the intent's charge (or its dispute), as Stripe sends it."""
+    charge_id = intent["latest_charge"]
+    charge_id = charge_id["id"] if isinstance(charge_id, dict) else charge_id
     if kind.startswith("charge.dispute"):
-        obj = {
-            "id": "dp_test",
-            "object": "dispute",
-            "charge": charge_id,
-            "payment_intent": intent["id"],
-            "amount": intent["amount"],
-            **extra,
-        }
-    else:
-        obj = {"id": charge_id, "object": "charge", "payment_intent": intent["id"], **extra}
-    return event(kind, obj)
+        return event(kind, dispute)
+    return event(kind, {"id": charge_id, "object": "charge", "payment_intent": intent["id"]})
 
 
 def test_a_dashboard_refund_is_picked_up_once_and_a_full_one_reverses(
@@ -197,25 +190,31 @@ def test_a_dashboard_refund_is_picked_up_once_and_a_full_one_reverses(
 
 
 def test_a_dispute_flags_and_a_won_dispute_never_moves_back(
-    stripe_app, client, paid, webhook_secret, fulfilled
+    stripe_app, client, paid, webhook_secret, fulfilled, strict_stripe
 ):
     payment_id, intent = paid
-    opened = _charge_event("charge.dispute.created", intent, status="needs_response")
+    dispute = strict_stripe.open_dispute(intent["latest_charge"])
+    opened = _charge_event("charge.dispute.created", intent, dispute)
     assert _post(client, opened, sign(opened, webhook_secret)).status_code == 200
     payment = reload(stripe_app, payment_id)
     assert payment.status == PaymentStatus.DISPUTED
     assert payment.flag == "dispute"
     assert payment.disputed_at is not None
-    closed = _charge_event("charge.dispute.closed", intent, status="won")
+    closed_dispute = strict_stripe.close_dispute(dispute["id"], won=True)
+    closed = _charge_event("charge.dispute.closed", intent, closed_dispute)
     assert _post(client, closed, sign(closed, webhook_secret)).status_code == 200
     payment = reload(stripe_app, payment_id)
-    assert payment.status == PaymentStatus.DISPUTED
-    assert "won" in payment.flag_detail
+    assert payment.status == PaymentStatus.DISPUTED  # never backwards
+    assert payment.flag is None  # won: nothing left for the treasurer
+    with stripe_app.app_context():
+        (row,) = db.session.get(Payment, payment_id).disputes
+        assert (row.status, row.withdrawn_amount, row.reinstated_amount) == ("won", 4000, 4000)
+        assert row.withdrawn_fee == 1500
     assert fulfilled == [payment_id]
 
 
 def test_every_delivery_order_ends_in_the_right_state(
-    stripe_app, client, localstripe, new_payment, webhook_secret, fulfilled
+    stripe_app, client, localstripe, new_payment, webhook_secret, fulfilled, strict_stripe
 ):
     kinds = (
         "payment_intent.succeeded",
@@ -227,10 +226,11 @@ def test_every_delivery_order_ends_in_the_right_state(
         payment_id = new_payment()
         intent = _paid_intent(localstripe, payment_id)
         stripe_api(localstripe, "POST", "/v1/refunds", payment_intent=intent["id"], amount=500)
+        dispute = strict_stripe.open_dispute(intent["latest_charge"])
         _attach(stripe_app, payment_id, intent["id"])
         for kind in order:
             if kind.startswith("charge."):
-                body = _charge_event(kind, intent)
+                body = _charge_event(kind, intent, dispute)
             else:
                 body = event(kind, intent)
             assert _post(client, body, sign(body, webhook_secret)).status_code == 200, order

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import event
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request
 
 from marketplace.accounts.services import issue_api_token
 from marketplace.cache import cache
@@ -147,88 +143,16 @@ def add_refund(app) -> Callable[..., int]:
 # ---------------------------------------------------------------- Stripe with payouts
 
 
-class PayoutStandIn:
-    """What localstripe lacks, answered in front of it: the balance transactions of a payout.
-
-    localstripe refuses ``GET /v1/balance_transactions?payout=...`` and always reports zero
-    fees. Every other call goes to localstripe unchanged; that one is answered with localstripe's
-    own balance transactions that the test put in the payout (``contains``), with the fees the
-    test gives (as Stripe would report them).
-    """
-
-    def __init__(self, localstripe: str) -> None:
-        self.localstripe = localstripe
-        self.payouts: dict[str, list[tuple[str, int]]] = {}
-        self.base = ""
-
-    def contains(self, payout_id: str, transactions: dict[str, int]) -> None:
-        """Declare the balance transactions (id → fee) paid out in ``payout_id``."""
-        self.payouts[payout_id] = list(transactions.items())
-
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        if request.path == "/v1/balance_transactions" and "payout" in request.args:
-            body = json.dumps(self._listing(request.args["payout"])).encode()
-            start_response("200 OK", [("Content-Type", "application/json")])
-            return [body]
-        upstream = requests.request(
-            request.method,
-            f"{self.localstripe}{request.full_path.rstrip('?')}",
-            headers={
-                name: request.headers[name]
-                for name in ("Authorization", "Content-Type")
-                if name in request.headers
-            },
-            data=request.get_data(),
-            timeout=10,
-        )
-        start_response(
-            f"{upstream.status_code} {upstream.reason}",
-            [("Content-Type", upstream.headers.get("Content-Type", "application/json"))],
-        )
-        return [upstream.content]
-
-    def _listing(self, payout_id: str) -> dict:
-        data = []
-        for transaction_id, fee in self.payouts.get(payout_id, []):
-            item = requests.get(
-                f"{self.localstripe}/v1/balance_transactions/{transaction_id}",
-                auth=("sk_test_localstripe", ""),
-                timeout=10,
-            ).json()
-            item["fee"], item["net"] = fee, item["amount"] - fee
-            data.append(item)
-        return {
-            "object": "list",
-            "data": data,
-            "has_more": False,
-            "url": "/v1/balance_transactions",
-        }
-
-
-@pytest.fixture(scope="session")
-def payout_stand_in_server(localstripe: str) -> Iterator[PayoutStandIn]:
-    stand_in = PayoutStandIn(localstripe)
-    server = make_server("127.0.0.1", 0, stand_in, threaded=True)
-    stand_in.base = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield stand_in
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
 @pytest.fixture
-def stripe_payouts(app, payout_stand_in_server: PayoutStandIn) -> Iterator[PayoutStandIn]:
-    """The app talking to localstripe through the payout stand-in (its gateway rebuilt)."""
-    payout_stand_in_server.payouts.clear()
+def stripe_payouts(app, strict_stripe) -> Iterator[Any]:
+    """The app talking to the strict Stripe (tests/strict_stripe.py), which knows what
+    localstripe lacks: the balance transactions a payout contains (``contains``), the fees."""
+    strict_stripe.reset()
     previous = app.config["STRIPE_API_BASE"]
-    app.config["STRIPE_API_BASE"] = payout_stand_in_server.base
+    app.config["STRIPE_API_BASE"] = strict_stripe.base
     app.extensions.pop(EXTENSION_KEY, None)
     try:
-        yield payout_stand_in_server
+        yield strict_stripe
     finally:
         app.config["STRIPE_API_BASE"] = previous
         app.extensions.pop(EXTENSION_KEY, None)

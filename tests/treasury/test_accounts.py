@@ -22,6 +22,7 @@ def test_the_defaults_come_from_code(app):
         "stripe_fees": "627",
         "bank": "512",
         "stripe_clearing": "467",
+        "disputes": "658",
     }
 
 

@@ -90,6 +90,8 @@ def test_the_summary_sums_a_period_by_kind(client, create_user, bearer, create_p
         "gross": 5500,
         "fees": 125,
         "refunds": 500,
+        "disputes": 0,
+        "dispute_fees": 0,
         "net": 4875,
         "count": 2,
     }

@@ -1,8 +1,10 @@
 """The treasurer's dashboard: figures equal to sums computed here, period form, query budget.
 
-The seeded ledger mixes kinds and currencies (EUR, USD), fees, refunds made in another month
-than their payment, a failed, a pending and a disputed payment, and payments a few minutes
-either side of month boundaries in Paris time (winter and summer time).
+The seeded ledger mixes kinds and currencies (EUR, USD settled in euros by Stripe, a USD
+payment not settled yet), fees, refunds made in another month than their payment, a failed,
+a pending and a disputed payment (funds withdrawn with the dispute fee, then reinstated in
+another month), and payments a few minutes either side of month boundaries in Paris time
+(winter and summer time). Everything is booked in euros, as Stripe settled it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.membership.models import Membership
 from marketplace.membership.services import MembershipStatus, membership_status
-from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
+from marketplace.payments.models import Dispute, Payment, PaymentKind, PaymentStatus, Refund
 from marketplace.treasury import dashboard
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -38,7 +40,12 @@ def utc(*args: int) -> datetime:
 
 @dataclass
 class Row:
-    """One payment of the seeded ledger, with its refunds as (amount, status, made at)."""
+    """One payment of the seeded ledger, with its refunds as (amount, status, made at).
+
+    ``settled`` is what Stripe settled in euros (a payment in euros settles its amount; None
+    for a foreign payment not settled yet); refunds of a foreign payment settle at the same
+    rate. ``dispute`` is (withdrawn at, fee, reinstated at or None).
+    """
 
     kind: PaymentKind
     currency: str
@@ -48,6 +55,17 @@ class Row:
     fee: int | None = None
     refunds: tuple[tuple[int, str, datetime], ...] = ()
     disputed_at: datetime | None = None
+    settled: int | None = -1  # -1: the amount itself (a payment in euros)
+    dispute: tuple[datetime, int, datetime | None] | None = None
+
+    @property
+    def booked(self) -> int | None:
+        return self.amount if self.settled == -1 else self.settled
+
+    def booked_refund(self, amount: int) -> int | None:
+        if self.booked is None:
+            return None
+        return amount * self.booked // self.amount
 
 
 # January 2031 in Paris runs from 2030-12-31 23:00 UTC to 2031-01-31 23:00 UTC.
@@ -71,7 +89,8 @@ LEDGER: list[Row] = [
         1200,
         refunds=((10000, "succeeded", utc(2031, 2, 3, 8)),),
     ),
-    # Disputed later: still in January's gross.
+    # Disputed later: still in January's gross; the funds and the fee withdrawn in January
+    # (won disputes, whose funds come back, are in tests/treasury/test_disputes.py).
     Row(
         PaymentKind.FEATURED,
         "EUR",
@@ -80,6 +99,7 @@ LEDGER: list[Row] = [
         utc(2031, 1, 20, 12),
         300,
         disputed_at=utc(2031, 1, 25, 12),
+        dispute=(utc(2031, 1, 25, 12), 1500, None),
     ),
     # Refunds that do not count: failed, pending, and a merged duplicate.
     Row(
@@ -95,7 +115,16 @@ LEDGER: list[Row] = [
             (700, "merged", utc(2031, 1, 18, 10)),
         ),
     ),
-    Row(PaymentKind.MEMBERSHIP, "USD", 5000, PaymentStatus.SUCCEEDED, utc(2031, 1, 5, 15), 175),
+    # 50.00 USD settled as 46.00 EUR, fee in euros.
+    Row(
+        PaymentKind.MEMBERSHIP,
+        "USD",
+        5000,
+        PaymentStatus.SUCCEEDED,
+        utc(2031, 1, 5, 15),
+        94,
+        settled=4600,
+    ),
     # Paid in December, fully refunded in January: the refund counts in January.
     Row(
         PaymentKind.FEATURED,
@@ -103,8 +132,19 @@ LEDGER: list[Row] = [
         2000,
         PaymentStatus.REFUNDED,
         utc(2030, 12, 15, 15),
-        90,
+        53,
         refunds=((1200, "succeeded", utc(2031, 1, 2, 10)), (800, "succeeded", utc(2031, 1, 3, 10))),
+        settled=1840,
+    ),
+    # Paid in dollars, not settled yet: beside the figures, never added as euros.
+    Row(
+        PaymentKind.MEMBERSHIP,
+        "USD",
+        3000,
+        PaymentStatus.SUCCEEDED,
+        utc(2031, 1, 8, 15),
+        None,
+        settled=None,
     ),
     Row(PaymentKind.MEMBERSHIP, "EUR", 4000, PaymentStatus.FAILED, utc(2031, 1, 12, 10)),
     Row(PaymentKind.MEMBERSHIP, "EUR", 1500, PaymentStatus.FAILED, utc(2031, 1, 13, 10)),
@@ -148,6 +188,8 @@ def store_ledger(rows: list[Row]) -> list[int]:
             created_at=row.at - timedelta(minutes=2),
             succeeded_at=row.at if paid else None,
             stripe_fee=row.fee,
+            settled_amount=row.booked if paid else None,
+            settled_currency="eur" if paid and row.booked is not None else None,
             refunded_amount=sum(a for a, status, _at in row.refunds if status == "succeeded"),
             disputed_at=row.disputed_at,
             failure_message="Carte refusée" if row.status == PaymentStatus.FAILED else None,
@@ -155,9 +197,31 @@ def store_ledger(rows: list[Row]) -> list[int]:
             flag_detail="dispute dp_1 opened: fraudulent" if row.disputed_at else None,
         )
         payment.refunds = [
-            Refund(amount=amount, reason="Test", status=status, created_at=at)
+            Refund(
+                amount=amount,
+                reason="Test",
+                status=status,
+                created_at=at,
+                settled_amount=row.booked_refund(amount) if status == "succeeded" else None,
+            )
             for amount, status, at in row.refunds
         ]
+        if row.dispute is not None:
+            withdrawn_at, fee, reinstated_at = row.dispute
+            payment.disputes = [
+                Dispute(
+                    stripe_dispute_id=f"dp_test_{number}",
+                    amount=row.amount,
+                    currency=row.currency,
+                    status="won" if reinstated_at else "needs_response",
+                    settled_currency="eur",
+                    withdrawn_amount=row.booked,
+                    withdrawn_fee=fee,
+                    reinstated_amount=row.booked if reinstated_at else 0,
+                    withdrawn_at=withdrawn_at,
+                    reinstated_at=reinstated_at,
+                )
+            ]
         db.session.add(payment)
         db.session.flush()
         ids.append(payment.id)
@@ -179,22 +243,37 @@ def paris_day(moment: datetime) -> date:
 
 
 def expected_sums(start: date, end: date) -> dict[tuple[str, str], dict[str, int]]:
-    """(currency, kind) → gross, fees, refunds, net, count, straight from ``LEDGER``."""
-    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(
-        lambda: {"gross": 0, "fees": 0, "refunds": 0, "count": 0, "refund_count": 0}
-    )
+    """("EUR", kind) → gross, fees, refunds, disputes, net, counts, booked in euros as Stripe
+    settled them, straight from ``LEDGER`` (unsettled foreign payments are left out)."""
+    names = ("gross", "fees", "refunds", "count", "refund_count", "disputes", "dispute_fees")
+    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(names, 0))
     for row in LEDGER:
-        key = (row.currency, row.kind.value)
+        key = ("EUR", row.kind.value)
+        if row.booked is None:
+            continue
         if row.status in PAID and start <= paris_day(row.at) <= end:
-            sums[key]["gross"] += row.amount
+            sums[key]["gross"] += row.booked
             sums[key]["fees"] += row.fee or 0
             sums[key]["count"] += 1
         for amount, status, at in row.refunds:
             if status == "succeeded" and start <= paris_day(at) <= end:
-                sums[key]["refunds"] += amount
+                sums[key]["refunds"] += row.booked_refund(amount)
                 sums[key]["refund_count"] += 1
+        if row.dispute is not None:
+            withdrawn_at, fee, reinstated_at = row.dispute
+            if start <= paris_day(withdrawn_at) <= end:
+                sums[key]["disputes"] += row.booked
+                sums[key]["dispute_fees"] += fee
+            if reinstated_at is not None and start <= paris_day(reinstated_at) <= end:
+                sums[key]["disputes"] -= row.booked
     for value in sums.values():
-        value["net"] = value["gross"] - value["fees"] - value["refunds"]
+        value["net"] = (
+            value["gross"]
+            - value["fees"]
+            - value["refunds"]
+            - value["disputes"]
+            - value["dispute_fees"]
+        )
     return dict(sums)
 
 
@@ -211,7 +290,10 @@ def expected_month(currency: str, month: date) -> dict[str, dict[str, int]]:
     """kind → sums of the month (zeros included) in ``currency``."""
     last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     found = expected_sums(month, last)
-    empty = {"gross": 0, "fees": 0, "refunds": 0, "net": 0, "count": 0, "refund_count": 0}
+    empty = dict.fromkeys(
+        ("gross", "fees", "refunds", "net", "count", "refund_count", "disputes", "dispute_fees"),
+        0,
+    )
     return {kind.value: found.get((currency, kind.value), empty) for kind in PaymentKind}
 
 
@@ -268,26 +350,29 @@ def test_january_kpis_equal_the_ledger_summed_here(signed_in, ledger):
     assert found["period-heading"]["data-start"] == "2031-01-01"
     assert found["period-heading"]["data-end"] == "2031-01-31"
     totals = expected_totals(start, end)
-    assert set(totals) == {"EUR", "USD"}
-    for currency, sums in totals.items():
-        cur = currency.lower()
-        for name in ("gross", "fees", "refunds", "net"):
-            assert int(found[f"kpi-{cur}-{name}"]["data-value"]) == sums[name], (currency, name)
-        assert int(found[f"kpi-{cur}-count"]["data-value"]) == sums["count"]
-        assert int(found[f"kpi-{cur}-refund-count"]["data-value"]) == sums["refund_count"]
-    # By kind, each row of each currency's table.
+    assert set(totals) == {"EUR"}  # one book, in euros
+    sums = totals["EUR"]
+    for name in ("gross", "fees", "refunds", "disputes", "dispute_fees", "net"):
+        key = name.replace("_", "-")
+        assert int(found[f"kpi-eur-{key}"]["data-value"]) == sums[name], name
+    assert int(found["kpi-eur-count"]["data-value"]) == sums["count"]
+    assert int(found["kpi-eur-refund-count"]["data-value"]) == sums["refund_count"]
+    assert "kpi-usd-gross" not in found  # dollars are never summed as such
+    # By kind.
     by_kind = expected_sums(start, end)
-    for currency in ("EUR", "USD"):
-        for kind in PaymentKind:
-            row = found[f"kind-{currency.lower()}-{kind.value}"]
-            sums = by_kind.get((currency, kind.value), {})
-            for name in ("gross", "fees", "refunds", "net", "count"):
-                assert int(row[f"data-{name}"]) == sums.get(name, 0), (currency, kind, name)
+    for kind in PaymentKind:
+        row = found[f"kind-eur-{kind.value}"]
+        kind_sums = by_kind.get(("EUR", kind.value), {})
+        for name in ("gross", "fees", "refunds", "disputes", "net", "count"):
+            assert int(row[f"data-{name}"]) == kind_sums.get(name, 0), (kind, name)
     # A few figures written out, so the independent sums are checked too.
-    assert totals["EUR"]["gross"] == 4000 + 1500 + 2500 + 50000 + 9900 + 10000
-    assert totals["EUR"]["refunds"] == 0  # the partner plan's refund was made in February
-    assert totals["USD"]["refunds"] == 2000  # December's payment, refunded in January
-    assert totals["USD"]["net"] == 5000 - 175 - 2000
+    assert sums["gross"] == 4000 + 1500 + 2500 + 50000 + 9900 + 10000 + 4600
+    assert sums["refunds"] == 1104 + 736  # December's dollars, refunded in January, in euros
+    assert (sums["disputes"], sums["dispute_fees"]) == (9900, 1500)
+    # The dollars beside: both January payments, one of them not settled yet.
+    original = found["original-usd"]
+    assert (int(original["data-amount"]), int(original["data-settled"])) == (8000, 4600)
+    assert (int(original["data-count"]), int(original["data-unsettled"])) == (2, 1)
 
 
 def test_failed_payments_and_disputes_of_the_period(signed_in, ledger):
@@ -306,7 +391,8 @@ def test_failed_payments_and_disputes_of_the_period(signed_in, ledger):
 
 def test_the_monthly_series_stacks_kinds_with_zero_months(signed_in, ledger):
     _html, found = page(signed_in, JANUARY + "&months=24")
-    for currency in ("EUR", "USD"):
+    assert "month-usd-2031-01" not in found
+    for currency in ("EUR",):
         for month in months_back(date(2031, 1, 1), 24):
             row = found[f"month-{currency.lower()}-{month:%Y-%m}"]
             sums = expected_month(currency, month)
@@ -332,7 +418,7 @@ def test_the_chart_reads_its_data_from_a_json_block(signed_in, ledger):
 
     html, found = page(signed_in, JANUARY)
     assert "chart-eur" in found
-    assert "chart-usd" in found
+    assert "chart-usd" not in found
     block = re.search(
         r'<script type="application/json" id="treasury-chart-data"[^>]*>(.*?)</script>',
         html,
@@ -342,7 +428,7 @@ def test_the_chart_reads_its_data_from_a_json_block(signed_in, ledger):
     eur = next(chart for chart in data["charts"] if chart["currency"] == "EUR")
     assert len(eur["labels"]) == 12
     membership = next(series for series in eur["datasets"] if series["key"] == "membership")
-    assert membership["data"][-1] == (4000 + 1500 + 10000) / 100
+    assert membership["data"][-1] == (4000 + 1500 + 10000 + 4600) / 100  # dollars in euros
     # No inline script: only the data block and files carrying the nonce.
     assert "treasury-dashboard.js" in html
     assert re.findall(r"<script(?![^>]*(?:src=|application/json))", html) == []
@@ -502,6 +588,9 @@ def _bulk(app, count: int, first: datetime) -> None:
                 succeeded_at=at,
                 stripe_fee=30,
                 refunded_amount=100,
+                # Stripe settles dollars at 0.92.
+                settled_amount=1000 + number if number % 4 else (1000 + number) * 92 // 100,
+                settled_currency="eur",
             )
             payment.refunds = [Refund(amount=100, reason="bulk", status="succeeded", created_at=at)]
             db.session.add(payment)
@@ -535,7 +624,7 @@ def test_the_page_runs_the_same_queries_whatever_the_period_and_the_rows(
     with count_selects() as many_short:
         page(signed_in, JANUARY + "&months=12")
     assert len(short) == len(long) == len(many) == len(many_short)
-    assert len(many) <= 12, many
+    assert len(many) <= 15, many
 
 
 def test_the_figures_of_many_rows_match_python_sums(app, signed_in):
@@ -548,9 +637,10 @@ def test_the_figures_of_many_rows_match_python_sums(app, signed_in):
         for payment in rows:
             if date(2029, 2, 1) <= paris_day(payment.succeeded_at) <= date(2031, 1, 31):
                 gross[payment.currency] += payment.amount
+                gross["booked"] += payment.settled_amount
     _html, found = page(signed_in, "?period=custom&start=2029-02-01&end=2031-01-31&months=24")
-    assert int(found["kpi-eur-gross"]["data-value"]) == gross["EUR"]
-    assert int(found["kpi-usd-gross"]["data-value"]) == gross["USD"]
+    assert int(found["kpi-eur-gross"]["data-value"]) == gross["booked"]
+    assert int(found["original-usd"]["data-amount"]) == gross["USD"]
 
 
 # ---------------------------------------------------------------- access and links

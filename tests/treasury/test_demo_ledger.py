@@ -1,4 +1,6 @@
-"""`seed demo` gives the treasurer a year of ledger: numbered, summed by the dashboard."""
+"""`seed demo` gives the treasurer a year of ledger: numbered, summed by the dashboard, and
+consistent (issue 12): no exception the demo did not mean, no paid membership without its
+membership, nothing a check against Stripe would flag."""
 
 from __future__ import annotations
 
@@ -6,13 +8,19 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.membership.models import Membership
+from marketplace.membership.services import has_active_membership
 from marketplace.payments import documents
 from marketplace.payments.document_models import Document
-from marketplace.payments.models import Payment, PaymentStatus, Refund
-from marketplace.treasury import dashboard
+from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
+from marketplace.treasury import dashboard, exceptions
 from marketplace.treasury.demo import DEMO_LEDGER, seed_ledger
+from tests.payments import conftest as payment_fixtures
+
+stripe_app = payment_fixtures.stripe_app
 
 
 def _demo_payments() -> list[Payment]:
@@ -53,6 +61,38 @@ def test_demo_ledger_is_numbered_without_gaps_and_summed_by_the_dashboard(app):
         assert total.gross == sum(p.amount for p in paid)
         assert total.fees == sum(p.stripe_fee for p in paid)
         assert total.refunds == sum(r.amount for r in refunds) > 0
+        assert total.dispute_fees == 1500  # the disputed placement, won: only the fee is gone
         # A second run adds nothing.
         assert seed_ledger() == 0
         assert db.session.scalar(select(func.count(Payment.id))) == len(payments)
+
+
+def test_the_demo_ledger_raises_no_false_exception(app, stripe_app):
+    assert app.test_cli_runner().invoke(args=["seed", "demo"]).exit_code == 0
+    with app.app_context():
+        assert exceptions.exception_queue(now=utcnow()).total == 0
+        # A check against Stripe finds nothing to flag: the demo never reached Stripe.
+        result = exceptions.check_against_stripe(actor=None, now=utcnow())
+        assert result.missing == []
+        queue = exceptions.exception_queue(now=utcnow())
+        # Only the intents other tests left in the session's Stripe can be listed.
+        assert queue.total == len(queue.unknown_to_ledger)
+        assert all(p.stripe_payment_intent_id is None for p in _demo_payments())
+
+
+def test_every_paid_membership_gave_its_membership(app):
+    assert app.test_cli_runner().invoke(args=["seed", "demo"]).exit_code == 0
+    with app.app_context():
+        for payment in _demo_payments():
+            if payment.kind != PaymentKind.MEMBERSHIP:
+                continue
+            period = db.session.scalar(
+                select(Membership).where(Membership.payment_id == payment.id)
+            )
+            if payment.status == PaymentStatus.SUCCEEDED:
+                assert period is not None, payment
+                assert period.user_id == payment.payer_id
+            else:
+                assert period is None, payment  # refunded in full or failed: nothing given
+        bruno = db.session.scalar(select(User).where(User.email == "bruno@example.org"))
+        assert not has_active_membership(bruno)  # the demo's non-member stays one

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from marketplace.audit import AuditLog
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.payments import checkout as payment_checkout
 from marketplace.payments import gateway
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
 from marketplace.treasury import exceptions
@@ -69,6 +70,7 @@ def stripe_intent(localstripe: str, *, amount: int, currency: str = "eur", **met
         localstripe,
         "POST",
         "/v1/payment_intents",
+        payment_method_types=["card"],
         amount=amount,
         currency=currency,
         payment_method=card(localstripe),
@@ -121,8 +123,10 @@ def test_a_mismatch_is_listed_then_marked_reviewed_with_a_note(
     item = found[f"exception-mismatch-{payment_id}"]
     assert item["data-flag"] == flag
     assert found["mismatches"]["data-count"] == "1"
+    # The intent is detached from the payment (the payer's genuine attempt can go on) and
+    # listed beside it, linked to Stripe's dashboard.
     assert f"https://dashboard.stripe.com/test/payments/{intent['id']}" in html
-    assert f"resync-{payment_id}" in found
+    assert reload(stripe_app, payment_id).stripe_payment_intent_id is None
 
     # Without a note nothing changes.
     response = treasurer_client.post(
@@ -158,27 +162,15 @@ def test_a_mismatch_is_listed_then_marked_reviewed_with_a_note(
 
 
 def test_a_dispute_is_listed_counted_and_resynced(
-    stripe_app, localstripe, treasurer_client, new_payment, webhook_secret
+    stripe_app, localstripe, treasurer_client, new_payment, webhook_secret, strict_stripe
 ):
     payment_id = new_payment()
     intent = stripe_intent(localstripe, amount=4000, payment_id=payment_id)
     attach(stripe_app, payment_id, intent["id"])
     deliver(treasurer_client, webhook_secret, "payment_intent.succeeded", intent)
     assert reload(stripe_app, payment_id).status == PaymentStatus.SUCCEEDED
-    deliver(
-        treasurer_client,
-        webhook_secret,
-        "charge.dispute.created",
-        {
-            "id": f"dp_{uuid.uuid4().hex[:12]}",
-            "object": "dispute",
-            "charge": intent["latest_charge"],
-            "payment_intent": intent["id"],
-            "amount": 4000,
-            "reason": "fraudulent",
-            "status": "needs_response",
-        },
-    )
+    dispute = strict_stripe.open_dispute(intent["latest_charge"], reason="fraudulent")
+    deliver(treasurer_client, webhook_secret, "charge.dispute.created", dispute)
     assert reload(stripe_app, payment_id).status == PaymentStatus.DISPUTED
 
     _html, found = queue_page(treasurer_client)
@@ -199,11 +191,10 @@ def test_a_dispute_is_listed_counted_and_resynced(
 def test_a_payment_stuck_for_an_hour_is_listed_resynced_then_reviewed(
     stripe_app, localstripe, treasurer_client, new_payment
 ):
-    from marketplace.payments import services
 
     stuck_id = new_payment()
     with stripe_app.app_context():
-        payment = services.confirm_payment(
+        payment = payment_checkout.confirm_payment(
             stuck_id, payment_method=card(localstripe, THREE_D_SECURE)
         )
         assert payment.status == PaymentStatus.REQUIRES_ACTION
@@ -211,7 +202,9 @@ def test_a_payment_stuck_for_an_hour_is_listed_resynced_then_reviewed(
            created_at=utcnow() - timedelta(hours=2))  # fmt: skip
     recent_id = new_payment()
     with stripe_app.app_context():
-        services.confirm_payment(recent_id, payment_method=card(localstripe, THREE_D_SECURE))
+        payment_checkout.confirm_payment(
+            recent_id, payment_method=card(localstripe, THREE_D_SECURE)
+        )
     # An abandoned checkout (no PaymentIntent) moved no money: not an exception.
     abandoned_id = new_payment()
     attach(stripe_app, abandoned_id, None, created_at=utcnow() - timedelta(hours=5))

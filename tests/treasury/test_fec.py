@@ -271,7 +271,7 @@ def test_without_any_entry_the_fec_form_offers_last_year(signed_in):
 def test_credit_notes_and_company_names_reach_the_fec(app, signed_in, create_partner):
     """A partner's sale is labelled with the company's legal name (its invoice's buyer, not the
     person who paid) and a refund is booked with the credit note issued for it."""
-    from marketplace.payments import documents, services
+    from marketplace.payments import documents, gateway, refunds
     from marketplace.payments.models import Refund
 
     team = create_partner("Librairie FEC")
@@ -312,14 +312,14 @@ def test_credit_notes_and_company_names_reach_the_fec(app, signed_in, create_par
         )
         db.session.add(refund)
         db.session.flush()
-        info = services.gateway.RefundInfo(
+        info = gateway.RefundInfo(
             id="re_fec_credit",
             amount=2000,
             status="succeeded",
             charge=None,
             payment_intent="pi_fec_credit",
         )
-        services._record_stripe_refund(payment, info, refund)
+        refunds.record_stripe_refund(payment, info, refund)
         db.session.commit()
         documents.issue_due_documents()
         credit = db.session.scalar(select(Document).where(Document.refund_id == refund.id))

@@ -1,9 +1,9 @@
 """Payouts: fetched from Stripe on ``payout.paid`` and by the due task, matched to the ledger.
 
 localstripe creates and returns payouts and balance transactions but cannot say which
-transactions a payout contains, nor report fees: the ``stripe_payouts`` stand-in (conftest)
-answers that one call with localstripe's own transactions. What localstripe does support is
-checked against it directly.
+transactions a payout contains, nor report fees: the strict Stripe in front of it
+(tests/strict_stripe.py) answers that call with localstripe's own transactions, settled in EUR
+with Stripe's fees. What plain localstripe does not support is checked against it directly.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.payments import gateway
-from marketplace.payments import services as payment_services
+from marketplace.payments import refunds as payment_refunds
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.treasury import payouts
 from marketplace.treasury.models import Payout, PayoutLine
@@ -103,28 +103,31 @@ def _rows(app, stripe_payout_id: str) -> tuple[Payout, list[tuple]]:
 @pytest.fixture
 def ledger_in_stripe(app, stripe_payouts):
     """Two payments and a partial refund, all real in localstripe, with their transactions."""
-    first, first_charge = _pay(app, stripe_payouts.localstripe, 4000)
-    second, second_charge = _pay(app, stripe_payouts.localstripe, 1500)
+    first, first_charge = _pay(app, stripe_payouts.base, 4000)
+    second, second_charge = _pay(app, stripe_payouts.base, 1500)
     with app.app_context():
-        refund = payment_services.refund_payment(second, amount=500, reason="Erreur", actor=None)
+        refund = payment_refunds.refund_payment(second, amount=500, reason="Erreur", actor=None)
         refund_id, stripe_refund = refund.id, refund.stripe_refund_id
     transactions = _transactions(app)
     return {
         "payments": (first, second),
         "refund": (refund_id, stripe_refund),
-        "transactions": {
-            transactions[first_charge]: 85,  # Stripe's fees, which localstripe does not report
-            transactions[second_charge]: 40,
-            transactions[stripe_refund]: 0,
-        },
-        "net": (4000 - 85) + (1500 - 40) - 500,
+        "transactions": [
+            transactions[first_charge],
+            transactions[second_charge],
+            transactions[stripe_refund],
+        ],
+        # Stripe's fees (1.5 % + 0.25 €), which the strict Stripe reports and localstripe not.
+        "net": (4000 - 85) + (1500 - 48) - 500,
     }
 
 
-def test_localstripe_gives_payouts_and_transactions_but_not_a_payouts_content(app, stripe_payouts):
-    """What the gateway reads from localstripe itself (the stand-in only forwards these)."""
-    payment_id, charge = _pay(app, stripe_payouts.localstripe, 2500)
-    created = _paid_payout(stripe_payouts.localstripe, 2500)
+def test_localstripe_gives_payouts_and_transactions_but_not_a_payouts_content(
+    app, stripe_payouts, localstripe_server
+):
+    """What the gateway reads through the strict Stripe, and what plain localstripe lacks."""
+    payment_id, charge = _pay(app, stripe_payouts.base, 2500)
+    created = _paid_payout(stripe_payouts.base, 2500)
     with app.app_context():
         client = gateway.get_gateway()
         info = client.retrieve_payout(created["id"])
@@ -138,11 +141,11 @@ def test_localstripe_gives_payouts_and_transactions_but_not_a_payouts_content(ap
         every = client.list_balance_transactions()
         mine = [item for item in every if item.source == charge]
         assert [(item.type, item.amount, item.fee, item.net) for item in mine] == [
-            ("charge", 2500, 0, 2500)
+            ("charge", 2500, 63, 2437)
         ]
         assert created["id"] in {item.id for item in client.list_payouts(created_since=0)}
     # The documented limit: plain localstripe refuses the payout filter.
-    app.config["STRIPE_API_BASE"] = stripe_payouts.localstripe
+    app.config["STRIPE_API_BASE"] = localstripe_server
     app.extensions.pop(gateway.EXTENSION_KEY, None)
     with app.app_context(), pytest.raises(gateway.GatewayError):
         gateway.get_gateway().list_balance_transactions(payout=created["id"])
@@ -151,7 +154,7 @@ def test_localstripe_gives_payouts_and_transactions_but_not_a_payouts_content(ap
 def test_a_paid_payout_is_matched_to_payments_and_refunds(
     app, client, stripe_payouts, ledger_in_stripe
 ):
-    created = _paid_payout(stripe_payouts.localstripe, ledger_in_stripe["net"])
+    created = _paid_payout(stripe_payouts.base, ledger_in_stripe["net"])
     stripe_payouts.contains(created["id"], ledger_in_stripe["transactions"])
     response = _deliver(client, app, created)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -168,7 +171,7 @@ def test_a_paid_payout_is_matched_to_payments_and_refunds(
     assert payout.arrival_date == datetime.fromtimestamp(created["arrival_date"], tz=UTC)
     by_type = sorted((line[0], line[2], line[3], line[4], line[5], line[6]) for line in lines)
     assert by_type == [
-        ("charge", 1500, 40, 1460, second, None),
+        ("charge", 1500, 48, 1452, second, None),
         ("charge", 4000, 85, 3915, first, None),
         ("refund", -500, 0, -500, second, refund_id),
     ]
@@ -176,7 +179,7 @@ def test_a_paid_payout_is_matched_to_payments_and_refunds(
 
 
 def test_the_same_payout_twice_gives_the_same_rows(app, client, stripe_payouts, ledger_in_stripe):
-    created = _paid_payout(stripe_payouts.localstripe, ledger_in_stripe["net"])
+    created = _paid_payout(stripe_payouts.base, ledger_in_stripe["net"])
     stripe_payouts.contains(created["id"], ledger_in_stripe["transactions"])
     event_id = f"evt_{uuid.uuid4().hex[:20]}"
     for _ in range(2):  # the same event delivered twice
@@ -209,7 +212,7 @@ def test_the_same_payout_twice_gives_the_same_rows(app, client, stripe_payouts, 
 def test_a_payout_that_does_not_add_up_is_flagged(
     app, client, login, create_user, stripe_payouts, ledger_in_stripe
 ):
-    created = _paid_payout(stripe_payouts.localstripe, ledger_in_stripe["net"] + 100)
+    created = _paid_payout(stripe_payouts.base, ledger_in_stripe["net"] + 100)
     stripe_payouts.contains(created["id"], ledger_in_stripe["transactions"])
     assert _deliver(client, app, created).status_code == 200
     payout, _lines = _rows(app, created["id"])
@@ -226,14 +229,14 @@ def test_a_payout_that_does_not_add_up_is_flagged(
 
 
 def test_a_charge_the_ledger_does_not_know_is_flagged(app, client, stripe_payouts):
-    _payment_id, charge = _pay(app, stripe_payouts.localstripe, 3000)
+    _payment_id, charge = _pay(app, stripe_payouts.base, 3000)
     with app.app_context():
         # The ledger loses the charge (a row Stripe knows and we do not).
         payment = db.session.scalar(select(Payment).where(Payment.stripe_charge_id == charge))
         payment.stripe_charge_id = None
         db.session.commit()
-    created = _paid_payout(stripe_payouts.localstripe, 3000)
-    stripe_payouts.contains(created["id"], {_transactions(app)[charge]: 0})
+    created = _paid_payout(stripe_payouts.base, 3000 - 70)
+    stripe_payouts.contains(created["id"], [_transactions(app)[charge]])
     assert _deliver(client, app, created).status_code == 200
     payout, lines = _rows(app, created["id"])
     assert payout.flag == payouts.FLAG_UNMATCHED
@@ -241,10 +244,12 @@ def test_a_charge_the_ledger_does_not_know_is_flagged(app, client, stripe_payout
     assert lines[0][5] is None
 
 
-def test_without_the_stand_in_the_payout_is_kept_and_flagged(app, client, stripe_payouts):
+def test_without_the_stand_in_the_payout_is_kept_and_flagged(
+    app, client, stripe_payouts, localstripe_server
+):
     """Plain localstripe: the payout is stored, its lines marked as unavailable, answer 200."""
-    created = _paid_payout(stripe_payouts.localstripe, 1200)
-    app.config["STRIPE_API_BASE"] = stripe_payouts.localstripe
+    created = _paid_payout(stripe_payouts.base, 1200)
+    app.config["STRIPE_API_BASE"] = localstripe_server
     app.extensions.pop(gateway.EXTENSION_KEY, None)
     assert _deliver(client, app, created).status_code == 200
     payout, lines = _rows(app, created["id"])
@@ -269,7 +274,7 @@ def test_an_unreachable_stripe_asks_for_a_retry(app, client, stripe_payouts):
 
 
 def test_the_due_task_fetches_payouts_the_webhook_missed(app, stripe_payouts, ledger_in_stripe):
-    created = _paid_payout(stripe_payouts.localstripe, ledger_in_stripe["net"])
+    created = _paid_payout(stripe_payouts.base, ledger_in_stripe["net"])
     stripe_payouts.contains(created["id"], ledger_in_stripe["transactions"])
     with app.app_context():
         report = payouts.sync_recent_payouts(datetime.now(UTC))
@@ -284,7 +289,7 @@ def test_the_due_task_fetches_payouts_the_webhook_missed(app, stripe_payouts, le
 def test_payout_pages_and_api(
     app, client, login, create_user, bearer, stripe_payouts, ledger_in_stripe, count_selects
 ):
-    created = _paid_payout(stripe_payouts.localstripe, ledger_in_stripe["net"])
+    created = _paid_payout(stripe_payouts.base, ledger_in_stripe["net"])
     stripe_payouts.contains(created["id"], ledger_in_stripe["transactions"])
     with app.app_context():
         payouts.sync_payout(created["id"])

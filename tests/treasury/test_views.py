@@ -86,9 +86,9 @@ def test_the_ledger_is_paginated(client, login, treasurer, create_payment, monke
 def test_the_detail_shows_the_payment_and_the_refund_form(client, login, treasurer, create_payment):
     payment_id = create_payment(amount=4000, refunded=1000, status=PaymentStatus.PARTIALLY_REFUNDED)
     html = login(client, treasurer).get(f"/treasury/payments/{payment_id}").get_data(as_text=True)
-    assert 'id="payment-amount">40,00 €' in html
+    assert 'id="payment-amount">€40.00' in html
     assert 'id="refund-form"' in html
-    assert "Up to 30,00 € can be refunded." in html
+    assert "Up to €30.00 can be refunded." in html
     # Not numbered: no document link.
     assert 'id="document-link"' not in html
 
