@@ -67,9 +67,18 @@ test: install translations services chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	status=0
-	TEST_DATABASE=sqlite $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) || status=1
+	# The two backends run side by side (each test run has its own databases, ports and
+	# Redis keys): PostgreSQL's report is kept in a file and printed after SQLite's.
+	mkdir -p test-output
 	TEST_DATABASE=postgresql TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
-		$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) || status=1
+		$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) > test-output/pytest-postgresql.log 2>&1 &
+	postgresql=$$!
+	trap 'kill $$postgresql 2>/dev/null || true' EXIT
+	echo "== SQLite (PostgreSQL runs beside it: test-output/pytest-postgresql.log)"
+	TEST_DATABASE=sqlite $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) || status=1
+	wait $$postgresql || status=1
+	echo "== PostgreSQL"
+	cat test-output/pytest-postgresql.log
 	exit $$status
 
 # PostgreSQL and Redis are usually running already (CI machines start them); start them if not.
