@@ -63,7 +63,7 @@ otp: install
 	$(FLASK) users otp $(EMAIL)
 
 test: install translations services chromium
-	set -euo pipefail
+	@set -euo pipefail
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	status=0
