@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert
 
 from marketplace.extensions import db
-from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
+from marketplace.payments.models import Dispute, Payment, PaymentKind, PaymentStatus
 from marketplace.treasury import exports
 
 PERIOD = "start=2041-03-01&end=2041-03-31"
@@ -184,3 +184,63 @@ def test_the_exports_page_links_both_files(signed_in):
 def test_the_csv_declares_one_charset(signed_in):
     response = signed_in.get(f"/treasury/exports/payments.csv?{PERIOD}")
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_the_csv_carries_disputes_and_the_euros_stripe_settled(app, signed_in, create_payment):
+    """Like the FEC: each line also says what it moved in the Stripe balance in euros, and a
+    dispute's withdrawal, fee and reinstatement are lines of their own."""
+    day = datetime(2041, 8, 3, 9, tzinfo=UTC)
+    dollars = create_payment(amount=5000, currency="USD", fee=94, created_at=day)
+    yen = create_payment(amount=1500, currency="JPY", fee=None, created_at=day)
+    lost = create_payment(amount=4000, fee=85, created_at=day, status=PaymentStatus.DISPUTED)
+    won = create_payment(amount=2000, fee=55, created_at=day, status=PaymentStatus.DISPUTED)
+    failed = create_payment(amount=9999, status=PaymentStatus.FAILED, created_at=day)
+    with app.app_context():
+        paid = db.session.get(Payment, dollars)
+        paid.settled_amount, paid.settled_currency = 4600, "EUR"
+        for payment_id, amount, status, back in ((lost, 4000, "lost", 0), (won, 2000, "won", 2000)):
+            db.session.add(
+                Dispute(
+                    payment_id=payment_id,
+                    stripe_dispute_id=f"dp_csv_{payment_id}",
+                    amount=amount,
+                    currency="eur",
+                    status=status,
+                    settled_currency="EUR",
+                    withdrawn_amount=amount,
+                    withdrawn_fee=1500,
+                    withdrawn_at=datetime(2041, 8, 10, tzinfo=UTC),
+                    reinstated_amount=back,
+                    reinstated_at=datetime(2041, 8, 20, tzinfo=UTC) if back else None,
+                )
+            )
+        db.session.commit()
+    rows = _read(signed_in.get("/treasury/exports/payments.csv?start=2041-08-01&end=2041-08-31"))
+
+    def line(payment_id: int, kind: str) -> dict[str, str]:
+        [found] = [r for r in rows if r["payment_id"] == str(payment_id) and r["line"] == kind]
+        return found
+
+    usd = line(dollars, "payment")
+    assert (usd["amount"], usd["currency"], usd["amount_eur"], usd["amount_eur_minor"]) == (
+        "50,00",
+        "USD",
+        "46,00",
+        "4600",
+    )
+    assert line(dollars, "stripe_fee")["amount_eur_minor"] == "-94"
+    # A zero-decimal currency keeps its own units; not settled yet, so no euros.
+    assert (line(yen, "payment")["amount"], line(yen, "payment")["amount_eur"]) == ("1500", "")
+    assert line(failed, "payment")["amount_eur"] == ""  # no money moved
+    lost_line = line(lost, "dispute")
+    assert (lost_line["date"], lost_line["account"], lost_line["amount_eur_minor"]) == (
+        "2041-08-10",
+        "658",
+        "-4000",
+    )
+    assert line(lost, "dispute_fee")["account"] == "627"
+    assert line(lost, "dispute_fee")["amount_eur_minor"] == "-1500"
+    assert line(won, "dispute_reinstated")["amount_eur_minor"] == "2000"
+    assert line(won, "dispute_reinstated")["date"] == "2041-08-20"
+    moved = sum(int(r["amount_eur_minor"]) for r in rows if r["amount_eur_minor"])
+    assert moved == (4600 - 94) + (4000 - 85 - 4000 - 1500) + (2000 - 55 - 2000 - 1500 + 2000)
