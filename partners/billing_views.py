@@ -88,6 +88,7 @@ def index():
     partner = current_partner()
     today = utcnow().date()
     payments = billing.partner_payments(partner)
+    payment_documents = documents.documents_by_payment([payment.id for payment in payments])
     return render_template(
         "partners/billing.html",
         partner=partner,
@@ -98,7 +99,10 @@ def index():
         periods=billing.partner_periods(partner),
         placements=billing.partner_placements(partner),
         payments=payments,
-        payment_documents=documents.documents_by_payment([payment.id for payment in payments]),
+        payment_documents=payment_documents,
+        xml_documents=documents.xml_document_ids(
+            [document for listed in payment_documents.values() for document in listed]
+        ),
         identity=billing.billing_identity(partner),
         payment_offers=billing.offers_of_payments(payments),
         plan_names=billing.plan_names(),

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from marketplace.database import UTCDateTime, utcnow
 from marketplace.extensions import db
@@ -94,6 +94,10 @@ class Document(db.Model):
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     xml: Mapped[bytes | None] = mapped_column(LargeBinary)
     sha256: Mapped[str | None] = mapped_column(String(64))
+    # Whether the files are stored (frozen) and whether an XML is among them, read without
+    # loading the files: pages and the API offer an XML only where there is one.
+    frozen: Mapped[bool] = column_property(pdf.is_not(None))
+    has_xml: Mapped[bool] = column_property(xml.is_not(None))
 
     payment: Mapped[Payment] = relationship()
     refund: Mapped[Refund | None] = relationship()

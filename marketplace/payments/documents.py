@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, or_, select, text
+from sqlalchemy import exists, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
@@ -822,19 +822,27 @@ def documents_of(payment: Payment) -> list[Document]:
     )
 
 
+def xml_document_ids(listed: list[Document]) -> set[int]:
+    """The documents of ``listed`` that have a CII XML to download (files not loaded): a frozen
+    invoice or credit note that stored one (not one issued while the association had no
+    SIRET), never an attestation. A legacy number not frozen yet is drawn with today's
+    details: it has an XML when the association has a SIREN (at most one more query)."""
+    found = {document.id for document in listed if document.frozen and document.has_xml}
+    legacy = [
+        document
+        for document in listed
+        if not document.frozen and document.kind != DocumentKind.ATTESTATION
+    ]
+    if legacy and _seller(association_details(), "fr").get("siren"):
+        found.update(document.id for document in legacy)
+    return found
+
+
 def documents_with_xml(payment: Payment) -> list[tuple[Document, bool]]:
     """Every document of a payment with whether it has a CII XML (files not loaded)."""
-    has_xml = and_(
-        Document.kind != DocumentKind.ATTESTATION,
-        or_(Document.xml.is_not(None), Document.pdf.is_(None)),
-    )
-    rows = db.session.execute(
-        select(Document, has_xml.label("has_xml"))
-        .where(Document.payment_id == payment.id)
-        .order_by(Document.id)
-        .options(*_WITHOUT_FILES)
-    )
-    return [(document, bool(xml)) for document, xml in rows]
+    listed = documents_of(payment)
+    with_xml = xml_document_ids(listed)
+    return [(document, document.id in with_xml) for document in listed]
 
 
 def documents_by_payment(payment_ids: list[int]) -> dict[int, list[Document]]:

@@ -788,6 +788,44 @@ def test_an_attestation_has_no_xml(app, association, paid, create_user, login):
     assert client.get(f"/documents/{attestation.id}.xml").status_code == 404
 
 
+def test_documents_without_xml_advertise_none(app, paid, french_partner, login):
+    """While the association has no SIRET, invoices and credit notes are PDF/A without the
+    Factur-X XML: neither the API nor the billing page offers an XML to download."""
+    with app.app_context():
+        db.session.add(AssociationDetails(**{**ASSOCIATION, "siret": None}))
+        db.session.commit()
+    partner_id, owner = french_partner()
+    payment_id = paid(payer=owner, partner_id=partner_id, amount=12000)
+    credit = refund(app, payment_id, 2000)
+    invoice = main(app, payment_id)
+    assert (invoice.xml, credit.xml) == (None, None)
+    headers = {"Authorization": f"Bearer {_token(app, owner)}"}
+    client = app.test_client()
+    body = client.get(f"/api/v1/payments/{payment_id}", headers=headers).get_json()
+    assert [d["kind"] for d in body["documents"]] == ["invoice", "credit_note"]
+    assert [d for d in body["documents"] if "xml_url" in d] == []
+    page = login(app.test_client(), owner).get("/partners/billing/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert invoice.number in html
+    assert credit.number in html
+    assert f"/documents/{invoice.id}.xml" not in html
+    assert f"/documents/{credit.id}.xml" not in html
+    assert login(app.test_client(), owner).get(f"/documents/{invoice.id}.xml").status_code == 404
+
+
+def test_the_billing_page_links_the_xml_of_factur_x_documents(
+    app, association, paid, french_partner, login
+):
+    partner_id, owner = french_partner()
+    payment_id = paid(payer=owner, partner_id=partner_id, amount=12000)
+    credit = refund(app, payment_id, 2000)
+    invoice = main(app, payment_id)
+    html = login(app.test_client(), owner).get("/partners/billing/").get_data(as_text=True)
+    assert f"/documents/{invoice.id}.xml" in html
+    assert f"/documents/{credit.id}.xml" in html
+
+
 # ---------------------------------------------------------------- when documents are issued
 
 
