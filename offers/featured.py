@@ -106,15 +106,18 @@ def reverse_featured_payment(payment: Payment) -> None:
 
 
 def placement_paid_for(payment: Payment) -> tuple[date, date] | None:
-    """The days a FEATURED payment bought (printed on its invoice), in the accounting zone."""
+    """The days a FEATURED payment bought (printed on its invoice), in the accounting zone:
+    (first day, day after the last). A placement ends at an instant (the site says "featured
+    until <date, time>"): the day of that instant is its last day, unless it is midnight."""
     placement = db.session.scalar(
         select(FeaturedPlacement).where(FeaturedPlacement.payment_id == payment.id)
     )
     if placement is None:
         return None
+    last_instant = placement.ends_at - timedelta(microseconds=1)
     return (
         placement.starts_at.astimezone(ACCOUNTING_ZONE).date(),
-        placement.ends_at.astimezone(ACCOUNTING_ZONE).date(),
+        last_instant.astimezone(ACCOUNTING_ZONE).date() + timedelta(days=1),
     )
 
 

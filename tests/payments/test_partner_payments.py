@@ -253,8 +253,11 @@ def test_featured_placement_extends_and_lists_the_offer_first(
         start, end = featured.placement_paid_for(paid)
         body = pdf_text(documents.main_document(paid).pdf)
     assert start == until.astimezone(documents.ACCOUNTING_ZONE).date()
-    assert (end - start).days == 30
-    last = end - timedelta(days=1)
+    # The last day printed is the one the site names ("featured until ..."): the placement
+    # runs into the day of its end, unless it ends at midnight.
+    ends = featured_until(app, offer_id)
+    last = (ends - timedelta(microseconds=1)).astimezone(documents.ACCOUNTING_ZONE).date()
+    assert last == end - timedelta(days=1)
     assert f"Period: {long_date(start)} to {long_date(last)} inclusive" in body
 
     # The public listing puts the featured offer first, with its badge.
