@@ -34,7 +34,6 @@ from marketplace.accounts.forms import NewPassword, clean_text, country_choices
 from marketplace.money import (
     HOME_CURRENCY,
     amount_error,
-    offered_currencies,
     to_minor,
     upper_code,
 )
@@ -229,7 +228,8 @@ class PlanForm(FlaskForm):
         places=2,
         validators=[InputRequired(), NumberRange(min=Decimal("0.01"), max=Decimal("1000000"))],
     )
-    # The currencies admins chose to offer (PAYMENT_CURRENCIES), from money.py's table.
+    # Euros only: a partner plan is invoiced by a French association (VAT and the 40 € indemnity
+    # in euros, the FEC), unlike membership tiers, which may be priced in PAYMENT_CURRENCIES.
     currency = SelectField(
         _l("Currency"), default=HOME_CURRENCY, filters=[upper_code], validators=[DataRequired()]
     )
@@ -243,7 +243,7 @@ class PlanForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.currency.choices = [SelectChoice(code, code) for code in offered_currencies()]
+        self.currency.choices = [SelectChoice(HOME_CURRENCY, HOME_CURRENCY)]
 
     def validate_amount(self, field: DecimalField) -> None:
         message = amount_error(field.data, self.currency.data)

@@ -9,8 +9,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from marketplace import audit
-from marketplace.errors import Conflict
+from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
+from marketplace.money import HOME_CURRENCY
 from partners.models import PartnerPlan, PlanKind
 
 PLAN_FIELDS = (
@@ -33,6 +34,13 @@ class PlanCodeTaken(Conflict):
     message = _l("Another plan already has this code.")
 
 
+class PlanNotInEuros(InvalidInput):
+    """Partner plans are invoiced in euros (the French invoice mentions, VAT and the FEC)."""
+
+    code = "plan_not_in_euros"
+    message = _l("Partner plans are priced in euros.")
+
+
 def list_plans() -> Sequence[PartnerPlan]:
     """Every partner plan: offered ones first, then by kind and display order."""
     return db.session.scalars(
@@ -47,6 +55,8 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     values["code"] = values["code"].strip()
     values["kind"] = PlanKind(values["kind"])
     values["currency"] = values["currency"].strip().lower()
+    if values["currency"] != HOME_CURRENCY.lower():
+        raise PlanNotInEuros()
     for name in ("description_fr", "description_en", "name_en"):
         values[name] = values[name] or None
     return values

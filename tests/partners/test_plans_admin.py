@@ -156,3 +156,24 @@ def test_the_demo_seed_adds_the_plans_once(app):
         "mise-en-avant-7": (PlanKind.FEATURED, 4900, 7),
         "mise-en-avant-30": (PlanKind.FEATURED, 14900, 30),
     }
+
+
+def test_partner_plans_are_priced_in_euros(app, admin_client):
+    """Partner plans are invoiced by a French association (VAT, the 40 € indemnity, the FEC):
+    their price is in euros, whatever currencies membership tiers are offered in."""
+    client, admin = admin_client
+    page = client.get("/admin/partner-plans/", headers=EN).get_data(as_text=True)
+    assert 'value="EUR"' in page
+    assert 'value="USD"' not in page
+    for currency in ("USD", "XOF", "JPY"):
+        refused = client.post(
+            "/admin/partner-plans/",
+            data={**FORM, "code": f"p-{currency.lower()}", "currency": currency},
+        )
+        assert refused.status_code == 422, currency
+        assert plan_by_code(app, f"p-{currency.lower()}") is None
+    from marketplace.errors import InvalidInput
+    from partners import plans
+
+    with app.app_context(), pytest.raises(InvalidInput):
+        plans.create_plan(values={**FORM, "code": "cli-usd", "currency": "usd"}, actor=admin)
