@@ -422,3 +422,23 @@ def test_the_portal_links_to_analytics(portal):
     page = portal.get("/offers/manage/").text
     assert 'id="offer-analytics"' in page
     assert 'href="/offers/manage/analytics/"' in page
+
+
+def test_visitors_views_reach_the_partners_statistics_after_the_due_task(
+    app, portal, partner, create_offer, page_cache
+):
+    from marketplace.tasks import run_due
+
+    offer = create_offer(partner)
+    visitor = app.test_client()
+    for _ in range(3):  # rendered once, then served from the page cache
+        assert visitor.get(f"/offers/{offer.id}").status_code == 200
+    page = portal.get(f"/offers/manage/analytics/{offer.id}?days=7", headers=EN).text
+    assert 'id="total-views">0<' in page  # counted, not written yet
+    with app.app_context():
+        run_due(echo=lambda line: None)
+    page = portal.get(f"/offers/manage/analytics/{offer.id}?days=7", headers=EN).text
+    assert 'id="total-views">3<' in page
+    dashboard = portal.get("/partners/dashboard", headers=EN).text
+    views = dashboard.split('id="recent-views"')[1].split("</article>")[0]
+    assert '<p class="figure-value">3</p>' in views
