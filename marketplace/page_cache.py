@@ -29,10 +29,14 @@ from __future__ import annotations
 
 import logging
 import pickle
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, current_app, request, session
+from flask_caching.backends.rediscache import RedisCache
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header, parse_cookie
 
@@ -106,15 +110,53 @@ def visitor_language(app: Flask, environ: dict[str, Any], cookies: dict[str, str
     return app.config["BABEL_DEFAULT_LOCALE"]
 
 
+class LocalPages:
+    """Pages of this process when there is no Redis: at most ``size`` of them, the least
+    recently served leaving first. Kept apart from the in-process application cache, whose
+    pruning would otherwise evict the table versions (they never expire) before any page."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pages: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            found = self._pages.get(key)
+            if found is None:
+                return None
+            if found[0] < time.monotonic():
+                del self._pages[key]
+                return None
+            self._pages.move_to_end(key)
+            return found[1]
+
+    def set(self, key: str, value: bytes, timeout: int) -> None:
+        with self._lock:
+            self._pages[key] = (time.monotonic() + timeout, value)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+
 class PageCache:
     """The WSGI middleware (installed by ``init_app``)."""
 
     def __init__(self, app: Flask, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        self.local = LocalPages(int(app.config.get("PAGE_CACHE_LOCAL_PAGES", 2000)))
 
     def _backend(self) -> Any:
         return self.app.extensions["cache"][cache_module.cache]
+
+    def _pages(self, backend: Any) -> Any:
+        """Where pages are kept: Redis when the cache is Redis, else this process."""
+        return backend if isinstance(backend, RedisCache) else self.local
 
     def _key(self, environ: dict[str, Any]) -> str | None:
         """The request's page key, or None when it is no visitor's GET."""
@@ -144,7 +186,7 @@ class PageCache:
         try:
             versions = backend.get_many(*[cache_module._version_key(t) for t in PAGE_TABLES])
             full_key = "page:" + ".".join(str(int(v or 0)) for v in versions) + ":" + key
-            entry = backend.get(full_key)
+            entry = self._pages(backend).get(full_key)
         except Exception as error:  # Redis down: no cache, the page is rendered
             cache_module._failed("reading a page", error)
             return self.wsgi_app(environ, start_response)
@@ -197,7 +239,7 @@ class PageCache:
             (captured["status"], captured["headers"], body, state.get("actions", []))
         )
         try:
-            backend.set(full_key, entry, timeout=state["seconds"])
+            self._pages(backend).set(full_key, entry, timeout=state["seconds"])
         except Exception as error:
             cache_module._failed("storing a page", error)
         return [body]
@@ -251,4 +293,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("PAGE_CACHE_ENABLED", True)
     app.config.setdefault("PAGE_CACHE_SECONDS", DEFAULT_SECONDS)
     app.after_request(mark_cacheable)
-    app.wsgi_app = PageCache(app, app.wsgi_app)  # type: ignore[method-assign]
+    middleware = PageCache(app, app.wsgi_app)
+    app.extensions["page_cache"] = middleware
+    app.wsgi_app = middleware  # type: ignore[method-assign]
+
+
+def clear(app: Flask) -> None:
+    """Forget this process's pages (tests; Redis pages go with the versions or in 60 s)."""
+    app.extensions["page_cache"].local.clear()

@@ -23,6 +23,7 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from marketplace import create_app
+from marketplace import page_cache as page_cache_module
 from marketplace.accounts.models import AlumniProfile, User, UserRole, VerificationStatus
 from marketplace.cache import cache
 from marketplace.catalog.models import Category, School
@@ -138,6 +139,7 @@ def _transaction(app: Flask) -> Iterator[None]:
     with app.app_context():
         cache.clear()  # values of an earlier test's rolled-back rows must not be served
     view_counts.reset()  # views of an earlier test's offers, never written
+    page_cache_module.clear(app)
     try:
         yield
     finally:
