@@ -9,6 +9,7 @@ from flask import render_template_string
 from flask.sessions import SecureCookieSessionInterface
 
 from marketplace import cache as cache_module
+from marketplace.database import utcnow
 from marketplace.extensions import db
 
 EN = {"Accept-Language": "en"}
@@ -175,3 +176,53 @@ def test_without_a_working_cache_pages_are_rendered(app, client, page_cache, off
         assert "Cheaper cinema tickets" in client.get("/offers/", headers=EN).text
     finally:
         cache_module._unavailable_until = 0.0
+
+
+def test_with_redis_pages_and_view_counts_are_shared_and_flushed(
+    database_url, tmp_path, offer, count_queries
+):
+    """Production's shape: pages and view counters in Redis, the due task writes the views."""
+    import os
+    import uuid
+
+    from sqlalchemy import select
+
+    from marketplace import create_app
+    from marketplace.tasks import run_due
+    from offers.models import OfferDailyStat
+    from tests.conftest import test_config
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    prefix = f"test-pages-{uuid.uuid4().hex}:"
+    config = test_config(database_url, tmp_path)
+    config.update(
+        CACHE_TYPE="RedisCache",
+        CACHE_REDIS_URL=url,
+        CACHE_KEY_PREFIX=prefix,
+        PAGE_CACHE_ENABLED=True,
+        RATELIMIT_ENABLED=False,
+    )
+    served = create_app(config)
+    backend = served.extensions["cache"][cache_module.cache]
+    client = served.test_client()
+    try:
+        first = client.get(f"/offers/{offer.id}", headers=EN)
+        assert first.status_code == 200
+        with count_queries() as statements:
+            second = served.test_client().get(f"/offers/{offer.id}", headers=EN)  # another reader
+        assert statements == []
+        assert second.data == first.data
+        assert backend._read_client.hgetall(f"{prefix}offer-views") == {
+            f"{offer.id}:{utcnow().date().isoformat()}".encode(): b"2"
+        }
+        with served.app_context():
+            assert "offer-views: 2 offer view(s) written" in run_due(echo=lambda line: None)
+            views = db.session.scalars(
+                select(OfferDailyStat.views).where(OfferDailyStat.offer_id == offer.id)
+            ).all()
+        assert views == [2]
+        assert backend._read_client.exists(f"{prefix}offer-views") == 0
+    finally:
+        keys = backend._write_client.keys(f"{prefix}*")
+        if keys:
+            backend._write_client.delete(*keys)
