@@ -105,6 +105,13 @@ def test_signed_in_requests_never_get_a_cached_page(
     assert 'id="nav-me"' in page.text
     assert page.headers["Cache-Control"] == "no-store"
     assert page.data != visitor_page.data
+    # A remember-me cookie alone (even a stale one) goes through the app too.
+    returning = app.test_client()
+    returning.set_cookie("remember_token", "1|stale")
+    with count_queries() as statements:
+        page = returning.get("/offers/", headers=EN)
+    assert statements != []
+    assert page.headers["Cache-Control"] == "private"
 
 
 def test_a_page_with_a_flashed_message_is_neither_stored_nor_served_from_the_cache(
