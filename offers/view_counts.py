@@ -5,8 +5,8 @@ in Redis (one ``HINCRBY`` on one hash, shared by every worker) when the applicat
 Redis, else in a buffer of this process. The due task ``offer-views`` (``flask tasks
 run-due``) moves the counts into the daily statistics, in one upsert per offer and day. An
 in-process buffer is also written by the process itself once its oldest view is
-``FLUSH_SECONDS`` old (cron runs in another process, which cannot see it), so the
-statistics lag by a minute or until the next due run, never by more.
+``FLUSH_SECONDS`` old, and when the process exits (cron runs in another process, which
+cannot see it).
 
 A view is counted when the page is served from the whole-page cache too
 (``marketplace.page_cache.on_hit``): the page says so when it is rendered.
@@ -14,6 +14,7 @@ A view is counted when the page is served from the whole-page cache too
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -74,7 +75,21 @@ def record(offer_id: int, *, app: Flask | None = None, day: date | None = None) 
         if _oldest is None:
             _oldest = time.monotonic()
         due = time.monotonic() - _oldest >= FLUSH_SECONDS
+        first_for_app = id(app) not in _flushed_at_exit
+        _flushed_at_exit.add(id(app))
+    if first_for_app:
+        # A worker that stops (deploy, restart) writes what it still holds.
+        atexit.register(_write_at_exit, app)
     if due:
+        with app.app_context():
+            _write_buffer_quietly()
+
+
+_flushed_at_exit: set[int] = set()
+
+
+def _write_at_exit(app: Flask) -> None:
+    if pending():
         with app.app_context():
             _write_buffer_quietly()
 

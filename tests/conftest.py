@@ -143,6 +143,7 @@ def _transaction(app: Flask) -> Iterator[None]:
     try:
         yield
     finally:
+        view_counts.reset()  # nothing left for the exit hook to write to a dropped database
         db.session.remove()
         db.session = original
         outer.rollback()
