@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import get_locale
 from flask_login import current_user
+from markupsafe import Markup
 
 from jobs import applications, moderation, pipeline, portal, search
 from jobs import demo as _demo  # noqa: F401 - registers the demo data steps (seed demo)
 from jobs.labels import page_labels
 from jobs.models import Contract, Remote
+from marketplace.cache import cached
 from marketplace.extensions import db
 from marketplace.markdown import render_markdown
 from marketplace.routing import page_arg
@@ -31,10 +34,15 @@ def _reader_is_verified() -> bool:
     return bool(current_user.is_authenticated and current_user.is_verified_alumnus)
 
 
-@bp.get("/")
-def index():
-    filters = search.JobFilters.from_args(request.args)
-    page_number = page_arg()
+# What a listing is computed from: a committed write to one of these tables renders it afresh.
+LISTING_TABLES = ("jobs", "job_languages", "partners")
+# Jobs open and close with the clock (deadlines, expiry), not with a write: a cached listing
+# lives at most this long.
+LISTING_CACHE_SECONDS = 60
+
+
+def _results(filters: search.JobFilters, page_number: int, can_apply: bool) -> tuple[Markup, str]:
+    """The rendered results and the spelling suggestion whose jobs they show ("" for none)."""
     statement = search.search_jobs(filters)
     page = db.paginate(statement, page=page_number, per_page=search.PAGE_SIZE, error_out=False)
     if page_number > 1 and not page.items and page.pages:
@@ -44,9 +52,37 @@ def index():
         # Nothing matched what was typed: show what its closest spelling finds.
         filters = replace(filters, q=suggestion)
         page = db.paginate(search.search_jobs(filters), page=1, per_page=search.PAGE_SIZE)
+    html = render_template(
+        "jobs/_results.html",
+        page=page,
+        suggestion=suggestion,
+        args=filters.as_args(),
+        can_apply=can_apply,
+        **page_labels(),
+    )
+    return Markup(html), suggestion or ""  # noqa: S704 - an autoescaping Jinja template
+
+
+@bp.get("/")
+def index():
+    filters = search.JobFilters.from_args(request.args)
+    page_number = page_arg()
+    can_apply = _reader_is_verified()
+    # Every reader of a kind (may apply or not) sees the same cards: rendered once per
+    # language, kind, search and page, like the offers' results.
+    key = (str(get_locale()), int(can_apply), page_number, *sorted(filters.as_args().items()))
+    results, suggestion = cached(
+        "job-results",
+        LISTING_TABLES,
+        key,
+        lambda: _results(filters, page_number, can_apply),
+        timeout=LISTING_CACHE_SECONDS,
+    )
+    if suggestion:
+        filters = replace(filters, q=suggestion)
     return render_template(
         "jobs/index.html",
-        page=page,
+        results=results,
         suggestion=suggestion,
         filters=filters,
         args=filters.as_args(),
@@ -54,7 +90,7 @@ def index():
         contracts=list(Contract),
         remotes=list(Remote),
         filter_languages=FILTER_LANGUAGES,
-        can_apply=_reader_is_verified(),
+        can_apply=can_apply,
         **page_labels(),
     )
 

@@ -204,6 +204,7 @@ def register_commands(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
+    from marketplace import page_cache
     from marketplace.notifications.services import deliver_after_request
     from marketplace.payments.documents import issue_due_documents
     from marketplace.routing import absolute_url
@@ -226,12 +227,15 @@ def register_hooks(app: Flask) -> None:
         issue_due_documents()
         return response
 
+    # Visitors' public pages from the cache, before the app's request work (the middleware
+    # sits inside ProxyFix, which is installed after it, so it sees the forwarded host).
+    page_cache.init_app(app)
+
     @app.context_processor
     def inject_globals() -> dict[str, Any]:
         from flask_babel import get_locale
 
         return {
-            "csp_nonce": g.get("csp_nonce", ""),
             "current_locale": str(get_locale() or "fr"),
             "association_name": app.config["ASSOCIATION_NAME"],
         }

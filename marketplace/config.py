@@ -110,6 +110,11 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "CACHE_REDIS_URL": env.get("REDIS_URL", ""),
         "CACHE_KEY_PREFIX": env.get("CACHE_KEY_PREFIX", "marketplace:"),
         "CACHE_DEFAULT_TIMEOUT": 300,
+        # In-process: the table versions never expire, so they are the first entries pruned
+        # past this many; keep it well above the cached listings' count.
+        "CACHE_THRESHOLD": 10_000,
+        # Visitors' public pages whole from that cache (marketplace/page_cache.py).
+        "PAGE_CACHE_ENABLED": _bool(env.get("PAGE_CACHE_ENABLED"), True),
         # A sliding window: ten attempts are ten, even across a minute boundary.
         "RATELIMIT_STRATEGY": "moving-window",
         "API_TOKEN_DAYS": 30,

@@ -6,7 +6,8 @@ Jinja filters and globals, under Flask-Babel's own filter names too, so no page 
 date another way); ``tests/test_i18n_templates.py`` fails on a raw ``isoformat`` /
 ``strftime`` or a country code shown to people.
 
-- Language: the user's choice, else the visitor's, else the browser's, else French.
+- Language: the user's choice, else the visitor's (session, else the language switch's
+  cookie), else the browser's, else French.
 - Time zone: the user's (asked at registration from the browser's, editable on the profile),
   else the site's default (``BABEL_DEFAULT_TIMEZONE``); e-mails use the recipient's
   (``force_reader``).
@@ -45,6 +46,10 @@ def select_locale() -> str:
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    # A visitor's choice (the language switch's cookie; marketplace.page_cache keys on it).
+    chosen = request.cookies.get("locale")
     if chosen in languages:
         return chosen
     return (

@@ -8,6 +8,8 @@ links — so a partner's text can never carry a script or an event handler onto 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -37,10 +39,20 @@ _renderer = MarkdownIt("commonmark")
 
 
 def render_markdown(text: str | None) -> Markup:
-    """Safe HTML for ``text`` (Markdown); empty markup for nothing."""
+    """Safe HTML for ``text`` (Markdown); empty markup for nothing.
+
+    Rendered once per text and process: the same description read again (every view of an
+    offer or a job page) is a dictionary lookup on the text, and an edited text is a new key.
+    """
     if not text:
         return Markup("")
-    return Markup(sanitise_html(_renderer.render(text)))  # noqa: S704 - sanitised just here
+    return Markup(_rendered(text))  # noqa: S704 - sanitised in _rendered
+
+
+# Descriptions are a few kilobytes at most: a few thousand of them is a few megabytes.
+@lru_cache(maxsize=4096)
+def _rendered(text: str) -> str:
+    return sanitise_html(_renderer.render(text))
 
 
 def sanitise_html(html: str) -> str:

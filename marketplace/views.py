@@ -8,7 +8,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
-from marketplace.extensions import db
+from marketplace.extensions import csrf, db
+from marketplace.page_cache import LANGUAGE_COOKIE
 from marketplace.security import safe_next
 
 bp = Blueprint("main", __name__)
@@ -19,16 +20,39 @@ def index():
     return render_template("main/index.html")
 
 
+# A year: the choice outlives the browser session.
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
 @bp.post("/language")
+@csrf.exempt
 def set_language():
-    """Remember the chosen language: on the account if signed in, else in the session."""
+    """Remember the chosen language: in a cookie, and on the account if signed in.
+
+    Choosing a language is no state change a forged request could abuse, so a visitor needs
+    no CSRF token (nor a session): the switch works from a page served whole from the cache
+    (``marketplace.page_cache``), and a visitor's next pages stay cacheable. Changing a
+    signed-in person's account still needs the token.
+    """
+    if current_user.is_authenticated and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
     locale = request.form.get("locale", "")
+    response = redirect(safe_next(request.form.get("next")) or url_for("main.index"))
     if locale in current_app.config["LANGUAGES"]:
-        session["locale"] = locale
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            locale,
+            max_age=LANGUAGE_COOKIE_SECONDS,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+        if session:  # a session already there keeps its language in step (after sign-out)
+            session["locale"] = locale
         if current_user.is_authenticated:
             current_user.locale = locale
             db.session.commit()
-    return redirect(safe_next(request.form.get("next")) or url_for("main.index"))
+    return response
 
 
 @bp.get("/healthz")

@@ -374,17 +374,19 @@ def offer_state(offer: Offer, *, now: datetime | None = None) -> str:
     return "live"
 
 
-def count_offer_view(*, offer_id: int, day: date) -> None:
-    """Add one view to the offer's statistics of ``day`` (insert or increment, atomically)."""
+def count_offer_view(*, offer_id: int, day: date, views: int = 1) -> None:
+    """Add ``views`` views to the offer's statistics of ``day`` (insert or increment,
+    atomically). The offer page does not call it per view: ``offers.view_counts`` buffers
+    the views and writes them in batches."""
     # ON CONFLICT makes the first-view-of-the-day race harmless on both databases: two
     # concurrent first views both end as one row with views = 2, never a unique violation.
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(OfferDailyStat).values(
-        offer_id=offer_id, day=day, views=1, reveals=0, redemptions=0
+        offer_id=offer_id, day=day, views=views, reveals=0, redemptions=0
     )
     statement = statement.on_conflict_do_update(
         index_elements=[OfferDailyStat.offer_id, OfferDailyStat.day],
-        set_={"views": OfferDailyStat.views + 1},
+        set_={"views": OfferDailyStat.views + views},
     )
     db.session.execute(statement)

@@ -23,6 +23,7 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from marketplace import create_app
+from marketplace import page_cache as page_cache_module
 from marketplace.accounts.models import AlumniProfile, User, UserRole, VerificationStatus
 from marketplace.cache import cache
 from marketplace.catalog.models import Category, School
@@ -30,6 +31,7 @@ from marketplace.database import utcnow
 from marketplace.extensions import db, limiter
 from marketplace.membership.models import MembershipTier
 from marketplace.security import hash_password
+from offers import view_counts
 
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 PG_SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -83,6 +85,9 @@ def test_config(database_url: str, folder: Path) -> dict[str, Any]:
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": "memory://",
         "REDIS_URL": "",
+        # Whole visitor pages from the cache: on for the tests that ask (fixture page_cache),
+        # off elsewhere, where a test writes rows without a commit and reads the page again.
+        "PAGE_CACHE_ENABLED": False,
         # The test client's host: links in mails read http://localhost/...
         "SITE_URL": "http://localhost",
     }
@@ -133,9 +138,12 @@ def _transaction(app: Flask) -> Iterator[None]:
     limiter.enabled = False
     with app.app_context():
         cache.clear()  # values of an earlier test's rolled-back rows must not be served
+    view_counts.reset()  # views of an earlier test's offers, never written
+    page_cache_module.clear(app)
     try:
         yield
     finally:
+        view_counts.reset()  # nothing left for the exit hook to write to a dropped database
         db.session.remove()
         db.session = original
         outer.rollback()
@@ -145,6 +153,16 @@ def _transaction(app: Flask) -> Iterator[None]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def page_cache(app: Flask) -> Iterator[None]:
+    """Serve visitors' public pages from the cache for one test (marketplace/page_cache.py)."""
+    app.config["PAGE_CACHE_ENABLED"] = True
+    try:
+        yield
+    finally:
+        app.config["PAGE_CACHE_ENABLED"] = False
 
 
 @pytest.fixture

@@ -177,6 +177,30 @@ def test_listing_query_count_does_not_grow_with_rows(
     assert 3 <= one <= 10, one
 
 
+def test_search_results_are_cached_until_a_job_is_written(
+    app, client, login, verified, create_partner, create_job, count_queries
+):
+    login(client, verified)
+    partner = create_partner()
+    create_job(partner, title_en="Data analyst")
+    first = _listing_queries(app, client, count_queries)
+    again = _listing_queries(app, client, count_queries)
+    # The results come from the cache: only the reader is loaded (as on any signed-in page).
+    assert again < first
+    assert again <= 4, again
+    visitor = app.test_client().get("/jobs/?country=FR&sort=deadline", headers=EN)
+    assert "Data analyst" in visitor.text
+    with count_queries() as statements:
+        app.test_client().get("/jobs/?country=FR&sort=deadline", headers=EN)
+    assert statements == []  # a visitor's results and page need no query at all
+    create_job(partner, title_en="Product designer")  # a committed write moves the version
+    assert "Product designer" in client.get("/jobs/?country=FR&sort=deadline", headers=EN).text
+    # A verified alumnus and a visitor are two kinds of readers: their cards differ.
+    page = client.get("/jobs/?country=FR&sort=deadline", headers=EN).text
+    assert "job-cta" in page
+    assert "job-cta" not in app.test_client().get("/jobs/?country=FR&sort=deadline").text
+
+
 # ---------------------------------------------------------------- the job page
 
 

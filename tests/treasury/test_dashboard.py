@@ -429,7 +429,7 @@ def test_the_chart_reads_its_data_from_a_json_block(signed_in, ledger):
     assert len(eur["labels"]) == 12
     membership = next(series for series in eur["datasets"] if series["key"] == "membership")
     assert membership["data"][-1] == (4000 + 1500 + 10000 + 4600) / 100  # dollars in euros
-    # No inline script: only the data block and files carrying the nonce.
+    # No inline script: only the data block and the site's script files.
     assert "treasury-dashboard.js" in html
     assert re.findall(r"<script(?![^>]*(?:src=|application/json))", html) == []
 
