@@ -110,10 +110,11 @@ def redeem(offer_id: int):
     409 carries ``errors.reason``: ``sold_out`` or ``limit_reached``.
     """
     benefit = services.redeem(offer_id, user=current_user)
+    # The body ``RedemptionSchema`` documents, built from the statements' answers before the
+    # commit expires what the session holds: no reload, no marshmallow on the hot path.
+    body = benefit.as_json()
     db.session.commit()
-    # The body ``RedemptionSchema`` documents, built from the statements' answers: no reload
-    # of the expired row after the commit, no marshmallow on the hot path.
-    response = jsonify(benefit.as_json())
+    response = jsonify(body)
     response.status_code = 201
     return response
 

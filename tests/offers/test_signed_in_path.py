@@ -46,7 +46,9 @@ def test_a_signed_in_listing_costs_two_queries_whatever_the_catalogue(
     # The reader (user, roles, profile, membership, partner team) and "did they redeem one
     # of the offers on the page": the search, the cards and the categories are shared.
     assert len(small) == 2, small
-    assert "FROM users" in small[0] and "user_roles" in small[0] and "alumni_profiles" in small[0]
+    assert "FROM users" in small[0]
+    assert "user_roles" in small[0]
+    assert "alumni_profiles" in small[0]
     assert not any("FROM partner_members" in s.split("WHERE")[0] for s in small)
     ids += catalogue(12)
     large = _listing_statements(app, client)
@@ -118,7 +120,8 @@ def test_me_by_token_or_by_session_is_one_query(app, client, create_user, login,
     client.get("/api/v1/me", headers=headers)
     with count_queries(app) as by_token:
         body = client.get("/api/v1/me", headers=headers).get_json()
-    assert body["id"] == user.id and body["alumni"]["status"] == "verified"
+    assert body["id"] == user.id
+    assert body["alumni"]["status"] == "verified"
     assert len(by_token) == 1, by_token
     browser = app.test_client()
     login(browser, user)
@@ -137,4 +140,5 @@ def test_a_category_added_shows_in_the_filter_at_once(app, client, catalogue):
         db.session.add(Category(slug="books", name_fr="Livres", name_en="Books", position=9))
         db.session.commit()
     html = client.get("/offers/", headers=EN).get_data(as_text=True)
-    assert 'value="books"' in html and ">Books</option>" in html
+    assert 'value="books"' in html
+    assert ">Books</option>" in html
