@@ -171,6 +171,11 @@ def register_blueprints(app: Flask) -> None:
 
     partner_dashboard.register_source("offers", offers_dashboard.SOURCE)
     partner_dashboard.register_source("jobs", jobs_dashboard.SOURCE)
+    # Who is a partner is loaded with the signed-in user, in the same query.
+    from marketplace.accounts.loader import register_reader_column
+    from partners import access as partner_access
+
+    register_reader_column("partner_member_id", partner_access.active_membership_id)
     # Saved-search alerts: importing these registers each domain's source with the digests.
     import jobs.alerts  # noqa: F401
     import marketplace.privacy.domains  # noqa: F401 - jobs, offers, partners personal data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -34,9 +34,15 @@ class Base(DeclarativeBase):
 
 def rate_limit_key() -> str:
     """Signed-in callers are limited per account, anonymous ones per IP address."""
-    if current_user and current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return f"ip:{get_remote_address()}"
+    # Kept for the request: asked again after a commit, the user's id would reload its row.
+    key = g.get("rate_limit_key")
+    if key is None:
+        if current_user and current_user.is_authenticated:
+            key = f"user:{current_user.id}"
+        else:
+            key = f"ip:{get_remote_address()}"
+        g.rate_limit_key = key
+    return key
 
 
 # One budget of sign-in attempts per account, whichever way in: the sign-in page, the token

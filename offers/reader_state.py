@@ -83,6 +83,30 @@ class Reader:
     def is_visitor(self) -> bool:
         return self.user is None
 
+    @property
+    def kind(self) -> tuple[str, ...]:
+        """What the readings of offers this reader has not redeemed depend on: readers of the
+        same kind see the same cards (the dates on them in the reader's time zone aside)."""
+        if self.user is None:
+            return ("visitor",)
+        if not self.verified:
+            return ("unverified",)
+        return ("member" if self.member else "verified", self.country or "")
+
+
+def has_redeemed_any(user_id: int, offer_ids: list[int]) -> bool:
+    """Whether the user redeemed one of these offers (one query)."""
+    if not offer_ids:
+        return False
+    return (
+        db.session.scalar(
+            select(Redemption.id)
+            .where(Redemption.user_id == user_id, Redemption.offer_id.in_(offer_ids))
+            .limit(1)
+        )
+        is not None
+    )
+
 
 @dataclass(frozen=True)
 class OfferReading:
@@ -162,13 +186,18 @@ def _redemptions_by_offer(offer_ids: list[int], user_id: int) -> dict[int, list[
 
 
 def read_offers(
-    offers: list[Offer], reader: Reader, *, now: datetime | None = None
+    offers: list[Offer],
+    reader: Reader,
+    *,
+    now: datetime | None = None,
+    without_redemptions: bool = False,
 ) -> dict[int, OfferReading]:
-    """Each offer's reading for ``reader``: one query for a signed-in reader, none otherwise."""
+    """Each offer's reading for ``reader``: one query for a signed-in reader, none otherwise
+    (nor when ``without_redemptions``: the readings of a reader who redeemed none of them)."""
     now = now or utcnow()
     by_offer = (
         _redemptions_by_offer([offer.id for offer in offers], reader.user.id)
-        if reader.user is not None
+        if reader.user is not None and not without_redemptions
         else {}
     )
     return {offer.id: _read(offer, reader, by_offer.get(offer.id, []), now) for offer in offers}

@@ -16,24 +16,30 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, text, update
+from sqlalchemy import String, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 
 from marketplace.accounts.models import User
-from marketplace.database import utcnow
+from marketplace.database import UTCDateTime, utcnow
 from marketplace.errors import Conflict, DomainError, NotFound, NotVerified, PermissionDenied
 from marketplace.extensions import db
-from marketplace.i18n import N_, country_name, country_names
+from marketplace.i18n import N_, country_name, country_names, localized
 from marketplace.membership.services import has_active_membership
 from marketplace.notifications.services import queue_mail
 from offers.models import (
     Audience,
     Offer,
     OfferCode,
+    OfferCountry,
     OfferDailyStat,
     OfferStatus,
     Redemption,
@@ -143,60 +149,259 @@ def check_redeemable(offer: Offer | None, *, user: User, now: datetime) -> Offer
     return offer
 
 
+@dataclass(frozen=True)
+class Benefit:
+    """What a redemption gave, read from the statements that made it (no ORM object)."""
+
+    id: int
+    offer_id: int
+    title_fr: str | None
+    title_en: str | None
+    code: str | None
+    voucher_token: str | None
+    link: str | None
+    redeemed_at: datetime
+    expires_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The API's body, as ``RedemptionSchema`` dumps a fresh redemption."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "offer_id": self.offer_id,
+            "offer_title": localized(self, "title"),
+            "redeemed_at": self.redeemed_at.isoformat(),
+        }
+        if self.code is not None:
+            body["code"] = self.code
+        if self.voucher_token:
+            from offers.wallet import check_url
+
+            body["voucher_url"] = check_url(self.voucher_token)
+        if self.link is not None:
+            body["link"] = self.link
+        if self.expires_at is not None:
+            body["expires_at"] = self.expires_at.isoformat()
+        return body
+
+
 def redeem_offer(offer_id: int, *, user: User, now: datetime | None = None) -> Redemption:
-    """Give ``user`` the offer's code, pass or link, within every limit (flushes, no commit)."""
+    """``redeem`` for callers that want the ORM row (one query more than ``redeem``)."""
+    benefit = redeem(offer_id, user=user, now=now)
+    return db.session.get_one(Redemption, benefit.id)
+
+
+def redeem(offer_id: int, *, user: User, now: datetime | None = None) -> Benefit:
+    """Give ``user`` the offer's code, pass or link, within every limit (no commit).
+
+    The hot path is three statements (four with a pool of unique codes, plus the pool's
+    count): the conditional ``UPDATE … RETURNING`` of the offer's counter, which checks its
+    dates and total limit, locks its row and returns what the rest needs; the ``INSERT …
+    SELECT`` of the redemption, which counts the member's redemptions of the period under
+    that lock and inserts nothing at the limit; the day's statistics as one upsert. A refusal
+    takes the slow path, which says why in the order of ``check_redeemable`` and undoes what
+    the hot path did, so the caller's transaction is left as it was.
+    """
     now = now or utcnow()
-    offer = check_redeemable(db.session.get(Offer, offer_id), user=user, now=now)
-    key = period_key(offer.limit_period, now)
-    # A member at their limit hears so even when the offer is sold out meanwhile; the check
-    # is repeated under the lock below, and the unique constraint backs both.
-    if _used(offer.id, user.id, key) >= offer.per_member_limit:
-        raise RedemptionLimitReached()
-    if db.session.get_bind().dialect.name == "postgresql":
+    if not user.is_verified_alumnus:
+        _refuse(offer_id, user=user, now=now)
+    dialect = db.session.get_bind().dialect.name
+    offers = Offer.__table__
+    countries = (
+        select(func.aggregate_strings(OfferCountry.country, ","))
+        # Bound, not correlated: SQLite's RETURNING names the offer's columns unqualified.
+        .where(OfferCountry.offer_id == offer_id)
+        .scalar_subquery()
+    )
+    take = (
+        update(offers)
+        .where(
+            offers.c.id == offer_id,
+            offers.c.status == OfferStatus.PUBLISHED,
+            or_(offers.c.starts_at.is_(None), offers.c.starts_at <= now),
+            or_(offers.c.ends_at.is_(None), offers.c.ends_at > now),
+            or_(offers.c.total_limit.is_(None), offers.c.redeemed_count < offers.c.total_limit),
+        )
+        .values(redeemed_count=offers.c.redeemed_count + 1)
+        .returning(
+            offers.c.audience,
+            offers.c.redemption_method,
+            offers.c.shared_code,
+            offers.c.link_url,
+            offers.c.per_member_limit,
+            offers.c.limit_period,
+            offers.c.reveal_ttl_minutes,
+            offers.c.title_fr,
+            offers.c.title_en,
+            countries.label("countries"),
+        )
+    )
+    if dialect == "postgresql":
         # A lock held too long (a stuck transaction) ends in 503 after this, not a hang.
         db.session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-    # Everything below runs in a savepoint: a refusal leaves the caller's session untouched.
-    with db.session.begin_nested():
-        # Taken first: on PostgreSQL this row lock queues the redemptions of the offer, so the
-        # count below sees every redemption committed before ours.
-        taken = db.session.execute(
-            update(Offer)
-            .where(
-                Offer.id == offer.id,
-                (Offer.total_limit.is_(None)) | (Offer.redeemed_count < Offer.total_limit),
-            )
-            .values(redeemed_count=Offer.redeemed_count + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount != 1:
+    # On PostgreSQL this row lock queues the redemptions of the offer until the commit, so
+    # the count in the INSERT below sees every redemption committed before ours.
+    offer = db.session.execute(take).first()
+    if offer is None:
+        _refuse(offer_id, user=user, now=now)
+    profile = user.alumni_profile
+    country = profile.country if profile else None
+    listed = offer.countries.split(",") if offer.countries else []
+    if listed and (country or "").upper() not in listed:
+        _give_back(offer_id)
+        _refuse(offer_id, user=user, now=now)
+    if offer.audience == Audience.MEMBERS and not has_active_membership(user, on=now.date()):
+        _give_back(offer_id)
+        _refuse(offer_id, user=user, now=now)
+    method = offer.redemption_method
+    code = None
+    if method == RedemptionMethod.SHARED_CODE:
+        code = offer.shared_code
+    elif method == RedemptionMethod.GENERATED_CODES:
+        code = generate_code()
+    token = secrets.token_urlsafe(24) if method == RedemptionMethod.VOUCHER else None
+    expires_at = (
+        now + timedelta(minutes=offer.reveal_ttl_minutes) if offer.reveal_ttl_minutes else None
+    )
+    key = period_key(offer.limit_period, now)
+    redemption_id = _insert(
+        offer_id,
+        user_id=user.id,
+        key=key,
+        limit=offer.per_member_limit,
+        code=code,
+        token=token,
+        now=now,
+        expires_at=expires_at,
+    )
+    if redemption_id is None:
+        _give_back(offer_id)
+        raise RedemptionLimitReached()
+    if method == RedemptionMethod.UNIQUE_CODES:
+        code = _claim_code(offer_id, redemption_id)
+        if code is None:
+            db.session.execute(delete(Redemption).where(Redemption.id == redemption_id))
+            _give_back(offer_id)
             raise OfferSoldOut()
-        db.session.expire(offer, ["redeemed_count"])
-        sequence = _used(offer.id, user.id, key) + 1
-        if sequence > offer.per_member_limit:
-            raise RedemptionLimitReached()
-        redemption = Redemption(
-            offer_id=offer.id,
-            user_id=user.id,
-            period_key=key,
-            sequence=sequence,
-            redeemed_at=now,
-            expires_at=(
-                now + timedelta(minutes=offer.reveal_ttl_minutes)
-                if offer.reveal_ttl_minutes
-                else None
-            ),
+        _alert_pool(offer_id)
+    _count_redemption(offer_id, now, dialect)
+    logger.info("offer %s redeemed by user %s (redemption %s)", offer_id, user.id, redemption_id)
+    return Benefit(
+        id=redemption_id,
+        offer_id=offer_id,
+        title_fr=offer.title_fr,
+        title_en=offer.title_en,
+        code=code,
+        voucher_token=token,
+        link=offer.link_url,
+        redeemed_at=now,
+        expires_at=expires_at,
+    )
+
+
+def _refuse(offer_id: int, *, user: User, now: datetime) -> NoReturn:
+    """Raise why ``user`` may not redeem the offer now (the slow path of a refusal)."""
+    offer = check_redeemable(db.session.get(Offer, offer_id), user=user, now=now)
+    if _used(offer.id, user.id, period_key(offer.limit_period, now)) >= offer.per_member_limit:
+        raise RedemptionLimitReached()
+    raise OfferSoldOut()
+
+
+def _give_back(offer_id: int) -> None:
+    """Undo the hot path's counter (its row is still locked by this transaction)."""
+    offers = Offer.__table__
+    db.session.execute(
+        update(offers)
+        .where(offers.c.id == offer_id)
+        .values(redeemed_count=offers.c.redeemed_count - 1)
+    )
+
+
+def _insert(
+    offer_id: int,
+    *,
+    user_id: int,
+    key: str,
+    limit: int,
+    code: str | None,
+    token: str | None,
+    now: datetime,
+    expires_at: datetime | None,
+) -> int | None:
+    """Insert the member's next redemption of the period, unless they are at ``limit``.
+
+    The count and the insert are one statement, run under the offer's row lock: a member's
+    racing requests each see the other's committed row; the unique ``(offer_id, user_id,
+    period_key, sequence)`` backs it. None at the limit.
+    """
+    redemptions = Redemption.__table__
+    used = (
+        select(func.count(redemptions.c.id).label("used"))
+        .where(
+            redemptions.c.offer_id == offer_id,
+            redemptions.c.user_id == user_id,
+            redemptions.c.period_key == key,
         )
-        try:
-            with db.session.begin_nested():
-                db.session.add(redemption)
-                db.session.flush()
-        except IntegrityError as error:
-            # A racing request of the same member took this sequence number first.
-            raise RedemptionLimitReached() from error
-        _hand_out(offer, redemption)
-        _count_redemption(offer.id, now)
-    logger.info("offer %s redeemed by user %s (redemption %s)", offer.id, user.id, redemption.id)
-    return redemption
+        .subquery()
+    )
+    rows = select(
+        literal(offer_id),
+        literal(user_id),
+        literal(key),
+        used.c.used + 1,
+        literal(code, String()),
+        literal(token, String()),
+        literal(now, UTCDateTime()),
+        literal(expires_at, UTCDateTime()),
+    ).where(used.c.used < limit)
+    statement = (
+        insert(redemptions)
+        .from_select(
+            [
+                "offer_id",
+                "user_id",
+                "period_key",
+                "sequence",
+                "code",
+                "voucher_token",
+                "redeemed_at",
+                "expires_at",
+            ],
+            rows,
+        )
+        .returning(redemptions.c.id)
+    )
+    try:
+        return db.session.execute(statement).scalar()
+    except IntegrityError as error:
+        # Only a racing request of the same member taking this sequence number could get
+        # here; the offer's row lock (PostgreSQL) and BEGIN IMMEDIATE (SQLite) rule it out.
+        raise RedemptionLimitReached() from error
+
+
+def _claim_code(offer_id: int, redemption_id: int) -> str | None:
+    """Give the redemption the pool's next free code; None when the pool is empty."""
+    codes = OfferCode.__table__
+    free = (
+        select(codes.c.id)
+        .where(codes.c.offer_id == offer_id, codes.c.redemption_id.is_(None))
+        .order_by(codes.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    code = db.session.execute(
+        update(codes)
+        .where(codes.c.id == free)
+        .values(redemption_id=redemption_id)
+        .returning(codes.c.code)
+    ).scalar()
+    if code is not None:
+        db.session.execute(
+            update(Redemption.__table__)
+            .where(Redemption.__table__.c.id == redemption_id)
+            .values(code=code)
+        )
+    return code
 
 
 def _used(offer_id: int, user_id: int, key: str) -> int:
@@ -211,68 +416,41 @@ def _used(offer_id: int, user_id: int, key: str) -> int:
     return count or 0
 
 
-def _hand_out(offer: Offer, redemption: Redemption) -> None:
-    """Put the code or the pass on the redemption, as the offer's code model says."""
-    method = offer.redemption_method
-    if method == RedemptionMethod.UNIQUE_CODES:
-        code = db.session.scalar(
-            select(OfferCode)
-            .where(OfferCode.offer_id == offer.id, OfferCode.redemption_id.is_(None))
-            .order_by(OfferCode.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
+def _count_redemption(offer_id: int, now: datetime, dialect: str) -> None:
+    """Add one to the offer's redemptions of the day (the day's row made when missing)."""
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(OfferDailyStat)
+    db.session.execute(
+        upsert.values(offer_id=offer_id, day=now.date(), views=0, reveals=0, redemptions=1)
+        .on_conflict_do_update(
+            index_elements=["offer_id", "day"],
+            set_={"redemptions": OfferDailyStat.__table__.c.redemptions + 1},
         )
-        if code is None:
-            raise OfferSoldOut()
-        code.redemption_id = redemption.id
-        redemption.code = code.code
-        db.session.flush()
-        _alert_pool(offer)
-    elif method == RedemptionMethod.GENERATED_CODES:
-        redemption.code = generate_code()
-    elif method == RedemptionMethod.VOUCHER:
-        redemption.voucher_token = secrets.token_urlsafe(24)
-    elif method == RedemptionMethod.SHARED_CODE:
-        redemption.code = offer.shared_code
-    db.session.flush()
-
-
-def _count_redemption(offer_id: int, now: datetime) -> None:
-    """Add one to the offer's redemptions of the day (insert the day's row when missing)."""
-    day = now.date()
-    bump = (
-        update(OfferDailyStat)
-        .where(OfferDailyStat.offer_id == offer_id, OfferDailyStat.day == day)
-        .values(redemptions=OfferDailyStat.redemptions + 1)
         .execution_options(synchronize_session=False)
     )
-    if db.session.execute(bump).rowcount == 1:
-        return
-    try:
-        with db.session.begin_nested():
-            db.session.add(OfferDailyStat(offer_id=offer_id, day=day, redemptions=1))
-            db.session.flush()
-    except IntegrityError:
-        # Another request (a page view) created the day's row meanwhile.
-        db.session.execute(bump)
 
 
 # ---------------------------------------------------------------- pool alerts
 
 
-def _alert_pool(offer: Offer) -> None:
+def _alert_pool(offer_id: int) -> None:
     """E-mail the partner's team once when the pool falls to 10 %, once when it is empty."""
     total, free = db.session.execute(
         select(
             func.count(OfferCode.id),
             func.count(OfferCode.id).filter(OfferCode.redemption_id.is_(None)),
-        ).where(OfferCode.offer_id == offer.id)
+        ).where(OfferCode.offer_id == offer_id)
     ).one()
-    if free == 0 and _claim_alert(offer, Offer.sold_out_notified_at):
-        _mail_team(offer, template="offers/pool_empty", subject=N_("Your code pool is empty"))
-    elif 0 < free <= total * LOW_STOCK_RATIO and _claim_alert(offer, Offer.low_stock_notified_at):
+    if free == 0 and _claim_alert(offer_id, Offer.sold_out_notified_at):
         _mail_team(
-            offer,
+            db.session.get_one(Offer, offer_id),
+            template="offers/pool_empty",
+            subject=N_("Your code pool is empty"),
+        )
+    elif 0 < free <= total * LOW_STOCK_RATIO and _claim_alert(
+        offer_id, Offer.low_stock_notified_at
+    ):
+        _mail_team(
+            db.session.get_one(Offer, offer_id),
             template="offers/pool_low",
             subject=N_("Your code pool is running low"),
             free=free,
@@ -280,15 +458,17 @@ def _alert_pool(offer: Offer) -> None:
         )
 
 
-def _claim_alert(offer: Offer, column) -> bool:
+def _claim_alert(offer_id: int, column) -> bool:
     """Set the alert's timestamp if it is still empty; True for the one request that did."""
     claimed = db.session.execute(
         update(Offer)
-        .where(Offer.id == offer.id, column.is_(None))
+        .where(Offer.id == offer_id, column.is_(None))
         .values({column.key: utcnow()})
         .execution_options(synchronize_session=False)
     )
-    db.session.expire(offer, [column.key])
+    offer = db.session.identity_map.get(identity_key(Offer, offer_id))
+    if offer is not None:
+        db.session.expire(offer, [column.key])
     return claimed.rowcount == 1
 
 

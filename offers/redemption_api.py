@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import jsonify
 from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, fields, post_dump
@@ -108,9 +109,14 @@ def redeem(offer_id: int):
 
     409 carries ``errors.reason``: ``sold_out`` or ``limit_reached``.
     """
-    redemption = services.redeem_offer(offer_id, user=current_user)
+    benefit = services.redeem(offer_id, user=current_user)
+    # The body ``RedemptionSchema`` documents, built from the statements' answers before the
+    # commit expires what the session holds: no reload, no marshmallow on the hot path.
+    body = benefit.as_json()
     db.session.commit()
-    return redemption
+    response = jsonify(body)
+    response.status_code = 201
+    return response
 
 
 @bp.get("/me/redemptions")

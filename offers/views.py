@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from flask import Blueprint, abort, render_template, request, send_file, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -79,7 +80,22 @@ ignore_writes_to(
 )
 
 
-def _results(filters: search.OfferFilters, page_number: int, reader: reader_state.Reader) -> Markup:
+class Results(NamedTuple):
+    """A listing's rendered results and the offers on it."""
+
+    offer_ids: tuple[int, ...]
+    html: Markup
+
+
+def _results(
+    filters: search.OfferFilters,
+    page_number: int,
+    reader: reader_state.Reader,
+    *,
+    shared: bool = False,
+) -> Results:
+    """The rendered results; ``shared``: as every reader of ``reader``'s kind who redeemed
+    none of the offers on the page sees them."""
     page = search.find_offers(filters, page=page_number, count_cap=search.COUNT_CAP)
     if page_number > 1 and not page.items and page.pages:
         page = search.find_offers(filters, page=page.pages, count_cap=search.COUNT_CAP)
@@ -88,16 +104,70 @@ def _results(filters: search.OfferFilters, page_number: int, reader: reader_stat
         # Nothing matched what was typed: show what its closest spelling finds.
         filters = replace(filters, q=suggestion)
         page = search.find_offers(filters, count_cap=search.COUNT_CAP)
-    return Markup(  # noqa: S704 - the output of an autoescaping Jinja template
+    html = Markup(  # noqa: S704 - the output of an autoescaping Jinja template
         render_template(
             "offers/_results.html",
             page=page,
             args=filters.as_args(),
-            readings=reader_state.read_offers(page.items, reader),
+            readings=reader_state.read_offers(page.items, reader, without_redemptions=shared),
             suggestion=suggestion,
             States=reader_state.ReaderState,
             MEMBERS=Audience.MEMBERS,
         )
+    )
+    return Results(tuple(offer.id for offer in page.items), html)
+
+
+def _shared_results(
+    filters: search.OfferFilters, page_number: int, reader: reader_state.Reader
+) -> Markup:
+    """The results, rendered once per language, time zone, search, page and reader kind.
+
+    Visitors all share one rendering; a signed-in reader shares the one of their kind (see
+    ``Reader.kind``) unless they redeemed an offer on the page, whose card then shows their
+    code or limit: one query tells, and only then are the results rendered for them alone.
+    """
+    key = (
+        str(get_locale()),
+        str(get_timezone()),
+        *reader.kind,
+        page_number,
+        *sorted(filters.as_args().items()),
+    )
+    results = cached(
+        "offer-results",
+        LISTING_TABLES,
+        key,
+        lambda: _results(filters, page_number, reader, shared=True),
+        timeout=LISTING_CACHE_SECONDS,
+    )
+    if reader.user is not None and reader_state.has_redeemed_any(
+        reader.user.id, list(results.offer_ids)
+    ):
+        results = _results(filters, page_number, reader)
+    return results.html
+
+
+@dataclass(frozen=True)
+class CategoryChoice:
+    """A category of the filter: its slug and its name in the reader's language."""
+
+    slug: str
+    name: str
+
+
+def category_choices() -> list[CategoryChoice]:
+    """The categories of the filter, cached per language until one changes."""
+    return cached(
+        "category-choices",
+        ("categories",),
+        (str(get_locale()),),
+        lambda: [
+            CategoryChoice(row.slug, row.name)
+            for row in db.session.scalars(
+                select(Category).order_by(Category.position, Category.slug)
+            )
+        ],
     )
 
 
@@ -114,25 +184,13 @@ def index():
     if default_country:
         filters = replace(filters, country=reader.country)
     page_number = page_arg()
-    if reader.is_visitor:
-        # Every visitor sees the same cards: rendered once per language, search and page.
-        key = (str(get_locale()), page_number, *sorted(filters.as_args().items()))
-        results = cached(
-            "offer-results",
-            LISTING_TABLES,
-            key,
-            lambda: _results(filters, page_number, reader),
-            timeout=LISTING_CACHE_SECONDS,
-        )
-    else:
-        results = _results(filters, page_number, reader)
-    categories = db.session.scalars(select(Category).order_by(Category.position, Category.slug))
+    results = _shared_results(filters, page_number, reader)
     return render_template(
         "offers/index.html",
         results=results,
         filters=filters,
         args=filters.as_args(),
-        categories=list(categories),
+        categories=category_choices(),
         sorts=search.Sort,
         default_country=default_country,
         all_countries_args={**filters.as_args(), "country": ""},

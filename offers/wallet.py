@@ -62,14 +62,14 @@ def get_redemption_or_404(redemption_id: int) -> Redemption:
 @limiter.limit("30/minute")
 def redeem(offer_id: int):
     try:
-        redemption = services.redeem_offer(offer_id, user=current_user)
+        benefit = services.redeem(offer_id, user=current_user)
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for("offers.detail", offer_id=offer_id))
     db.session.commit()
     flash(_("Here is your benefit. It stays in your wallet."), "success")
-    return redirect(url_for("offers.wallet.show", redemption_id=redemption.id))
+    return redirect(url_for("offers.wallet.show", redemption_id=benefit.id))
 
 
 @bp.get("/")

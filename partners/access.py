@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, g, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
+from marketplace.accounts.loader import MISSING, reader_fact
 from marketplace.extensions import db, login_manager
 from partners.models import Partner, PartnerMember, PartnerStatus, TeamRole
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def active_membership_id(user_id: Any, today: date) -> ColumnElement[int | None]:
+    """The id of the user's active membership of an approved partner, correlated to the user
+    row: loaded with every signed-in user (marketplace/accounts/loader.py), so the nav and
+    the portal guards know who is a partner without a query of their own."""
+    return (
+        select(PartnerMember.id)
+        .join(Partner, Partner.id == PartnerMember.partner_id)
+        .where(
+            PartnerMember.user_id == user_id,
+            PartnerMember.disabled_at.is_(None),
+            Partner.status == PartnerStatus.APPROVED,
+        )
+        .order_by(PartnerMember.id)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def current_membership() -> PartnerMember | None:
@@ -21,7 +41,12 @@ def current_membership() -> PartnerMember | None:
     if "partner_membership" in g:
         return g.partner_membership
     membership = None
-    if current_user.is_authenticated:
+    known = reader_fact(current_user, "partner_member_id")
+    if known is None:
+        pass  # loaded with the user: not a partner, and no query to say so
+    elif known is not MISSING:
+        membership = db.session.get(PartnerMember, known)
+    elif current_user.is_authenticated:
         membership = db.session.scalar(
             select(PartnerMember)
             .join(Partner, Partner.id == PartnerMember.partner_id)

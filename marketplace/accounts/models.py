@@ -83,6 +83,12 @@ class User(UserMixin, db.Model):
         return self.disabled_at is None
 
     @property
+    def is_authenticated(self) -> bool:
+        """Always, for a loaded user: the loaders refuse disabled accounts. Reading no column,
+        it does not reload the row a commit expired (every response asks it)."""
+        return True
+
+    @property
     def roles(self) -> set[str]:
         return {row.role for row in self.role_rows}
 

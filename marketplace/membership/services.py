@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 
 from marketplace import audit
+from marketplace.accounts.loader import MISSING, forget_facts, reader_fact
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, InvalidInput, NotFound, NotVerified, PermissionDenied
@@ -36,6 +37,10 @@ MAX_GRANT_MONTHS = 120
 def has_active_membership(user: User, *, on: date | None = None) -> bool:
     """True when a membership period covers ``on`` (today by default): starts_on <= on < ends_on."""
     day = on or utcnow().date()
+    # Loaded with the signed-in user (marketplace/accounts/loader.py): no query of its own.
+    known = reader_fact(user, "paid_member", on=day)
+    if known is not MISSING:
+        return bool(known)
     return bool(
         db.session.scalar(
             select(
@@ -82,6 +87,7 @@ def grant_membership(
     )
     db.session.add(membership)
     db.session.flush()
+    forget_facts(user)  # the membership loaded with the user has just changed
     audit.record(
         "membership.granted",
         actor=actor,
@@ -209,6 +215,7 @@ def fulfil_membership_payment(payment: Payment) -> None:
     )
     db.session.add(membership)
     db.session.flush()
+    forget_facts(user)  # the membership loaded with the user has just changed
     logger.info(
         "membership %s (%s..%s) paid by payment %s",
         membership.id,

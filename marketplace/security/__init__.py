@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from marketplace.database import utcnow
 from marketplace.extensions import db, login_manager
@@ -103,14 +103,15 @@ def token_digest(token: str) -> str:
 @login_manager.user_loader
 def load_user(user_id: str):
     """Accept a session only if its version still matches the user's (logout, disable)."""
-    from marketplace.accounts.models import User
+    from marketplace.accounts.loader import load_reader
 
     try:
         raw_id, raw_version = user_id.split(":", 1)
         uid, version = int(raw_id), int(raw_version)
     except ValueError:
         return None
-    user = db.session.get(User, uid)
+    # The user, roles, profile, membership and partner team: one query (accounts/loader.py).
+    user = load_reader(uid)
     if user is None or user.session_version != version or not user.is_active:
         return None
     return user
@@ -119,17 +120,13 @@ def load_user(user_id: str):
 @login_manager.request_loader
 def load_user_from_token(req):
     """Bearer tokens authenticate API calls (never page requests)."""
-    from marketplace.accounts.models import ApiToken, User
+    from marketplace.accounts.loader import load_token_reader
 
     header = req.headers.get("Authorization", "")
     if not req.path.startswith("/api/") or not header.startswith("Bearer "):
         return None
     digest = token_digest(header[len("Bearer ") :].strip())
-    row = db.session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == digest)
-    ).first()
+    row = load_token_reader(digest)
     if row is None:
         return None
     token, user = row

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask_babel import format_date, get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import DateField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from marketplace.cache import cached
 from marketplace.database import utcnow
 from marketplace.errors import DomainError
 from marketplace.extensions import db
@@ -150,37 +152,73 @@ def _payments_link(period: figures.Period, **filters: str) -> str:
     )
 
 
-@bp.get("/")
-@treasurer_required
-def dashboard():
-    today = figures.accounting_today(utcnow())
+# A committed write to one of these moves the page's version: it is rendered afresh.
+PAGE_TABLES = (*figures.LEDGER_TABLES, *figures.MEMBERSHIP_TABLES, "payouts")
+
+
+class DashboardPage(NamedTuple):
+    """The dashboard as rendered for one version of its tables: body and chart data."""
+
+    body: Markup
+    chart: dict[str, Any]
+    fec_year: int  # the year of the period's last day: the FEC file offered beside it
+
+
+def _render_page(today: date) -> DashboardPage:
+    """The period form, figures, tables and chart of the request's period (the slow path)."""
     form = PeriodForm(formdata=request.args)
     period, months, corrected = _period(form, today)
     if corrected:
         form.period.data = form.period.data or figures.Preset.CUSTOM.value
     data = figures.build_dashboard(period=period, today=utcnow().date(), months=months)
-    fec_year = period.end.year
-    return render_template(
-        "treasury/dashboard.html",
+    body = render_template(
+        "treasury/_dashboard_body.html",
         form=form,
         period=period,
         months=months,
         corrected=corrected,
         data=data,
-        chart=_chart(data.series or []),
         kind_labels=kind_labels(),
         status_labels=status_labels(),
         preset_labels=preset_labels(),
         payments_link=lambda **filters: _payments_link(period, **filters),
         kinds=figures.KINDS,
+        PaymentKind=PaymentKind,
+        PaymentStatus=PaymentStatus,
+    )
+    return DashboardPage(
+        Markup(body),  # noqa: S704 - the output of an autoescaping Jinja template
+        _chart(data.series or []),
+        period.end.year,
+    )
+
+
+@bp.get("/")
+@treasurer_required
+def dashboard():
+    today = figures.accounting_today(utcnow())
+    # The page's body (form, sums, tables, chart data) is rendered once per version of the
+    # ledger and memberships, period asked, day and the reader's language and zone: reading
+    # it again costs a cache lookup, not the sums, the forms and the tables (issue 17).
+    key = (
+        str(get_locale()),
+        str(get_timezone()),
+        today.isoformat(),
+        utcnow().date().isoformat(),
+        *sorted(request.args.items(multi=True)),
+    )
+    page = cached("treasury-dashboard", PAGE_TABLES, key, lambda: _render_page(today))
+    fec_year = page.fec_year
+    return render_template(
+        "treasury/dashboard.html",
+        body=page.body,
+        chart=page.chart,
         fec_url=(
             url_for("treasury.fec_export", year=fec_year)
             if "treasury.fec_export" in current_app.view_functions
             else None
         ),
         fec_year=fec_year,
-        PaymentKind=PaymentKind,
-        PaymentStatus=PaymentStatus,
     )
 
 

@@ -41,7 +41,7 @@ from marketplace.payments import gateway
 from marketplace.payments import services as payment_services
 from marketplace.payments import sync as payment_sync
 from marketplace.payments.models import Payment, Refund
-from marketplace.treasury.dashboard import DISPUTE_FLAG
+from marketplace.treasury.counts import DISPUTE_FLAG
 from marketplace.treasury.models import Payout
 
 logger = logging.getLogger(__name__)
