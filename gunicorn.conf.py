@@ -66,9 +66,7 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 errorlog = "-"
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 # Client (as nginx forwards it), time, request, status, bytes, milliseconds, referrer, agent.
-access_log_format = (
-    '%({x-forwarded-for}i)s %(h)s %(t)s "%(r)s" %(s)s %(B)s %(M)sms "%(f)s" "%(a)s"'
-)
+access_log_format = '%({x-forwarded-for}i)s %(h)s %(t)s "%(r)s" %(s)s %(B)s %(M)sms "%(f)s" "%(a)s"'
 
 # A path segment that follows one of these words is a secret of the person who has the link.
 _TOKEN_SEGMENT = re.compile(r"(/(?:confirm|reset|enrol|unsubscribe|withdraw|check)/)[^/?#\s]+")
