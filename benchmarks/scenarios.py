@@ -13,6 +13,9 @@ from marketplace.seed_scale import SCALE_PASSWORD
 PASSWORD = SCALE_PASSWORD
 TREASURER_EMAIL = "treasurer@bench.example.org"
 TREASURER_PASSWORD = "bench-treasurer-password-2026"  # noqa: S105 - benchmark database only
+# Staff enrol their second factor through a mailed link: the benchmark's treasurer is given
+# this secret directly (benchmark database only), and signs in with its current code.
+TREASURER_TOTP_SECRET = "JBSWY3DPEHPK3PXPBENCHTREASURER22"  # noqa: S105
 
 # Words people type, folded like the search text (seeded offer titles use them).
 QUERIES = {
