@@ -108,7 +108,8 @@ format: install
 clean:
 	rm -rf $(VENV) instance test-output .pytest_cache .ruff_cache
 
-# Load benchmark of issue 8 (not part of `make test`): BENCH_ARGS="--size small --duration 5".
+# Load benchmark of issues 8 and 17 (not part of `make test`), nginx included:
+# BENCH_ARGS="--size small --duration 5 --json /tmp/bench.json" (or "--no-nginx").
 BENCH_ARGS ?=
 bench: install services
-	$(BIN)/python benchmarks/run $(BENCH_ARGS)
+	$(BIN)/python benchmarks/run --nginx $(BENCH_ARGS)

@@ -1,7 +1,8 @@
 """A real app server for tests whose behaviour lives in HTTP: Host headers, proxies, Redis down.
 
 ``serve(make_database, folder, **env)`` migrates a fresh database of the run's backend with
-``flask db upgrade``, starts gunicorn (one process, a few threads) on a free port with the
+``flask db upgrade``, starts gunicorn with the repository's ``gunicorn.conf.py`` (one worker
+and four threads unless ``GUNICORN_*`` variables say otherwise) on a free port with the
 given environment, waits for ``/healthz`` and yields a ``tests.offers.test_concurrency.Server``
 (URL, an engine on its database, the log). The server is stopped at the end.
 """
@@ -62,29 +63,21 @@ def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 def serve(make_database: Callable[[], str], folder: Path, **env_overrides: str) -> Iterator[Server]:
     """The app under gunicorn on a fresh migrated database, with ``env_overrides``."""
     database_url = make_database()
-    env = app_env(database_url, folder, **env_overrides)
+    port = _free_port()
+    # The repository's gunicorn.conf.py, as deployed; one small worker unless told otherwise.
+    gunicorn_env = {
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "4",
+        "GUNICORN_TIMEOUT": "60",
+    }
+    env = app_env(database_url, folder, **{**gunicorn_env, **env_overrides})
     migrated = flask(env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr[-3000:]
-    port = _free_port()
     log = folder / "gunicorn.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and app
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "60",
-                "wsgi:app",
-            ],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT,
             env=env,
             stdout=log_file,
