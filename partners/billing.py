@@ -16,7 +16,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 
 from marketplace import audit
 from marketplace.accounts.models import User
@@ -24,6 +24,7 @@ from marketplace.database import utcnow
 from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.i18n import localized
+from marketplace.money import HOME_CURRENCY
 from marketplace.payments.checkout import prepare_card_setup
 from marketplace.payments.documents import (
     register_designation,
@@ -59,9 +60,15 @@ PAYMENTS_SHOWN = 100
 # ---------------------------------------------------------------- plans
 
 
+def _on_sale() -> Any:
+    """Offered plans: active, and in euros (a plan left in another currency from before plans
+    were euros only is not sold: its invoice would not be a French invoice in euros)."""
+    return and_(PartnerPlan.active.is_(True), func.upper(PartnerPlan.currency) == HOME_CURRENCY)
+
+
 def offered_plans(kind: PlanKind | None = None) -> list[PartnerPlan]:
     """The plans partners can buy now, in display order."""
-    query = select(PartnerPlan).where(PartnerPlan.active.is_(True))
+    query = select(PartnerPlan).where(_on_sale())
     if kind is not None:
         query = query.where(PartnerPlan.kind == kind)
     return list(
@@ -73,16 +80,12 @@ def offered_plans(kind: PlanKind | None = None) -> list[PartnerPlan]:
 
 def plan_kind(code: str) -> PlanKind | None:
     """The kind of the offered plan ``code``, or None when no such plan is offered."""
-    return db.session.scalar(
-        select(PartnerPlan.kind).where(PartnerPlan.code == code, PartnerPlan.active.is_(True))
-    )
+    return db.session.scalar(select(PartnerPlan.kind).where(PartnerPlan.code == code, _on_sale()))
 
 
 def offered_plan_or_404(code: str, kind: PlanKind) -> PartnerPlan:
     plan = db.session.scalar(
-        select(PartnerPlan).where(
-            PartnerPlan.code == code, PartnerPlan.kind == kind, PartnerPlan.active.is_(True)
-        )
+        select(PartnerPlan).where(PartnerPlan.code == code, PartnerPlan.kind == kind, _on_sale())
     )
     if plan is None:
         raise NotFound(_("This plan is not offered."))

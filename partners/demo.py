@@ -28,12 +28,22 @@ from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.membership.services import grant_membership
+from marketplace.payments.models import PaymentKind
+from marketplace.payments.wording import subject_names
 from marketplace.seed import DEMO_PASSWORD, add_demo_login, add_demo_step, create_account
 from marketplace.tasks import site_request_context
+from marketplace.treasury.demo import register_demo_partner_payment
 from offers import services as offers
 from offers.models import Offer, OfferStatus, Redemption
 from offers.redemption import redeem_offer
-from partners.models import Partner, PartnerMember, PartnerPlan, PlanKind, TeamRole
+from partners.models import (
+    Partner,
+    PartnerBillingIdentity,
+    PartnerMember,
+    PartnerPlan,
+    PlanKind,
+    TeamRole,
+)
 from partners.services import Application, apply_as_user, approve_partner
 
 logger = logging.getLogger(__name__)
@@ -53,6 +63,9 @@ class DemoPartner:
     manager: tuple[str, str] | None = None
     approved: bool = True
     locale: str = "fr"
+    # The billing identity its invoices are addressed to (fictional numbers whose check
+    # digits are right: SIREN / SIRET Luhn key, French VAT key, Portuguese NIF key).
+    billing: dict[str, str] | None = None
 
 
 DEMO_PARTNERS: list[DemoPartner] = [
@@ -63,6 +76,16 @@ DEMO_PARTNERS: list[DemoPartner] = [
         "Librairie indépendante à Paris depuis 1962 : romans, essais, beaux livres.",
         owner=("partner-owner@example.org", "Isabelle Roux"),
         manager=("partner-manager@example.org", "Thomas Girard"),
+        billing={
+            "legal_name": "Librairie Voltaire SARL",
+            "address": "27 quai Voltaire",
+            "postal_code": "75007",
+            "city": "Paris",
+            "country": "FR",
+            "siren": "987654324",
+            "siret": "98765432400019",
+            "vat_number": "FR14987654324",
+        },
     ),
     DemoPartner(
         "Air Horizon",
@@ -72,6 +95,17 @@ DEMO_PARTNERS: list[DemoPartner] = [
         owner=("horizon-owner@example.org", "Nadia Karim"),
         manager=("horizon-manager@example.org", "Louis Martin"),
         locale="en",
+        billing={
+            "legal_name": "Air Horizon SAS",
+            "address": "Aéroport de Lyon-Saint-Exupéry\nZone de fret, bâtiment 4",
+            "postal_code": "69125",
+            "city": "Colombier-Saugnieu",
+            "country": "FR",
+            "siren": "912345675",
+            "siret": "91234567500017",
+            "vat_number": "FR65912345675",
+            "po_reference": "AH-ACHATS-2026",
+        },
     ),
     DemoPartner(
         "CodeCamp Lisboa",
@@ -81,6 +115,14 @@ DEMO_PARTNERS: list[DemoPartner] = [
         owner=("codecamp-owner@example.org", "Rita Almeida"),
         manager=("codecamp-manager@example.org", "Pedro Santos"),
         locale="en",
+        billing={
+            "legal_name": "CodeCamp Lisboa Lda",
+            "address": "Rua Augusta 100",
+            "postal_code": "1100-053",
+            "city": "Lisboa",
+            "country": "PT",
+            "vat_number": "PT501964843",
+        },
     ),
     DemoPartner(
         "Atelier Céramique du Port",
@@ -308,6 +350,7 @@ def seed_partners() -> int:
                 if demo.approved:
                     approve_partner(partner, actor=moderator)
                 created += 1
+            created += _billing_identity(partner, demo)
             if demo.manager is None:
                 continue
             manager, new = _account(*demo.manager, demo.locale)
@@ -327,6 +370,55 @@ def seed_partners() -> int:
                 created += 1
         db.session.flush()
     return created
+
+
+def _billing_identity(partner: Partner, demo: DemoPartner) -> int:
+    """The partner's billing identity, if it has none yet (the demo's invoices need it)."""
+    if demo.billing is None or db.session.scalar(
+        select(exists().where(PartnerBillingIdentity.partner_id == partner.id))
+    ):
+        return 0
+    db.session.add(PartnerBillingIdentity(partner_id=partner.id, **demo.billing))
+    db.session.flush()
+    return 1
+
+
+def describe_partner_payment(
+    payer: User, kind: PaymentKind, amount: int
+) -> tuple[int | None, dict[str, Any]]:
+    """The partner a demo owner pays for and what the payment bought (the demo plan of that
+    kind and price; a placement features the partner's first published offer)."""
+    partner_id = db.session.scalar(
+        select(PartnerMember.partner_id)
+        .where(PartnerMember.user_id == payer.id, PartnerMember.role == TeamRole.OWNER)
+        .order_by(PartnerMember.id)
+        .limit(1)
+    )
+    plan_kind = PlanKind.FEATURED if kind == PaymentKind.FEATURED else PlanKind.PARTNERSHIP
+    plan = db.session.scalar(
+        select(PartnerPlan)
+        .where(PartnerPlan.kind == plan_kind, PartnerPlan.amount == amount)
+        .order_by(PartnerPlan.id)
+        .limit(1)
+    )
+    if plan is None:
+        return partner_id, {}
+    subject: dict[str, Any] = {
+        "plan": plan.code,
+        "days": plan.days,
+        **subject_names(name_fr=plan.name_fr, name_en=plan.name_en),
+    }
+    if kind == PaymentKind.FEATURED and partner_id is not None:
+        subject["offer_id"] = db.session.scalar(
+            select(Offer.id)
+            .where(Offer.partner_id == partner_id, Offer.status == OfferStatus.PUBLISHED)
+            .order_by(Offer.id)
+            .limit(1)
+        )
+    return partner_id, subject
+
+
+register_demo_partner_payment(describe_partner_payment)
 
 
 def seed_membership() -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -175,6 +175,11 @@ class PartnerPlanPeriod(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     plan: Mapped[PartnerPlan | None] = relationship()
+
+    @property
+    def last_day(self) -> date:
+        """The last day covered (what pages and invoices print: the end is exclusive)."""
+        return max(self.starts_on, self.ends_on - timedelta(days=1))
 
     def __repr__(self) -> str:
         return f"<PartnerPlanPeriod partner={self.partner_id} {self.starts_on}..{self.ends_on}>"

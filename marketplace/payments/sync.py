@@ -364,8 +364,11 @@ def sync_intent(intent: gateway.PaymentIntentInfo) -> Payment | None:
 def sync_charge(payment_id: int) -> list[str]:
     """Pick up what happened to a paid payment's charge: settlement, refunds, a dispute.
 
-    The charge no longer embeds its refunds: they are listed (one more call) only when its
-    ``amount_refunded`` says the ledger is behind. Commits.
+    The charge no longer embeds its refunds: they are listed (one more call) when its
+    ``amount_refunded`` says the ledger is behind, or when the ledger still holds a refund
+    as pending: equal sums prove nothing then (its failure may not be told yet, events come
+    in any order, while a new refund of the same amount is missing). Each refund is recorded
+    by its Stripe id, so listing twice records nothing twice. Commits.
     """
     from marketplace.payments import disputes, refunds
 
@@ -385,7 +388,9 @@ def sync_charge(payment_id: int) -> list[str]:
     try:
         charge = client.retrieve_charge(charge_id)
         listed = None
-        if charge.amount_refunded != refunds.known_refunded(payment_id):
+        if charge.amount_refunded != refunds.known_refunded(payment_id) or refunds.in_flight(
+            payment_id
+        ):
             listed = client.list_refunds(charge=charge.id)
     except gateway.GatewayUnavailable as error:
         raise PaymentServiceUnavailable(error.user_message) from error

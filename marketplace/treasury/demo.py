@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
@@ -104,6 +106,24 @@ DEMO_LEDGER: list[tuple[str, PaymentKind, int, int, int, PaymentStatus, int]] = 
 DEMO_DISPUTED = len(DEMO_LEDGER) - 3
 
 
+# What a demo partner payment bought and for which partner: the partners package says (the
+# core knows no partner, plan or offer).
+DemoPartnerPayment = Callable[[User, PaymentKind, int], tuple[int | None, dict[str, Any]]]
+_PARTNER_PAYMENT: list[DemoPartnerPayment] = []
+
+
+def register_demo_partner_payment(describe: DemoPartnerPayment) -> None:
+    """Let the partners package give a demo partner payment its partner and its subject (plan,
+    offer, days), so the invoice names the company's billing identity and what was bought."""
+    _PARTNER_PAYMENT[:] = [describe]
+
+
+def _bought(payer: User, kind: PaymentKind, amount: int) -> tuple[int | None, dict[str, Any]]:
+    if kind == PaymentKind.MEMBERSHIP or not _PARTNER_PAYMENT:
+        return None, {}
+    return _PARTNER_PAYMENT[0](payer, kind, amount)
+
+
 def _stripe_fee(amount: int) -> int:
     """Stripe's European card pricing: 1.5 % + 0.25 €."""
     return round(amount * 0.015) + 25
@@ -151,6 +171,7 @@ def seed_ledger() -> int:
         payer = payers[email]
         paid = status != PaymentStatus.FAILED
         fee = _stripe_fee(amount) if paid else None
+        partner_id, subject = _bought(payer, kind, amount)
         payment = Payment(
             kind=kind,
             status=PaymentStatus.DISPUTED if index == DEMO_DISPUTED else status,
@@ -159,7 +180,8 @@ def seed_ledger() -> int:
             payer_id=payer.id,
             payer_name=payer.full_name or payer.email,
             payer_email=payer.email,
-            subject={"demo": True},
+            partner_id=partner_id,
+            subject={"demo": True, **subject},
             description=f"Demo {kind.value} {index + 1}",
             stripe_fee=fee,
             settled_amount=amount if paid else None,
@@ -214,5 +236,6 @@ def seed_ledger() -> int:
     return len(rows)
 
 
-# After the partners: their owners pay the plans and placements of the demo ledger.
-add_demo_step("treasury ledger", seed_ledger, after="partners")
+# After the partners' plans and offers: their owners pay for them in the demo ledger (and
+# before the redemptions: members-only offers need the memberships the ledger pays for).
+add_demo_step("treasury ledger", seed_ledger, after="offers")

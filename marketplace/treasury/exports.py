@@ -168,7 +168,10 @@ def _csv_query(
         Refund.created_at,
         Refund.stripe_refund_id,
         booked_refund(),
+        Document.number,
     ).outerjoin(Refund, and_(Refund.payment_id == Payment.id, Refund.status == "succeeded"))
+    # A refund's piece is the credit note (or corrected attestation) issued for it, as in the FEC.
+    query = query.outerjoin(Document, Document.refund_id == Refund.id)
     query = ledger_filters(query, start=start, end=end, kind=kind, status=status)
     return query.order_by(Payment.created_at, Payment.id, Refund.id)
 
@@ -245,6 +248,7 @@ def payment_csv_lines(
             refunded_at,
             stripe_refund_id,
             refund_euros,
+            refund_document,
         ) = row
         kind_value = PaymentKind(payment_kind).value
         revenue = chart[kind_value]
@@ -274,7 +278,7 @@ def payment_csv_lines(
             yield _csv_line(
                 local_day(refunded_at),
                 "refund",
-                [str(refund_id), *common[1:]],
+                [str(refund_id), refund_document or common[1], *common[2:]],
                 revenue,
                 -refund_amount,
                 currency,

@@ -76,21 +76,23 @@ def test_partner_owner_pays_a_featured_placement_and_downloads_the_invoice(
     page.locator("#portal-billing").click()
     page.wait_for_url(re.compile(r"/partners/billing/$"))
     assert page.locator("#plan-partenariat-annuel").is_visible()
-    feature_link = page.locator("#featurable-offers a[id^=feature-]").first
-    offer_id = int(feature_link.get_attribute("id").split("-")[1])
-    feature_link.click()
-    page.wait_for_url(re.compile(rf"/partners/billing/offers/{offer_id}/feature$"))
-    page.locator("#buy-mise-en-avant-7").click()
-    # Before the first payment, the company's billing identity.
+    # The company's billing identity, printed on every invoice (the demo partner has one:
+    # the owner brings it up to date before paying).
+    page.locator("#edit-identity").click()
     page.wait_for_url(re.compile(r"/partners/billing/identity"))
     form = page.locator("#billing-identity-form")
     form.locator("#legal_name").fill("Librairie Voltaire SARL")
     form.locator("#address").fill("12 rue de la Harpe")
     form.locator("#postal_code").fill("75005")
     form.locator("#city").fill("Paris")
+    form.locator("#siren").fill("732829320")
     form.locator("#siret").fill("73282932000074")
     form.locator("#vat_number").fill("FR44732829320")
     form.locator("#billing-identity-save").click()
+    page.wait_for_url(re.compile(r"/partners/billing/$"))
+    feature_link = page.locator("#featurable-offers a[id^=feature-]").first
+    offer_id = int(feature_link.get_attribute("id").split("-")[1])
+    feature_link.click()
     page.wait_for_url(re.compile(rf"/partners/billing/offers/{offer_id}/feature$"))
     page.locator("#buy-mise-en-avant-7").click()
     page.wait_for_url(re.compile(r"/partners/billing/pay/\d+$"))

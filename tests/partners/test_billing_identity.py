@@ -298,3 +298,33 @@ def test_a_session_cannot_write_through_the_billing_api(app, login, newcomer):
     client = login(app.test_client(), newcomer.owner)
     assert client.get("/api/v1/partner/billing").status_code == 200
     assert client.put("/api/v1/partner/billing/identity", json=IDENTITY).status_code == 401
+
+
+def test_a_plan_left_in_another_currency_is_not_sold(app, plans, create_partner):
+    """A plan priced in another currency before plans were euros only is neither listed nor
+    sold: its invoice would not be a French invoice in euros."""
+    team = create_partner("Dollar Shop")
+    with app.app_context():
+        db.session.add(
+            PartnerPlan(
+                code="annual-usd",
+                kind=PlanKind.PARTNERSHIP,
+                name_fr="Partenariat (USD)",
+                amount=130000,
+                currency="usd",
+                days=365,
+            )
+        )
+        db.session.commit()
+    client = app.test_client()
+    headers = _token(app, team.owner)
+    body = client.get("/api/v1/partner/billing", headers=headers).get_json()
+    assert "annual-usd" not in {plan["code"] for plan in body["plans"]}
+    refused = client.post(
+        "/api/v1/partner/billing/checkout", json={"plan": "annual-usd"}, headers=headers
+    )
+    assert refused.status_code == 404
+    with app.app_context():
+        assert (
+            db.session.scalar(select(Payment).where(Payment.partner_id == team.partner_id)) is None
+        )

@@ -490,6 +490,8 @@ def test_ledger_dashboard_documents_and_fec_agree_to_the_cent(
         table = list(csv.DictReader(io.StringIO(text), delimiter=";"))
         euros = [int(row["amount_eur_minor"] or 0) for row in table]
         assert sum(euros) == stripe_money["net"]
+        [refunded] = [row for row in table if row["line"] == "refund"]
+        assert (refunded["document"], refunded["amount_eur_minor"]) == (credit_note.number, "-1500")
         lines = {row["line"]: int(row["amount_eur_minor"]) for row in table}
         assert lines["dispute"] == -stripe_money["disputes"]
         assert lines["dispute_fee"] == -stripe_money["dispute_fees"]

@@ -12,6 +12,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import User
@@ -207,6 +208,17 @@ def test_a_partner_buys_the_annual_partnership_and_renews_early(
     page = client.get("/partners/billing/", headers=EN).get_data(as_text=True)
     last_day = end + timedelta(days=364)
     assert f'data-until="{last_day.isoformat()}"' in page
+    # Each period is listed with its last day (inclusive), as the invoices print it.
+    with app.app_context():
+        rows = db.session.scalars(
+            select(PartnerPlanPeriod)
+            .where(PartnerPlanPeriod.partner_id == team.partner_id)
+            .order_by(PartnerPlanPeriod.starts_on)
+        ).all()
+        listed = [re.search(rf'data-period="{row.id}">([^<]*)<', page)[1] for row in rows]
+    first, last = (format_date(day, "medium", locale="en") for day in (today, end - timedelta(1)))
+    assert listed[0].startswith(f"{first} → {last}"), listed
+    assert f"/documents/payments/{second}.pdf" in page
     assert f'id="payment-{second}" data-status="succeeded"' in page
     assert f"/documents/payments/{second}.pdf" in page
     with app.app_context():

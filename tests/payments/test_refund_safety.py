@@ -178,3 +178,45 @@ def test_the_daily_sweep_lists_refunds_once_instead_of_every_charge(
         again = run_due(echo=lambda line: None)
     assert any("refund sweep not due" in line for line in again)
     assert len(strict_stripe.calls("GET", "/v1/refunds")) == 1
+
+
+def test_a_charge_refunded_event_never_loses_a_refund_whose_sum_matches_a_stale_row(
+    stripe_app, client, localstripe, paid, webhook_secret
+):
+    """Events out of order: the ledger still holds a refund Stripe answered ``pending`` (its
+    ``refund.failed`` has not arrived) when a dashboard refund of the same amount is made. The
+    charge's ``amount_refunded`` then equals what the ledger knows, yet a refund is missing:
+    ``charge.refunded`` must list the charge's refunds and record it, once."""
+    payment_id = paid(4000)
+    with stripe_app.app_context():
+        payment = db.session.get(Payment, payment_id)
+        intent, charge = payment.stripe_payment_intent_id, payment.stripe_charge_id
+        db.session.add(
+            Refund(
+                payment_id=payment_id,
+                amount=1500,
+                reason="Geste commercial",
+                status="pending",
+                stripe_refund_id="re_pending_then_failed",
+            )
+        )
+        db.session.commit()
+    refund = stripe_api(localstripe, "POST", "/v1/refunds", payment_intent=intent, amount=1500)
+    body = event("charge.refunded", {"id": charge, "object": "charge", "amount_refunded": 1500})
+    for _ in range(2):  # delivered twice
+        response = client.post(
+            WEBHOOK,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": sign(body, webhook_secret),
+            },
+        )
+        assert response.status_code == 200
+    payment = reload(stripe_app, payment_id)
+    assert (payment.refunded_amount, payment.status) == (1500, PaymentStatus.PARTIALLY_REFUNDED)
+    with stripe_app.app_context():
+        recorded = db.session.scalars(
+            select(Refund).where(Refund.stripe_refund_id == refund["id"])
+        ).all()
+        assert [(row.amount, row.status) for row in recorded] == [(1500, "succeeded")]

@@ -15,9 +15,12 @@ from marketplace.membership.models import Membership
 from marketplace.membership.services import has_active_membership
 from marketplace.payments import documents
 from marketplace.payments.document_models import Document
+from marketplace.payments.identifiers import siren_is_valid, siret_is_valid, vat_number_is_valid
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
 from marketplace.treasury import dashboard, exceptions
 from marketplace.treasury.demo import DEMO_LEDGER, seed_ledger
+from partners.models import Partner, PartnerBillingIdentity
+from tests import einvoice
 from tests.payments import conftest as payment_fixtures
 
 stripe_app = payment_fixtures.stripe_app
@@ -96,3 +99,49 @@ def test_every_paid_membership_gave_its_membership(app):
                 assert period is None, payment  # refunded in full or failed: nothing given
         bruno = db.session.scalar(select(User).where(User.email == "bruno@example.org"))
         assert not has_active_membership(bruno)  # the demo's non-member stays one
+
+
+def test_demo_partner_invoices_name_the_company_and_pass_factur_x(app):
+    """The demo partners have a billing identity (valid SIREN / SIRET / VAT number) and their
+    payments' invoices and credit notes are addressed to it, as Factur-X XML that passes the
+    XSD and both schematrons."""
+    assert app.test_cli_runner().invoke(args=["seed", "demo"]).exit_code == 0
+    with app.app_context():
+        identities = db.session.scalars(select(PartnerBillingIdentity)).all()
+        names = {
+            identity.partner_id: db.session.get(Partner, identity.partner_id).name
+            for identity in identities
+        }
+        assert set(names.values()) >= {
+            "Librairie Voltaire",
+            "Air Horizon",
+            "CodeCamp Lisboa",
+        }
+        for identity in identities:
+            if identity.country == "FR":
+                assert siren_is_valid(identity.siren), identity.siren
+                assert siret_is_valid(identity.siret), identity.siret
+            assert vat_number_is_valid(identity.vat_number), identity.vat_number
+        partner_kinds = (PaymentKind.PARTNER_PLAN, PaymentKind.FEATURED)
+        billed = [p for p in _demo_payments() if p.kind in partner_kinds and p.succeeded_at]
+        assert billed
+        checked = 0
+        for payment in billed:
+            assert payment.partner_id is not None, payment
+            identity = db.session.scalar(
+                select(PartnerBillingIdentity).where(
+                    PartnerBillingIdentity.partner_id == payment.partner_id
+                )
+            )
+            for document in documents.documents_of(payment):
+                db.session.refresh(document, ["xml", "snapshot"])
+                assert document.snapshot["buyer"]["name"] == identity.legal_name
+                # The line says what was bought: the plan's days, the featured offer's title.
+                designation = document.snapshot["lines"][0]["designation"]
+                assert f"({payment.subject['days']} " in designation, designation
+                assert "#" not in designation, designation
+                assert document.snapshot["buyer"].get("siren") == identity.siren
+                assert document.xml is not None, document.number
+                assert einvoice.validator().errors(document.xml) == [], document.number
+                checked += 1
+        assert checked > len(billed)  # the credit note of the refunded placement too
