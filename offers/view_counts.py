@@ -81,11 +81,28 @@ def record(offer_id: int, *, app: Flask | None = None, day: date | None = None) 
         # A worker that stops (deploy, restart) writes what it still holds.
         atexit.register(_write_at_exit, app)
     if due:
-        with app.app_context():
-            _write_buffer_quietly()
+        _write_in_background(app)
 
 
 _flushed_at_exit: set[int] = set()
+_writing = threading.Lock()  # held while a background write runs
+
+
+def _write_in_background(app: Flask) -> None:
+    """Write the buffer from a thread of its own: never inside the request that counted the
+    view, whose transaction may hold the database's write lock (SQLite's BEGIN IMMEDIATE)."""
+    if not _writing.acquire(blocking=False):
+        return  # one is on its way; it takes what is buffered when it starts
+
+    def write() -> None:
+        try:
+            with app.app_context():
+                _write_buffer_quietly()
+                db.session.remove()
+        finally:
+            _writing.release()
+
+    threading.Thread(target=write, name="offer-views", daemon=True).start()
 
 
 def _write_at_exit(app: Flask) -> None:

@@ -371,3 +371,25 @@ def test_offer_page_runs_a_fixed_number_of_queries(
     )
     assert _offer_page_queries(app, client, small.id) == _offer_page_queries(app, client, large.id)
     assert 3 <= _offer_page_queries(app, client, large.id) <= 8
+
+
+def test_without_redis_a_process_writes_its_views_itself_once_a_minute(
+    app, create_partner, create_offer, monkeypatch
+):
+    """Cron runs in another process: a web process's buffer is written by that process, in a
+    thread of its own (never inside the request, which may hold SQLite's write lock)."""
+    import threading
+
+    from offers import view_counts
+
+    offer = create_offer(create_partner())
+    view_counts.record(offer.id, app=app)
+    assert view_counts.pending() == 1
+    monkeypatch.setattr(view_counts, "FLUSH_SECONDS", 0.0)
+    view_counts.record(offer.id, app=app)  # the oldest view is "a minute" old: written
+    for thread in threading.enumerate():
+        if thread.name == "offer-views":
+            thread.join(timeout=30)
+    assert view_counts.pending() == 0
+    with app.app_context():
+        assert db.session.scalars(select(OfferDailyStat.views)).all() == [2]
