@@ -18,11 +18,12 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NoReturn
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy import Integer, String, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -204,43 +205,14 @@ def redeem(offer_id: int, *, user: User, now: datetime | None = None) -> Benefit
     now = now or utcnow()
     if not user.is_verified_alumnus:
         _refuse(offer_id, user=user, now=now)
-    dialect = db.session.get_bind().dialect.name
-    offers = Offer.__table__
-    countries = (
-        select(func.aggregate_strings(OfferCountry.country, ","))
-        # Bound, not correlated: SQLite's RETURNING names the offer's columns unqualified.
-        .where(OfferCountry.offer_id == offer_id)
-        .scalar_subquery()
-    )
-    take = (
-        update(offers)
-        .where(
-            offers.c.id == offer_id,
-            offers.c.status == OfferStatus.PUBLISHED,
-            or_(offers.c.starts_at.is_(None), offers.c.starts_at <= now),
-            or_(offers.c.ends_at.is_(None), offers.c.ends_at > now),
-            or_(offers.c.total_limit.is_(None), offers.c.redeemed_count < offers.c.total_limit),
-        )
-        .values(redeemed_count=offers.c.redeemed_count + 1)
-        .returning(
-            offers.c.audience,
-            offers.c.redemption_method,
-            offers.c.shared_code,
-            offers.c.link_url,
-            offers.c.per_member_limit,
-            offers.c.limit_period,
-            offers.c.reveal_ttl_minutes,
-            offers.c.title_fr,
-            offers.c.title_en,
-            countries.label("countries"),
-        )
-    )
+    connection = db.session.connection()
+    dialect = connection.dialect.name
     if dialect == "postgresql":
         # A lock held too long (a stuck transaction) ends in 503 after this, not a hang.
-        db.session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
     # On PostgreSQL this row lock queues the redemptions of the offer until the commit, so
     # the count in the INSERT below sees every redemption committed before ours.
-    offer = db.session.execute(take).first()
+    offer = connection.execute(_take_statement(), {"offer_id": offer_id, "now": now}).first()
     if offer is None:
         _refuse(offer_id, user=user, now=now)
     profile = user.alumni_profile
@@ -264,6 +236,7 @@ def redeem(offer_id: int, *, user: User, now: datetime | None = None) -> Benefit
     )
     key = period_key(offer.limit_period, now)
     redemption_id = _insert(
+        connection,
         offer_id,
         user_id=user.id,
         key=key,
@@ -283,7 +256,7 @@ def redeem(offer_id: int, *, user: User, now: datetime | None = None) -> Benefit
             _give_back(offer_id)
             raise OfferSoldOut()
         _alert_pool(offer_id)
-    _count_redemption(offer_id, now, dialect)
+    connection.execute(_count_statement(dialect), {"offer_id": offer_id, "day": now.date()})
     logger.info("offer %s redeemed by user %s (redemption %s)", offer_id, user.id, redemption_id)
     return Benefit(
         id=redemption_id,
@@ -295,6 +268,100 @@ def redeem(offer_id: int, *, user: User, now: datetime | None = None) -> Benefit
         link=offer.link_url,
         redeemed_at=now,
         expires_at=expires_at,
+    )
+
+
+# The hot path's statements, built once per process (building them cost more CPU than
+# running them) and sent on the session's connection without the ORM: they write counters
+# and rows that no cached value reads (marketplace/cache.py's versions stay where they are).
+
+
+@cache
+def _take_statement() -> Any:
+    """Take one place: the offer is live and under its total limit (bound: offer_id, now)."""
+    offers = Offer.__table__
+    now = bindparam("now", type_=UTCDateTime())
+    countries = (
+        select(func.aggregate_strings(OfferCountry.country, ","))
+        # Bound, not correlated: SQLite's RETURNING names the offer's columns unqualified.
+        .where(OfferCountry.offer_id == bindparam("offer_id"))
+        .scalar_subquery()
+    )
+    return (
+        update(offers)
+        .where(
+            offers.c.id == bindparam("offer_id"),
+            offers.c.status == OfferStatus.PUBLISHED,
+            or_(offers.c.starts_at.is_(None), offers.c.starts_at <= now),
+            or_(offers.c.ends_at.is_(None), offers.c.ends_at > now),
+            or_(offers.c.total_limit.is_(None), offers.c.redeemed_count < offers.c.total_limit),
+        )
+        .values(redeemed_count=offers.c.redeemed_count + 1)
+        .returning(
+            offers.c.audience,
+            offers.c.redemption_method,
+            offers.c.shared_code,
+            offers.c.link_url,
+            offers.c.per_member_limit,
+            offers.c.limit_period,
+            offers.c.reveal_ttl_minutes,
+            offers.c.title_fr,
+            offers.c.title_en,
+            countries.label("countries"),
+        )
+    )
+
+
+@cache
+def _insert_statement() -> Any:
+    """The member's next redemption of the period, unless at the limit (see ``_insert``)."""
+    redemptions = Redemption.__table__
+    used = (
+        select(func.count(redemptions.c.id).label("used"))
+        .where(
+            redemptions.c.offer_id == bindparam("offer_id"),
+            redemptions.c.user_id == bindparam("user_id"),
+            redemptions.c.period_key == bindparam("period_key"),
+        )
+        .subquery()
+    )
+    rows = select(
+        bindparam("offer_id", type_=Integer()),
+        bindparam("user_id", type_=Integer()),
+        bindparam("period_key", type_=String()),
+        used.c.used + 1,
+        bindparam("code", type_=String()),
+        bindparam("voucher_token", type_=String()),
+        bindparam("redeemed_at", type_=UTCDateTime()),
+        bindparam("expires_at", type_=UTCDateTime()),
+    ).where(used.c.used < bindparam("limit", type_=Integer()))
+    columns = [
+        "offer_id",
+        "user_id",
+        "period_key",
+        "sequence",
+        "code",
+        "voucher_token",
+        "redeemed_at",
+        "expires_at",
+    ]
+    return insert(redemptions).from_select(columns, rows).returning(redemptions.c.id)
+
+
+@cache
+def _count_statement(dialect: str) -> Any:
+    """One more redemption on the offer's day row, made when missing (bound: offer_id, day)."""
+    stats = OfferDailyStat.__table__
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(stats)
+    return upsert.values(
+        offer_id=bindparam("offer_id"),
+        day=bindparam("day"),
+        views=0,
+        reveals=0,
+        redemptions=1,
+    ).on_conflict_do_update(
+        index_elements=["offer_id", "day"],
+        set_={"redemptions": stats.c.redemptions + 1},
     )
 
 
@@ -317,6 +384,7 @@ def _give_back(offer_id: int) -> None:
 
 
 def _insert(
+    connection: Any,
     offer_id: int,
     *,
     user_id: int,
@@ -333,45 +401,18 @@ def _insert(
     racing requests each see the other's committed row; the unique ``(offer_id, user_id,
     period_key, sequence)`` backs it. None at the limit.
     """
-    redemptions = Redemption.__table__
-    used = (
-        select(func.count(redemptions.c.id).label("used"))
-        .where(
-            redemptions.c.offer_id == offer_id,
-            redemptions.c.user_id == user_id,
-            redemptions.c.period_key == key,
-        )
-        .subquery()
-    )
-    rows = select(
-        literal(offer_id),
-        literal(user_id),
-        literal(key),
-        used.c.used + 1,
-        literal(code, String()),
-        literal(token, String()),
-        literal(now, UTCDateTime()),
-        literal(expires_at, UTCDateTime()),
-    ).where(used.c.used < limit)
-    statement = (
-        insert(redemptions)
-        .from_select(
-            [
-                "offer_id",
-                "user_id",
-                "period_key",
-                "sequence",
-                "code",
-                "voucher_token",
-                "redeemed_at",
-                "expires_at",
-            ],
-            rows,
-        )
-        .returning(redemptions.c.id)
-    )
+    values = {
+        "offer_id": offer_id,
+        "user_id": user_id,
+        "period_key": key,
+        "code": code,
+        "voucher_token": token,
+        "redeemed_at": now,
+        "expires_at": expires_at,
+        "limit": limit,
+    }
     try:
-        return db.session.execute(statement).scalar()
+        return connection.execute(_insert_statement(), values).scalar()
     except IntegrityError as error:
         # Only a racing request of the same member taking this sequence number could get
         # here; the offer's row lock (PostgreSQL) and BEGIN IMMEDIATE (SQLite) rule it out.
@@ -414,19 +455,6 @@ def _used(offer_id: int, user_id: int, key: str) -> int:
         )
     )
     return count or 0
-
-
-def _count_redemption(offer_id: int, now: datetime, dialect: str) -> None:
-    """Add one to the offer's redemptions of the day (the day's row made when missing)."""
-    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(OfferDailyStat)
-    db.session.execute(
-        upsert.values(offer_id=offer_id, day=now.date(), views=0, reveals=0, redemptions=1)
-        .on_conflict_do_update(
-            index_elements=["offer_id", "day"],
-            set_={"redemptions": OfferDailyStat.__table__.c.redemptions + 1},
-        )
-        .execution_options(synchronize_session=False)
-    )
 
 
 # ---------------------------------------------------------------- pool alerts

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import ColumnElement, Date, Select, bindparam, exists, select
 from sqlalchemy.orm import joinedload
 
 from marketplace.accounts.models import AlumniProfile, ApiToken, User
@@ -24,8 +24,9 @@ from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.membership.models import Membership
 
-# name → factory(user id column, today) of a scalar expression correlated to the user row.
-ReaderColumn = Callable[[Any, date], ColumnElement[Any]]
+# name → factory(user id column, today's bound parameter) of a scalar expression correlated
+# to the user row.
+ReaderColumn = Callable[[Any, Any], ColumnElement[Any]]
 _COLUMNS: dict[str, ReaderColumn] = {}
 
 FACTS = "_reader_facts"
@@ -37,7 +38,7 @@ def register_reader_column(name: str, factory: ReaderColumn) -> None:
     _COLUMNS[name] = factory
 
 
-def _paid_member(user_id: Any, today: date) -> ColumnElement[bool]:
+def _paid_member(user_id: Any, today: Any) -> ColumnElement[bool]:
     return exists().where(
         Membership.user_id == user_id,
         Membership.starts_on <= today,
@@ -45,16 +46,21 @@ def _paid_member(user_id: Any, today: date) -> ColumnElement[bool]:
     )
 
 
-def _reader_select(*entities: Any) -> tuple[Select[Any], list[str], date]:
-    today = utcnow().date()
+# The day the membership facts are computed for, bound at each execution: the statement is
+# built once per process (building it, options and subqueries, cost more than running it).
+TODAY = bindparam("reader_today", type_=Date())
+_STATEMENTS: dict[tuple[str, ...], tuple[Select[Any], list[str]]] = {}
+
+
+def _reader_select(*entities: Any) -> tuple[Select[Any], list[str]]:
     columns = {"paid_member": _paid_member, **_COLUMNS}
     names = list(columns)
-    query = select(*entities, *(columns[name](User.id, today).label(name) for name in names))
+    query = select(*entities, *(columns[name](User.id, TODAY).label(name) for name in names))
     query = query.options(
         joinedload(User.role_rows),
         joinedload(User.alumni_profile).joinedload(AlumniProfile.school),
     )
-    return query, names, today
+    return query, names
 
 
 def _keep(user: User, row: Any, names: list[str], today: date) -> User:
@@ -64,10 +70,27 @@ def _keep(user: User, row: Any, names: list[str], today: date) -> User:
     return user
 
 
+def _statement(kind: str) -> tuple[Select[Any], list[str]]:
+    """The whole statement of ``kind`` ("session" or "token"), built once per process."""
+    key = (kind, *_COLUMNS)
+    if key not in _STATEMENTS:
+        if kind == "token":
+            query, names = _reader_select(ApiToken, User)
+            query = query.join(User, User.id == ApiToken.user_id).where(
+                ApiToken.token_hash == bindparam("token_hash")
+            )
+        else:
+            query, names = _reader_select(User)
+            query = query.where(User.id == bindparam("reader_id"))
+        _STATEMENTS[key] = (query, names)
+    return _STATEMENTS[key]
+
+
 def load_reader(user_id: int) -> User | None:
     """The user with ``user_id`` and its facts, in one query."""
-    query, names, today = _reader_select(User)
-    row = db.session.execute(query.where(User.id == user_id)).unique().first()
+    query, names = _statement("session")
+    today = utcnow().date()
+    row = db.session.execute(query, {"reader_id": user_id, "reader_today": today}).unique().first()
     if row is None:
         return None
     return _keep(row[0], row, names, today)
@@ -75,11 +98,10 @@ def load_reader(user_id: int) -> User | None:
 
 def load_token_reader(token_hash: str) -> tuple[ApiToken, User] | None:
     """The API token stored as ``token_hash``, its user and the user's facts, in one query."""
-    query, names, today = _reader_select(ApiToken, User)
+    query, names = _statement("token")
+    today = utcnow().date()
     row = (
-        db.session.execute(
-            query.join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == token_hash)
-        )
+        db.session.execute(query, {"token_hash": token_hash, "reader_today": today})
         .unique()
         .first()
     )
