@@ -48,8 +48,11 @@ class Verdict:
 
 
 def share(ratio: float) -> str:
-    """0.43 → "43 %", 15.2 → "15.2×" (multiples of the ceiling read better as such)."""
-    return f"{ratio:.1f}×" if ratio >= 1.5 else f"{ratio:.0%}".replace("%", " %")
+    """0.43 → "43 %", 0.049 → "4.9 %", 15.2 → "15.2×" (multiples of the ceiling read better
+    as such)."""
+    if ratio >= 1.5:
+        return f"{ratio:.1f}×"
+    return f"{ratio * 100:.1f} %" if ratio < 0.095 else f"{ratio * 100:.0f} %"
 
 
 def judge(
@@ -59,7 +62,8 @@ def judge(
     if scenario.min_ratio is None:
         return None
     ratio = result.ratio(ceiling)
-    target = f"≥ {share(scenario.min_ratio)}"
+    minimum = scenario.min_ratio
+    target = f"≥ {minimum:g}× ceiling" if minimum >= 1.5 else f"≥ {minimum * 100:g} %"
     met = ratio >= scenario.min_ratio
     reasons = []
     if scenario.max_p99_multiple is not None:

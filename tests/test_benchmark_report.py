@@ -53,9 +53,9 @@ def test_every_target_of_issue_17_is_printed_met_when_reached():
     ]
     assert list(rows) == expected
     assert {verdict for _measured, verdict in rows.values()} == {"met"}
-    assert rows["treasury dashboard, one year ≥ 6 %"] == ("6 %", "met")
+    assert rows["treasury dashboard, one year ≥ 6 %"] == ("6.0 %", "met")
     assert rows["API redemption (11 hot offers) ≥ 8 %, limits intact"] == (
-        "8 %, limits intact",
+        "8.0 %, limits intact",
         "met",
     )
     assert rows["growth: offer search (20,000 vs 1,000 offers) ≤ 1.3×"] == ("1.11×", "met")
