@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from jobs.application_services import purge_closed_job_cvs, purge_refused_applications
-from marketplace.tasks import add_due_task
 
 
 def purge_applications(now: datetime) -> str:
@@ -23,7 +22,3 @@ def purge_job_cvs(now: datetime) -> str:
     """Remove the CVs of jobs that ended more than 6 months ago."""
     count = purge_closed_job_cvs(now)
     return f"{count} CV(s) of jobs ended over 6 months ago removed"
-
-
-add_due_task("application-retention", purge_applications)
-add_due_task("cv-retention", purge_job_cvs)

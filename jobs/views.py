@@ -8,7 +8,6 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
 from jobs import applications, moderation, pipeline, portal, search
-from jobs import demo as _demo  # noqa: F401 - registers the demo data steps (seed demo)
 from jobs.labels import page_labels
 from jobs.models import Contract, Remote
 from marketplace.extensions import db

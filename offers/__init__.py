@@ -1,1 +1,68 @@
 """Partner offers, code pools, redemption, vouchers and offer analytics."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Everything the offers package adds to the application, in one place.
+
+    A paid featured placement: ``payments.services.fulfil`` calls the fulfilment registered
+    here, ``featured.fulfil_featured_payment``, in the transaction that marks the payment
+    succeeded; a full refund or a lost dispute calls ``featured.reverse_featured_payment``;
+    its invoice names the placement with ``featured.placement_designation`` and dates it with
+    ``featured.placement_paid_for``. The partners' billing pages sell it through the featured
+    placement registered with ``partners.billing``.
+    """
+    from marketplace.api import register_api_blueprints
+    from marketplace.cache import ignore_writes_to
+    from marketplace.notifications.alerts import register_alert_source
+    from marketplace.payments.documents import register_designation, register_service_period
+    from marketplace.payments.models import PaymentKind
+    from marketplace.payments.services import register_fulfilment, register_reversal
+    from marketplace.privacy.registry import register_personal_data
+    from marketplace.seed import add_demo_step
+    from marketplace.tasks import add_due_task
+    from offers import (
+        alerts,
+        api,
+        dashboard,
+        demo,
+        featured,
+        partner_api,
+        privacy,
+        redemption_api,
+        services,
+        views,
+    )
+    from partners import dashboard as partner_dashboard
+
+    app.register_blueprint(views.bp)
+    register_api_blueprints(api.bp, partner_api.bp, redemption_api.bp)
+
+    register_fulfilment(PaymentKind.FEATURED, featured.fulfil_featured_payment)
+    register_reversal(PaymentKind.FEATURED, featured.reverse_featured_payment)
+    register_service_period(PaymentKind.FEATURED, featured.placement_paid_for)
+    register_designation(PaymentKind.FEATURED, featured.placement_designation)
+
+    add_due_task("offer-expiry", services.run_offer_expiry)
+    register_alert_source(
+        "offers",
+        find=alerts.find_offers,
+        label=alerts.LABEL,
+        subject=alerts.SUBJECT,
+        criteria=alerts.CRITERIA,
+        listing_endpoint="offers.index",
+    )
+    register_personal_data("redemptions", export=privacy.export_redemptions)
+    partner_dashboard.register_source("offers", dashboard.SOURCE)
+    # After the partners' membership step: the demo offers include members-only ones.
+    add_demo_step("offers", demo.seed_offers, after="memberships")
+    add_demo_step("redemptions", demo.seed_redemptions, after="offers")
+    # A redemption moves an offer's counters; a listing shows none of them (only the "most
+    # redeemed" order uses one, and may lag by views.LISTING_CACHE_SECONDS), so redemptions
+    # keep the cached listings.
+    ignore_writes_to(
+        "offers", ("redeemed_count", "updated_at", "low_stock_notified_at", "sold_out_notified_at")
+    )

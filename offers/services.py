@@ -27,7 +27,6 @@ from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
-from marketplace.tasks import add_due_task
 from marketplace.text import fold
 from offers.models import (
     Audience,
@@ -612,9 +611,6 @@ def run_offer_expiry(now: datetime) -> str:
     count = expire_due_offers(now)
     db.session.commit()
     return f"{count} offer(s) expired"
-
-
-add_due_task("offer-expiry", run_offer_expiry)
 
 
 # ---------------------------------------------------------------- code pool

@@ -10,7 +10,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from marketplace.cache import cached, ignore_writes_to
+from marketplace.cache import cached
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
@@ -62,12 +62,6 @@ LISTING_TABLES = (
 # Offers start, end and stop being featured with the clock, not with a write: a cached
 # listing lives at most this long.
 LISTING_CACHE_SECONDS = 60
-# A redemption moves an offer's counters; a listing shows none of them (only the "most
-# redeemed" order uses one, and may lag by LISTING_CACHE_SECONDS), so redemptions keep the
-# cached listings.
-ignore_writes_to(
-    "offers", ("redeemed_count", "updated_at", "low_stock_notified_at", "sold_out_notified_at")
-)
 
 
 def _results(filters: search.OfferFilters, page_number: int, reader: reader_state.Reader) -> Markup:

@@ -25,21 +25,13 @@ from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.i18n import localized
 from marketplace.payments.checkout import prepare_card_setup
-from marketplace.payments.documents import (
-    register_designation,
-    register_partner_billing,
-    register_service_period,
-)
 from marketplace.payments.gateway import SetupIntentInfo
 from marketplace.payments.identifiers import digits_only, normalise_vat_number
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.payments.services import (
     create_payment,
-    register_fulfilment,
-    register_reversal,
 )
 from marketplace.payments.wording import subject_names
-from offers import featured as _featured  # noqa: F401 - registers the FEATURED fulfilment
 from offers.models import FeaturedPlacement, Offer, OfferStatus
 from partners.models import (
     Partner,
@@ -215,12 +207,6 @@ def partnership_designation(payment: Payment) -> str:
     return _("Partnership: %(name)s (%(days)s days)", name=name, days=days)
 
 
-register_fulfilment(PaymentKind.PARTNER_PLAN, fulfil_partner_plan_payment)
-register_reversal(PaymentKind.PARTNER_PLAN, reverse_partner_plan_payment)
-register_service_period(PaymentKind.PARTNER_PLAN, partnership_paid_for)
-register_designation(PaymentKind.PARTNER_PLAN, partnership_designation)
-
-
 # ---------------------------------------------------------------- billing identity
 
 IDENTITY_FIELDS = (
@@ -340,9 +326,6 @@ def billing_team(payment: Payment) -> list[tuple[str, str]]:
         .order_by(PartnerMember.id)
     ).all()
     return [(email, locale or "fr") for email, locale in rows]
-
-
-register_partner_billing(buyer=billing_buyer, team=billing_team)
 
 
 # ---------------------------------------------------------------- buying

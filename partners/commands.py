@@ -17,8 +17,6 @@ from marketplace.accounts.models import User
 from marketplace.accounts.services import find_user
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from partners import demo as _demo  # noqa: F401 - registers the demo data step
-from partners import tasks as _tasks  # noqa: F401 - registers the periodic task
 from partners.models import Partner, PartnerMember, PartnerStatus, TeamRole
 from partners.services import unique_slug
 

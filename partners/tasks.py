@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import exists, select
 
 from marketplace.extensions import db
-from marketplace.tasks import add_due_task
 from offers.models import Offer
 from partners.models import Partner, PartnerMember, PartnerStatus
 from partners.services import delete_logo
@@ -43,6 +42,3 @@ def delete_orphan_applications(now: datetime) -> str:
     for filename in logos:
         delete_logo(filename)
     return f"{len(partners)} pending partner application(s) without a representative deleted"
-
-
-add_due_task("partner-applications", delete_orphan_applications)

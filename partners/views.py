@@ -34,8 +34,7 @@ from marketplace.errors import Conflict, DomainError, InvalidInput, PermissionDe
 from marketplace.extensions import db, limiter
 from marketplace.security import login_required, moderator_required
 from offers.models import Offer, OfferStatus
-from partners import services
-from partners import tasks as _tasks  # noqa: F401 - registers the orphan-application task
+from partners import billing_views, services
 from partners.access import current_membership, current_partner, partner_required
 from partners.dashboard import RECENT_DAYS, dashboard_view
 from partners.forms import (
@@ -52,6 +51,9 @@ from partners.models import Partner, PartnerInvitation, PartnerMember, PartnerSt
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
+# The billing pages (plans, partnership, featured placements, payments): endpoints
+# ``partners.billing.*``.
+bp.register_blueprint(billing_views.bp)
 
 STATUS_LABELS = {
     PartnerStatus.PENDING: _l("Pending review"),
@@ -570,9 +572,3 @@ def accept(token: str):
     if member.partner.is_approved:
         return redirect(url_for("partners.dashboard"))
     return redirect(url_for("partners.application_status"))
-
-
-# The billing pages (plans, partnership, featured placements, payments) live in their own module.
-from partners import billing_views  # noqa: E402
-
-bp.register_blueprint(billing_views.bp)

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marketplace.privacy import sources  # noqa: F401 - registers the core's personal data
 from marketplace.privacy.services import anonymise_due_accounts
-from marketplace.tasks import add_due_task
 
 
 def anonymise_accounts(now: datetime) -> str:
     """Anonymise every account past its deletion grace period."""
     return anonymise_due_accounts(now)
-
-
-add_due_task("account-deletion", anonymise_accounts)

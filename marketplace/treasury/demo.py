@@ -20,7 +20,6 @@ from marketplace.payments.models import (
     PaymentStatus,
     Refund,
 )
-from marketplace.seed import add_demo_step
 
 DEMO_ASSOCIATION = {
     "name": "Association des anciens élèves des lycées français du monde (démo)",
@@ -42,9 +41,6 @@ def seed_association() -> int:
         return 0
     db.session.add(AssociationDetails(**DEMO_ASSOCIATION))
     return 1
-
-
-add_demo_step("association details", seed_association, after="staff")
 
 
 # A year of fictional ledger lines, so the demo treasurer's dashboard, exports and exceptions
@@ -212,7 +208,3 @@ def seed_ledger() -> int:
             )
     db.session.flush()
     return len(rows)
-
-
-# After the partners: their owners pay the plans and placements of the demo ledger.
-add_demo_step("treasury ledger", seed_ledger, after="partners")

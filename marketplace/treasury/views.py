@@ -16,7 +16,6 @@ from marketplace.payments import refunds as payment_refunds
 from marketplace.payments.document_views import pdf_response
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.security import treasurer_required
-from marketplace.treasury import demo as _demo  # noqa: F401 - registers the demo data step
 from marketplace.treasury import forms, services
 from marketplace.treasury import payouts as payout_records
 from marketplace.treasury.models import Payout
