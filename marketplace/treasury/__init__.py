@@ -11,9 +11,22 @@ def init_app(app: Flask) -> None:
     from marketplace.payments import webhooks
     from marketplace.seed import add_demo_step
     from marketplace.tasks import add_due_task
-    from marketplace.treasury import api, demo, payouts, views
+    from marketplace.treasury import (
+        api,
+        dashboard_views,
+        demo,
+        export_views,
+        payouts,
+        summary_api,
+        views,
+    )
 
+    # The pages of the treasury blueprint live in three modules: the ledger (views), the
+    # dashboard and exceptions queue (dashboard_views), the exports (export_views).
+    dashboard_views.routes.add_to(views.bp)
+    export_views.routes.add_to(views.bp)
     app.register_blueprint(views.bp)
+    summary_api.routes.add_to(api.bp)
     register_api_blueprints(api.bp)
     webhooks.register_event_handler("payout.paid", payouts.handle_payout_event)
     webhooks.register_event_handler("payout.failed", payouts.handle_payout_event)
