@@ -33,7 +33,6 @@ from marketplace.database import utcnow
 from marketplace.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from marketplace.extensions import db, limiter
 from marketplace.security import login_required, moderator_required
-from offers.models import Offer, OfferStatus
 from partners import billing_views, services
 from partners.access import current_membership, current_partner, partner_required
 from partners.dashboard import RECENT_DAYS, dashboard_view
@@ -59,16 +58,6 @@ STATUS_LABELS = {
     PartnerStatus.PENDING: _l("Pending review"),
     PartnerStatus.APPROVED: _l("Approved"),
     PartnerStatus.REFUSED: _l("Refused"),
-}
-OFFER_STATUS_LABELS = {
-    OfferStatus.DRAFT: _l("Drafts"),
-    OfferStatus.SUBMITTED: _l("Submitted for review"),
-    OfferStatus.CHANGES_REQUESTED: _l("Changes requested"),
-    OfferStatus.REJECTED: _l("Rejected"),
-    OfferStatus.PUBLISHED: _l("Published"),
-    OfferStatus.PAUSED: _l("Paused"),
-    OfferStatus.EXPIRED: _l("Expired"),
-    OfferStatus.ARCHIVED: _l("Archived"),
 }
 
 
@@ -325,24 +314,17 @@ def dashboard():
         .select_from(PartnerMember)
         .where(PartnerMember.partner_id == partner.id, PartnerMember.disabled_at.is_(None))
     )
-    counts = dict(
-        db.session.execute(
-            select(Offer.status, func.count())
-            .where(Offer.partner_id == partner.id)
-            .group_by(Offer.status)
-        ).all()
-    )
-    offer_counts = [
-        (status, label, counts.get(status, 0)) for status, label in OFFER_STATUS_LABELS.items()
-    ]
+    recent = dashboard_view(partner)
+    # The offers package registers its box (partners does not import offers).
+    offer_counts = recent.counts.get("offers", [])
     return render_template(
         "partners/dashboard.html",
         partner=partner,
         membership=current_membership(),
         team_size=team_size,
         offer_counts=offer_counts,
-        offer_total=sum(counts.values()),
-        recent=dashboard_view(partner),
+        offer_total=sum(count for _status, _label, count in offer_counts),
+        recent=recent,
         recent_days=RECENT_DAYS,
     )
 
