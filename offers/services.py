@@ -606,13 +606,6 @@ def expire_due_offers(now: datetime) -> int:
     return len(offers)
 
 
-def run_offer_expiry(now: datetime) -> str:
-    """The ``tasks run-due`` job: expire due offers and commit."""
-    count = expire_due_offers(now)
-    db.session.commit()
-    return f"{count} offer(s) expired"
-
-
 # ---------------------------------------------------------------- code pool
 
 
