@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         partner_api,
         privacy,
         retention,
+        seed_scale,
         tasks,
         views,
     )
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
     from marketplace.notifications.alerts import register_alert_source
     from marketplace.privacy.registry import register_personal_data
     from marketplace.seed import add_demo_step
+    from marketplace.seed_scale import add_scale_step
     from marketplace.tasks import add_due_task
     from partners import dashboard as partner_dashboard
 
@@ -50,3 +52,5 @@ def init_app(app: Flask) -> None:
     partner_dashboard.register_source("jobs", dashboard.SOURCE)
     add_demo_step("jobs", demo.seed_jobs, after="partners")
     add_demo_step("applications", demo.seed_applications, after="jobs")
+    add_scale_step("jobs", seed_scale.seed_jobs)
+    add_scale_step("applications", seed_scale.seed_applications)

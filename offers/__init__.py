@@ -12,8 +12,8 @@ def init_app(app: Flask) -> None:
     here, ``featured.fulfil_featured_payment``, in the transaction that marks the payment
     succeeded; a full refund or a lost dispute calls ``featured.reverse_featured_payment``;
     its invoice names the placement with ``featured.placement_designation`` and dates it with
-    ``featured.placement_paid_for``. The partners' billing pages sell it through the featured
-    placement registered with ``partners.billing``.
+    ``featured.placement_paid_for``. The partners' billing pages sell it
+    (``partners.billing.buy_featured``) through the ``FeaturedOffers`` registered below.
     """
     from marketplace.api import register_api_blueprints
     from marketplace.cache import ignore_writes_to
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     from marketplace.payments.services import register_fulfilment, register_reversal
     from marketplace.privacy.registry import register_personal_data
     from marketplace.seed import add_demo_step
+    from marketplace.seed_scale import add_scale_step
     from marketplace.tasks import add_due_task
     from offers import (
         alerts,
@@ -31,12 +32,16 @@ def init_app(app: Flask) -> None:
         demo,
         featured,
         partner_api,
+        partner_hooks,
         privacy,
         redemption_api,
-        services,
+        seed_scale,
+        tasks,
         views,
     )
+    from partners import billing as partner_billing
     from partners import dashboard as partner_dashboard
+    from partners import tasks as partner_tasks
 
     app.register_blueprint(views.bp)
     register_api_blueprints(api.bp, partner_api.bp, redemption_api.bp)
@@ -45,8 +50,20 @@ def init_app(app: Flask) -> None:
     register_reversal(PaymentKind.FEATURED, featured.reverse_featured_payment)
     register_service_period(PaymentKind.FEATURED, featured.placement_paid_for)
     register_designation(PaymentKind.FEATURED, featured.placement_designation)
+    # The partners' billing pages sell placements of the offers found through these.
+    partner_billing.register_featured_offers(
+        partner_billing.FeaturedOffers(
+            featurable_or_404=partner_hooks.featurable_offer_or_404,
+            published=partner_hooks.published_offers_of,
+            placements=partner_hooks.placements_of,
+            of_payments=partner_hooks.offers_of_payments,
+            is_featured=featured.is_featured,
+        )
+    )
+    # The offer cards' "Featured" badge.
+    app.jinja_env.globals["offer_is_featured"] = featured.is_featured
 
-    add_due_task("offer-expiry", services.run_offer_expiry)
+    add_due_task("offer-expiry", tasks.run_offer_expiry)
     register_alert_source(
         "offers",
         find=alerts.find_offers,
@@ -57,9 +74,13 @@ def init_app(app: Flask) -> None:
     )
     register_personal_data("redemptions", export=privacy.export_redemptions)
     partner_dashboard.register_source("offers", dashboard.SOURCE)
+    partner_tasks.register_partner_history(partner_hooks.partner_has_offers)
     # After the partners' membership step: the demo offers include members-only ones.
     add_demo_step("offers", demo.seed_offers, after="memberships")
     add_demo_step("redemptions", demo.seed_redemptions, after="offers")
+    add_scale_step("offers", seed_scale.seed_offers)
+    add_scale_step("redemptions", seed_scale.seed_redemptions)
+    add_scale_step("featured placements", seed_scale.write_featured_placements)
     # A redemption moves an offer's counters; a listing shows none of them (only the "most
     # redeemed" order uses one, and may lag by views.LISTING_CACHE_SECONDS), so redemptions
     # keep the cached listings.

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     from marketplace.payments.services import register_fulfilment, register_reversal
     from marketplace.privacy.registry import register_deletion_check, register_personal_data
     from marketplace.seed import add_demo_login, add_demo_step
+    from marketplace.seed_scale import add_scale_step
     from marketplace.tasks import add_due_task
     from partners import (
         api,
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
         demo,
         plans_admin,
         privacy,
+        seed_scale,
         tasks,
         views,
     )
@@ -58,3 +60,5 @@ def init_app(app: Flask) -> None:
         add_demo_step(name, run)
     for email, description in demo.DEMO_PARTNER_LOGINS:
         add_demo_login(email, description)
+    add_scale_step("partners", seed_scale.seed_partners)
+    add_scale_step("partner plan periods", seed_scale.write_plan_periods)

@@ -31,25 +31,6 @@ MAX_LINES = 600
 DATA_TABLES = {"marketplace/seed_scale_data.py"}
 # (rule, subject) pairs another part of issue 15 removes (splits of oversized modules).
 PENDING = {
-    ("core imports a domain", "marketplace.seed_scale -> offers.models"),
-    ("core imports a domain", "marketplace.seed_scale -> partners.models"),
-    ("partners imports offers or jobs", "partners.billing -> offers.models"),
-    ("partners imports offers or jobs", "partners.billing_views -> offers.featured"),
-    ("partners imports offers or jobs", "partners.billing_views -> offers.models"),
-    ("partners imports offers or jobs", "partners.tasks -> offers.models"),
-    ("partners imports offers or jobs", "partners.views -> offers.models"),
-    ("import circle", "marketplace.notifications.queue -> marketplace.notifications.services"),
-    ("import circle", "marketplace.treasury.api -> marketplace.treasury.summary_api"),
-    (
-        "import circle",
-        "marketplace.treasury.dashboard_views -> marketplace.treasury.export_views"
-        " -> marketplace.treasury.views",
-    ),
-    ("import at the bottom of a module", "marketplace.cli"),
-    ("import at the bottom of a module", "marketplace.treasury.api"),
-    ("import at the bottom of a module", "marketplace.treasury.views"),
-    ("the factory imported by the application", "marketplace.notifications.queue"),
-    ("size", "marketplace/seed_scale.py"),
     ("size", "marketplace/treasury/dashboard.py"),
     ("size", "offers/services.py"),
     ("size", "marketplace/accounts/services.py"),
