@@ -22,6 +22,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.services import find_user
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from offers import code_pool
 from offers import services as offers
 from offers.models import Offer, OfferStatus, Redemption
 from offers.redemption import redeem_offer
@@ -196,7 +197,7 @@ def demo_offers() -> list[DemoOffer]:
 def _build_offer(demo: DemoOffer, partner: Partner, owner: User, moderator: User) -> Offer:
     offer = offers.create_offer(partner, actor=owner, data=demo.terms)
     if demo.codes:
-        offers.add_codes(offer, actor=owner, codes=demo.codes)
+        code_pool.add_codes(offer, actor=owner, codes=demo.codes)
     if demo.status == OfferStatus.DRAFT:
         return offer
     offers.submit_offer(offer, actor=owner)

@@ -29,13 +29,19 @@ def init_app(app: Flask) -> None:
         billing_api,
         commands,
         demo,
+        moderation_views,
         plans_admin,
         privacy,
         seed_scale,
         tasks,
+        team_views,
         views,
     )
 
+    # One blueprint (endpoints ``partners.*``): the application, dashboard and profile (views),
+    # the team and invitations (team_views), the staff's queue (moderation_views).
+    team_views.routes.add_to(views.bp)
+    moderation_views.routes.add_to(views.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(plans_admin.bp)
     register_api_blueprints(api.bp, billing_api.bp)
