@@ -1,7 +1,6 @@
 """``flask partners …``: create a partner for an existing account (DESIGN.md, "Commands").
 
-Registered by the factory (``register_commands``). Importing this module also registers the
-partners' demo data step (``seed demo``) and their periodic task (``tasks run-due``).
+Added to the app by ``partners.init_app``.
 """
 
 from __future__ import annotations
