@@ -1,6 +1,6 @@
 """Saved-search alerts for jobs: the jobs source of ``marketplace.notifications.alerts``.
 
-Imported by the factory, which registers the source: a member's saved criteria are read
+Registered by ``jobs.init_app``: a member's saved criteria are read
 exactly as the job list reads its query string (``JobFilters``), so an alert holds what the
 member would see on ``/jobs/`` with the same filters.
 """
@@ -16,7 +16,7 @@ from jobs.models import Job
 from jobs.search import JobFilters, search_jobs
 from marketplace.extensions import db
 from marketplace.i18n import N_
-from marketplace.notifications.alerts import AlertItem, register_alert_source
+from marketplace.notifications.alerts import AlertItem
 from marketplace.routing import absolute_url
 
 # The job list's filters a search may save (the sort order means nothing to an alert).
@@ -56,11 +56,6 @@ def find_jobs(criteria: Mapping[str, str], since: datetime, now: datetime) -> li
     ]
 
 
-register_alert_source(
-    "jobs",
-    find=find_jobs,
-    label=_l("Jobs"),
-    subject=N_("New jobs for your saved search (%(count)d)"),
-    criteria=CRITERIA,
-    listing_endpoint="jobs.index",
-)
+# How the alerts name this kind on pages, and the digest's subject (``register_alert_source``).
+LABEL = _l("Jobs")
+SUBJECT = N_("New jobs for your saved search (%(count)d)")

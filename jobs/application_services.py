@@ -488,8 +488,9 @@ def export_applications(job: Job, *, batch: int = 500) -> Iterator[str]:
 # ---------------------------------------------------------------- retention
 
 
-def purge_refused_applications(now: datetime) -> int:
-    """Delete applications 3 months after a refusal or withdrawal (2 years with consent)."""
+def purge_refused_applications(now: datetime) -> tuple[int, list[str | None]]:
+    """Delete applications 3 months after a refusal or withdrawal (2 years with consent);
+    flush only. Returns how many, and their CV files to remove once the caller committed."""
     short = now - REFUSED_RETENTION
     long = now - CONSENTED_RETENTION
     rejected = Application.status == ApplicationStatus.REJECTED
@@ -519,16 +520,14 @@ def purge_refused_applications(now: datetime) -> int:
         )
         for application in applications:
             db.session.delete(application)
-    db.session.commit()
-    # Files go only once the rows are gone for good, so a failed commit loses nothing.
-    for filename in files:
-        delete_cv_file(filename)
+    db.session.flush()
     logger.info("retention: %s refused or withdrawn application(s) deleted", len(ids))
-    return len(ids)
+    return len(ids), files
 
 
-def purge_closed_job_cvs(now: datetime) -> int:
-    """Remove the CVs of jobs closed or expired more than 6 months ago (rows are kept)."""
+def purge_closed_job_cvs(now: datetime) -> list[str]:
+    """Forget the CVs of jobs closed or expired more than 6 months ago (rows are kept); flush
+    only. Returns the files to remove once the caller committed."""
     cutoff = now - CLOSED_JOB_CV_RETENTION
     ended_at = func.coalesce(Job.closed_at, Job.listed_until)
     applications = db.session.scalars(
@@ -546,11 +545,9 @@ def purge_closed_job_cvs(now: datetime) -> int:
         files.append(application.cv_filename)
         application.cv_filename = None
         application.cv_deleted_at = now
-    db.session.commit()
-    for filename in files:
-        delete_cv_file(filename)
+    db.session.flush()
     logger.info("retention: %s CV(s) of ended jobs removed", len(files))
-    return len(files)
+    return files
 
 
 def applications_of_member(user: User) -> list[Application]:

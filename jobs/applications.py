@@ -28,7 +28,6 @@ from wtforms import BooleanField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from jobs import application_services as services
-from jobs import retention  # noqa: F401 - registers the retention purges with tasks run-due
 from jobs.models import Application, Job, JobStatus
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError

@@ -29,7 +29,6 @@ from marketplace.accounts.models import User
 from marketplace.accounts.services import find_user
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.seed import add_demo_step
 from marketplace.tasks import site_request_context
 from partners.models import Partner, PartnerMember, TeamRole
 
@@ -369,7 +368,3 @@ def seed_applications() -> int:
                 application_services.add_note(application=application, author=owner, body=demo.note)
             created += 1
     return created
-
-
-add_demo_step("jobs", seed_jobs, after="partners")
-add_demo_step("applications", seed_applications, after="jobs")

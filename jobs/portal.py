@@ -13,8 +13,6 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-# Registers the job board's due tasks (expiry, reminders) with ``flask tasks run-due``.
-import jobs.tasks  # noqa: F401
 from jobs import services
 from jobs.forms import (
     CONTRACT_LABELS,

@@ -2,28 +2,36 @@
 
 Applications are deleted 3 months after a refusal (2 years with the candidate's consent) or a
 withdrawal; the CVs of closed or expired jobs are removed 6 months after the job ended, the
-application row staying for the partner's records with ``cv_deleted_at`` set.
+application row staying for the partner's records with ``cv_deleted_at`` set. The services
+flush; these tasks commit, then remove the files.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from jobs.application_services import purge_closed_job_cvs, purge_refused_applications
-from marketplace.tasks import add_due_task
+from jobs.application_services import (
+    delete_cv_file,
+    purge_closed_job_cvs,
+    purge_refused_applications,
+)
+from marketplace.extensions import db
 
 
 def purge_applications(now: datetime) -> str:
-    """Delete refused and withdrawn applications past their retention period."""
-    count = purge_refused_applications(now)
+    """Delete refused and withdrawn applications past their retention period; commit."""
+    count, files = purge_refused_applications(now)
+    db.session.commit()
+    # Files go only once the rows are gone for good, so a failed commit loses nothing.
+    for filename in files:
+        delete_cv_file(filename)
     return f"{count} refused or withdrawn application(s) past retention deleted"
 
 
 def purge_job_cvs(now: datetime) -> str:
-    """Remove the CVs of jobs that ended more than 6 months ago."""
-    count = purge_closed_job_cvs(now)
-    return f"{count} CV(s) of jobs ended over 6 months ago removed"
-
-
-add_due_task("application-retention", purge_applications)
-add_due_task("cv-retention", purge_job_cvs)
+    """Remove the CVs of jobs that ended more than 6 months ago; commit."""
+    files = purge_closed_job_cvs(now)
+    db.session.commit()
+    for filename in files:
+        delete_cv_file(filename)
+    return f"{len(files)} CV(s) of jobs ended over 6 months ago removed"

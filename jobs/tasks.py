@@ -19,7 +19,7 @@ from jobs.services import REMINDER_DAYS, expire_job, team_recipients
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
-from marketplace.tasks import add_due_task, site_request_context
+from marketplace.tasks import site_request_context
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,3 @@ def send_expiry_reminders(now: datetime) -> str:
         sent += 1
     db.session.commit()
     return f"{sent} job expiry reminder(s) sent"
-
-
-add_due_task("job-expiry-reminders", send_expiry_reminders)
-add_due_task("job-expiry", expire_due_jobs)

@@ -10,7 +10,6 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from jobs import applications, moderation, pipeline, portal, search
-from jobs import demo as _demo  # noqa: F401 - registers the demo data steps (seed demo)
 from jobs.labels import page_labels
 from jobs.models import Contract, Remote
 from marketplace.cache import cached

@@ -9,10 +9,9 @@ from typing import Any
 from flask import Flask, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from marketplace import (
-    database,  # noqa: F401 - registers the SQLite connection settings
-    model_registry,  # noqa: F401 - every core model on the metadata
-)
+# Every core model on the metadata; importing the models also installs the engine-wide SQLite
+# settings of marketplace/database.py (WAL, foreign keys, BEGIN IMMEDIATE).
+from marketplace import model_registry  # noqa: F401
 from marketplace.cache import cache as app_cache  # not "cache": that is the submodule
 from marketplace.config import build_config
 from marketplace.extensions import api as smorest_api  # the subpackage marketplace.api owns "api"
@@ -89,101 +88,42 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    # The domain packages (jobs, offers, partners) are imported only here, to plug them in.
-    from jobs import api as jobs_api
-    from jobs import application_api
-    from jobs import partner_api as partner_jobs_api
-    from jobs import views as jobs_views
-    from marketplace import views
-    from marketplace.accounts import api as accounts_api
-    from marketplace.accounts import views as accounts_views
-    from marketplace.admin import views as admin_views
-    from marketplace.api import docs_views as api_docs_views
-    from marketplace.catalog import api as catalog_api
-    from marketplace.membership import api as membership_api
-    from marketplace.membership import me_api as my_membership_api
-    from marketplace.membership import views as membership_views
-    from marketplace.moderation import api as moderation_api
-    from marketplace.moderation import views as moderation_views
-    from marketplace.notifications import views as notification_views
-    from marketplace.payments import api as payments_api
-    from marketplace.payments import document_api, document_views
-    from marketplace.payments import views as payment_views
-    from marketplace.privacy import views as privacy_views
-    from marketplace.treasury import api as treasury_api
-    from marketplace.treasury import views as treasury_views
-    from offers import api as offers_api
-    from offers import partner_api as partner_offers_api
-    from offers import redemption_api
-    from offers import views as offers_views
-    from partners import api as partners_api
-    from partners import billing_api as partner_billing_api
-    from partners import plans_admin as partner_plans_admin
-    from partners import views as partners_views
+    """Each package plugs in its pages, API, commands and registry entries, in this order.
 
-    for blueprint in (
-        views.bp,
-        accounts_views.bp,
-        moderation_views.bp,
-        admin_views.bp,
-        partners_views.bp,
-        offers_views.bp,
-        jobs_views.bp,
-        notification_views.bp,
-        membership_views.bp,
-        payment_views.bp,
-        document_views.bp,
-        treasury_views.bp,
-        privacy_views.bp,
-        partner_plans_admin.bp,
-        api_docs_views.bp,
-    ):
-        app.register_blueprint(blueprint)
-    api_blueprints = (
-        accounts_api.bp,
-        catalog_api.bp,
-        membership_api.bp,
-        my_membership_api.bp,
-        payments_api.bp,
-        document_api.bp,
-        moderation_api.bp,
-        partners_api.bp,
-        partner_billing_api.bp,
-        offers_api.bp,
-        partner_offers_api.bp,
-        redemption_api.bp,
-        jobs_api.bp,
-        partner_jobs_api.bp,
-        application_api.bp,
-        treasury_api.bp,
+    The core comes first; the domains (partners, then offers and jobs, which build on
+    partners) are imported only here. What each adds is in its own ``init_app``.
+    """
+    import jobs
+    import offers
+    import partners
+    from marketplace import (
+        accounts,
+        admin,
+        catalog,
+        membership,
+        moderation,
+        notifications,
+        payments,
+        privacy,
+        treasury,
+        views,
     )
-    for blueprint in api_blueprints:
-        smorest_api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
-        # Bearer-token calls carry no cookie to forge; the API refuses session auth on writes.
-        csrf.exempt(blueprint)
-        # One budget for the whole API per caller: per account signed in, per IP otherwise.
-        limiter.shared_limit("300/minute", scope="api")(blueprint)
-    # The partner dashboard's figures and to-dos come from the domains (partners imports
-    # neither offers nor jobs).
-    from jobs import dashboard as jobs_dashboard
-    from offers import dashboard as offers_dashboard
-    from partners import dashboard as partner_dashboard
+    from marketplace.api import docs_views as api_docs_views
 
-    partner_dashboard.register_source("offers", offers_dashboard.SOURCE)
-    partner_dashboard.register_source("jobs", jobs_dashboard.SOURCE)
-    # Who is a partner is loaded with the signed-in user, in the same query.
-    from marketplace.accounts.loader import register_reader_column
-    from partners import access as partner_access
-
-    register_reader_column("partner_member_id", partner_access.active_membership_id)
-    # Saved-search alerts: importing these registers each domain's source with the digests.
-    import jobs.alerts  # noqa: F401
-    import marketplace.privacy.domains  # noqa: F401 - jobs, offers, partners personal data
-    import marketplace.privacy.tasks  # noqa: F401 - anonymisation after the deletion grace
-    import offers.alerts  # noqa: F401
-    from marketplace import payments
-
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api_docs_views.bp)
+    accounts.init_app(app)
+    catalog.init_app(app)
+    membership.init_app(app)
     payments.init_app(app)
+    moderation.init_app(app)
+    admin.init_app(app)
+    notifications.init_app(app)
+    treasury.init_app(app)
+    privacy.init_app(app)
+    partners.init_app(app)
+    offers.init_app(app)
+    jobs.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -193,19 +133,12 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    """The core's commands; packages add theirs from their ``init_app``."""
     from marketplace.cli import seed_cli, tasks_cli, users_cli
-    from partners.commands import partners_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(tasks_cli)
-    app.cli.add_command(partners_cli)
-    from marketplace.notifications.queue import notifications_cli
-
-    app.cli.add_command(notifications_cli)
-    from marketplace.payments.commands import payments_cli
-
-    app.cli.add_command(payments_cli)
 
 
 def register_hooks(app: Flask) -> None:

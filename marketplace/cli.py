@@ -20,9 +20,11 @@ from marketplace.accounts.models import Role, User
 from marketplace.accounts.services import find_user, issue_api_token
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.seed_scale import seed_scale_command
 
 users_cli = AppGroup("users", help="Create users and API tokens.")
 seed_cli = AppGroup("seed", help="Load demo or benchmark data.")
+seed_cli.add_command(seed_scale_command)  # `seed scale`, issue 8
 tasks_cli = AppGroup("tasks", help="Periodic work run by cron.")
 
 
@@ -146,11 +148,6 @@ def seed_demo_command() -> None:
         click.echo(f"  {role}: {email} (two-factor code: flask --app wsgi users otp {email})")
     for email, description in DEMO_LOGINS:
         click.echo(f"  {description}: {email}")
-
-
-from marketplace.seed_scale import seed_scale_command  # noqa: E402 - `seed scale`, issue 8
-
-seed_cli.add_command(seed_scale_command)
 
 
 # ---------------------------------------------------------------- tasks

@@ -21,7 +21,7 @@ before sessions, CSRF, Babel, the user loader and the database are touched.
   public, max-age=60`` and ``Vary: Cookie, Accept-Language``, so a reverse proxy may keep it
   too; every other page says ``private`` (``no-store`` when signed in).
 - Work a page does on each view (the offer page's view counter) is declared with
-  ``on_hit`` and replayed by the middleware when it serves the stored page.
+  ``register_hit_action`` and replayed by the middleware when it serves the stored page.
 - Redis down: no cache (``marketplace.cache.available``), every page is rendered.
 """
 
@@ -78,19 +78,14 @@ _ENVIRON_KEY = "marketplace.page_cache"
 _HIT_ACTIONS: dict[str, Callable[[Flask, Any], None]] = {}
 
 
-def on_hit(name: str) -> Callable[[Callable[[Flask, Any], None]], Callable[[Flask, Any], None]]:
-    """Register ``action(app, argument)``, run when a stored page that asked for it is served."""
-
-    def register(action: Callable[[Flask, Any], None]) -> Callable[[Flask, Any], None]:
-        _HIT_ACTIONS[name] = action
-        return action
-
-    return register
+def register_hit_action(name: str, action: Callable[[Flask, Any], None]) -> None:
+    """Run ``action(app, argument)`` when a stored page that asked for ``name`` is served."""
+    _HIT_ACTIONS[name] = action
 
 
 def when_served(name: str, argument: Any) -> None:
-    """Run the ``on_hit`` action ``name`` each time the page being rendered is served from
-    the cache (the caller does the work itself for this rendering)."""
+    """Run the hit action ``name`` (``register_hit_action``) each time the page being
+    rendered is served from the cache (the caller does the work itself for this rendering)."""
     state = request.environ.get(_ENVIRON_KEY)
     if state is not None:
         state.setdefault("actions", []).append((name, argument))

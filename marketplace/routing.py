@@ -8,7 +8,8 @@ states the bound (flask-smorest reads ``max`` from the converter).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from flask import current_app, request
@@ -18,6 +19,9 @@ from werkzeug.routing import IntegerConverter, Map
 MAX_ID = 2**31 - 1
 # Far past any real list; a larger page number overflowed the SQL OFFSET (a 500).
 MAX_PAGE = 100_000
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class BoundedIntegerConverter(IntegerConverter):
@@ -55,3 +59,40 @@ def absolute_url(endpoint: str, **values: Any) -> str:
     if anchor is not None:
         url += "#" + quote(str(anchor), safe="%!#$&'()*+,/:;=?@")
     return url
+
+
+class RouteTable:
+    """Routes a module declares for a blueprint defined in another module.
+
+    The module decorates its views with ``@routes.get(...)`` / ``@routes.post(...)`` and the
+    package's ``init_app`` adds them (``routes.add_to(bp)``) before registering the blueprint:
+    endpoint names stay ``<blueprint>.<view>``, and the route module never imports the module
+    of the blueprint back (no circle, no import at the bottom).
+    """
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, dict[str, Any], Callable[..., Any]]] = []
+        self._added_to: list[Any] = []
+
+    def route(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Declare ``rule`` for the decorated view (options as ``Blueprint.route``)."""
+
+        def decorator(view: F) -> F:
+            self._routes.append((rule, options, view))
+            return view
+
+        return decorator
+
+    def get(self, rule: str, **options: Any) -> Callable[[F], F]:
+        return self.route(rule, methods=["GET"], **options)
+
+    def post(self, rule: str, **options: Any) -> Callable[[F], F]:
+        return self.route(rule, methods=["POST"], **options)
+
+    def add_to(self, blueprint: Any) -> None:
+        """Add the routes to ``blueprint``, once (every app built afterwards shares them)."""
+        if any(added is blueprint for added in self._added_to):
+            return
+        for rule, options, view in self._routes:
+            blueprint.route(rule, **options)(view)
+        self._added_to.append(blueprint)

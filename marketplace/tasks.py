@@ -1,8 +1,8 @@
 """Periodic work run by cron through ``flask tasks run-due``.
 
-Each task is idempotent (running it again right away does nothing more), commits its own
-work and returns one line saying what it did. Other packages register theirs (offer expiry,
-digests...) with ``add_due_task``.
+Each task is idempotent (running it again right away does nothing more) and returns one line
+saying what it did. Packages register theirs (offer expiry, digests...) with ``add_due_task``
+from their ``init_app``; they run in the order ``DUE_TASK_ORDER`` writes down.
 """
 
 from __future__ import annotations
@@ -76,10 +76,37 @@ def site_request_context() -> AbstractContextManager[object]:
     return current_app.test_request_context("/", base_url=current_app.config["SITE_URL"])
 
 
+# The order ``tasks run-due`` runs the tasks in, whichever package registers them and whenever:
+# a task must have its place here (the comment names the package that registers it).
+DUE_TASK_ORDER: tuple[str, ...] = (
+    "mail",
+    "retention",
+    "application-retention",  # jobs
+    "cv-retention",  # jobs
+    "job-expiry-reminders",  # jobs
+    "job-expiry",  # jobs
+    "documents",  # payments
+    "membership-auto-renewal",  # membership
+    "membership-reminders",  # membership
+    "saved-search-digests",  # notifications
+    "payouts",  # treasury
+    "offer-expiry",  # offers
+    "offer-views",  # offers
+    "partner-applications",  # partners
+    "account-deletion",  # privacy
+    "payments-pending",  # payments
+    "payments-refunds-unanswered",  # payments
+    "payments-refund-sweep",  # payments
+)
+
+
 def add_due_task(name: str, run: Callable[[datetime], str]) -> None:
-    """Register a periodic task once (by name); tasks run in registration order."""
+    """Register a periodic task once (by name), at its place in ``DUE_TASK_ORDER``."""
+    if name not in DUE_TASK_ORDER:
+        raise ValueError(f"Due task {name!r} has no place in DUE_TASK_ORDER.")
     if all(task.name != name for task in DUE_TASKS):
         DUE_TASKS.append(DueTask(name, run))
+        DUE_TASKS.sort(key=lambda task: DUE_TASK_ORDER.index(task.name))
 
 
 def run_due(now: datetime | None = None, *, echo: Callable[[str], None] = click.echo) -> list[str]:

@@ -1,6 +1,6 @@
 """Saved-search alerts for offers: the offers source of ``marketplace.notifications.alerts``.
 
-Imported by the factory, which registers the source: a member's saved criteria are read
+Registered by ``offers.init_app``: a member's saved criteria are read
 exactly as the listing reads its query string (``OfferFilters``), so an alert holds what
 the member would see on ``/offers/`` with the same filters.
 """
@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from marketplace.extensions import db
 from marketplace.i18n import N_
-from marketplace.notifications.alerts import AlertItem, register_alert_source
+from marketplace.notifications.alerts import AlertItem
 from marketplace.routing import absolute_url
 from offers.models import Offer
 from offers.search import OfferFilters, search_offers
@@ -50,11 +50,6 @@ def find_offers(criteria: Mapping[str, str], since: datetime, now: datetime) -> 
     ]
 
 
-register_alert_source(
-    "offers",
-    find=find_offers,
-    label=_l("Offers"),
-    subject=N_("New offers for your saved search (%(count)d)"),
-    criteria=CRITERIA,
-    listing_endpoint="offers.index",
-)
+# How the alerts name this kind on pages, and the digest's subject (``register_alert_source``).
+LABEL = _l("Offers")
+SUBJECT = N_("New offers for your saved search (%(count)d)")

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, select
 
@@ -14,6 +15,17 @@ from marketplace.extensions import db
 from offers.models import Offer, OfferCode, OfferDailyStat, OfferStatus, RedemptionMethod
 from partners.dashboard import DashboardSource, Figure, ToDo
 from partners.models import Partner
+
+STATUS_LABELS = {
+    OfferStatus.DRAFT: _l("Drafts"),
+    OfferStatus.SUBMITTED: _l("Submitted for review"),
+    OfferStatus.CHANGES_REQUESTED: _l("Changes requested"),
+    OfferStatus.REJECTED: _l("Rejected"),
+    OfferStatus.PUBLISHED: _l("Published"),
+    OfferStatus.PAUSED: _l("Paused"),
+    OfferStatus.EXPIRED: _l("Expired"),
+    OfferStatus.ARCHIVED: _l("Archived"),
+}
 
 # An offer ending within this many days is worth a look (extend it, or plan the next one).
 ENDING_SOON_DAYS = 7
@@ -104,4 +116,16 @@ def todos(partner: Partner, now: datetime) -> list[ToDo]:
     return found
 
 
-SOURCE = DashboardSource(figures=figures, todos=todos)
+def counts(partner: Partner) -> list[tuple[OfferStatus, str, int]]:
+    """The partner's offers by status, every status listed (the dashboard's "Offers" box)."""
+    found = dict(
+        db.session.execute(
+            select(Offer.status, func.count())
+            .where(Offer.partner_id == partner.id)
+            .group_by(Offer.status)
+        ).all()
+    )
+    return [(status, label, found.get(status, 0)) for status, label in STATUS_LABELS.items()]
+
+
+SOURCE = DashboardSource(figures=figures, todos=todos, counts=counts)

@@ -17,13 +17,8 @@ from sqlalchemy import func, select
 
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.payments.documents import (
-    ACCOUNTING_ZONE,
-    register_designation,
-    register_service_period,
-)
-from marketplace.payments.models import Payment, PaymentKind
-from marketplace.payments.services import register_fulfilment, register_reversal
+from marketplace.payments.documents import ACCOUNTING_ZONE
+from marketplace.payments.models import Payment
 from offers.models import FeaturedPlacement, Offer
 
 logger = logging.getLogger(__name__)
@@ -132,9 +127,3 @@ def placement_designation(payment: Payment) -> str:
         title=title,
         days=int(subject.get("days") or 0),
     )
-
-
-register_fulfilment(PaymentKind.FEATURED, fulfil_featured_payment)
-register_reversal(PaymentKind.FEATURED, reverse_featured_payment)
-register_service_period(PaymentKind.FEATURED, placement_paid_for)
-register_designation(PaymentKind.FEATURED, placement_designation)

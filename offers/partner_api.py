@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from marketplace.api import Blueprint, auth_required
 from marketplace.extensions import db
-from offers import services
+from offers import code_pool, services
 from offers.models import Offer
 from offers.schemas import (
     CodesInputSchema,
@@ -145,7 +145,7 @@ def submit_partner_offer(offer_id: int) -> Offer:
 def add_partner_offer_codes(data: dict[str, Any], offer_id: int) -> dict[str, int]:
     """Add codes to the offer's pool; blanks and duplicates are skipped and counted."""
     offer = get_partner_offer_or_404(offer_id)
-    added, duplicates = services.add_codes(offer, actor=current_user, codes=data["codes"])
+    added, duplicates = code_pool.add_codes(offer, actor=current_user, codes=data["codes"])
     db.session.commit()
     return {"added": added, "duplicates": duplicates}
 

@@ -17,7 +17,7 @@ from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from offers import pictures, services
+from offers import code_pool, pictures, services
 from offers.forms import (
     AUDIENCE_LABELS,
     METHOD_LABELS,
@@ -321,10 +321,10 @@ def codes(offer_id: int) -> Response:
             for error in errors:
                 flash(str(error), "error")
         return redirect(url_for("offers.portal.detail", offer_id=offer.id))
-    uploaded = services.parse_code_file(form.text.data or "")
+    uploaded = code_pool.parse_code_file(form.text.data or "")
     if form.file.data:
         try:
-            uploaded += services.parse_code_file(form.file.data.read(MAX_UPLOAD).decode("utf-8"))
+            uploaded += code_pool.parse_code_file(form.file.data.read(MAX_UPLOAD).decode("utf-8"))
         except UnicodeDecodeError:
             flash(_("The file must be UTF-8 text."), "error")
             return redirect(url_for("offers.portal.detail", offer_id=offer.id))
@@ -332,7 +332,7 @@ def codes(offer_id: int) -> Response:
         flash(_("Choose a file or paste at least one code."), "error")
         return redirect(url_for("offers.portal.detail", offer_id=offer.id))
     try:
-        added, duplicates = services.add_codes(offer, actor=current_user, codes=uploaded)
+        added, duplicates = code_pool.add_codes(offer, actor=current_user, codes=uploaded)
     except DomainError as error:
         db.session.rollback()
         _flash_error(error)

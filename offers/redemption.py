@@ -36,6 +36,7 @@ from marketplace.extensions import db
 from marketplace.i18n import N_, country_name, country_names, localized
 from marketplace.membership.services import has_active_membership
 from marketplace.notifications.services import queue_mail
+from marketplace.routing import absolute_url
 from offers.models import (
     Audience,
     Offer,
@@ -175,9 +176,9 @@ class Benefit:
         if self.code is not None:
             body["code"] = self.code
         if self.voucher_token:
-            from offers.wallet import check_url
-
-            body["voucher_url"] = check_url(self.voucher_token)
+            # What the pass's QR code holds (offers.wallet.check_url), without importing the
+            # wallet's pages.
+            body["voucher_url"] = absolute_url("offers.wallet.check", token=self.voucher_token)
         if self.link is not None:
             body["link"] = self.link
         if self.expires_at is not None:

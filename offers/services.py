@@ -1,17 +1,14 @@
-"""Offer lifecycle services: create, edit, submit, moderate, pause, archive, expire, codes.
+"""Offer lifecycle services: create, edit, submit, moderate, pause, archive, expire.
 
 Every function flushes and never commits; each status change adds an ``OfferStatusChange``
 row (the history the partner sees) and staff decisions are audited and e-mailed to the
 partner's active team. Edits to a live offer wait in ``pending_changes`` for review while the
-approved version stays public.
+approved version stays public. The code pool of unique-codes offers is ``code_pool``.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +24,6 @@ from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
-from marketplace.tasks import add_due_task
 from marketplace.text import fold
 from offers.models import (
     Audience,
@@ -81,11 +77,9 @@ MAX_LENGTHS = {
     "shared_code": 80,
     "link_url": 500,
 }
-MAX_CODE_LENGTH = 120
 MESSAGE_MAX_LENGTH = 2000
 EDITABLE = {OfferStatus.DRAFT, OfferStatus.CHANGES_REQUESTED, OfferStatus.REJECTED}
 LIVE = {OfferStatus.PUBLISHED, OfferStatus.PAUSED}
-CODE_POOL_OPEN = {*EDITABLE, OfferStatus.SUBMITTED, *LIVE}
 # Babel lists a few territories that are not countries.
 NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"}
 COUNTRY_CODES = frozenset(
@@ -93,9 +87,6 @@ COUNTRY_CODES = frozenset(
     for code in Locale("en").territories
     if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
 )
-# Keeps one IN (...) list well under SQLite's bound-parameter limit.
-CHUNK = 500
-CODE_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class OfferStateConflict(Conflict):
@@ -605,87 +596,3 @@ def expire_due_offers(now: datetime) -> int:
         _move(offer, OfferStatus.EXPIRED, actor=None)
     db.session.flush()
     return len(offers)
-
-
-def run_offer_expiry(now: datetime) -> str:
-    """The ``tasks run-due`` job: expire due offers and commit."""
-    count = expire_due_offers(now)
-    db.session.commit()
-    return f"{count} offer(s) expired"
-
-
-add_due_task("offer-expiry", run_offer_expiry)
-
-
-# ---------------------------------------------------------------- code pool
-
-
-def parse_code_file(text: str) -> list[str]:
-    """Codes from an upload: one per line, or the first CSV column; a ``code`` header is skipped.
-
-    Read line by line (a code never spans lines), so a file with bare ``\r`` line ends or a
-    line past the csv module's field limit is read, not a ``csv.Error`` (a 500); such a line
-    is kept whole and ``add_codes`` refuses it if it is too long.
-    """
-    lines = CODE_LINE_BREAK.split(text.lstrip("\ufeff"))
-    if lines and lines[-1] == "":
-        lines.pop()
-    codes = []
-    for index, line in enumerate(lines):
-        try:
-            row = next(csv.reader([line]), [])
-        except csv.Error:
-            row = [line]
-        value = row[0].strip() if row else ""
-        if index == 0 and value.lower() == "code":
-            continue
-        codes.append(value)
-    return codes
-
-
-def add_codes(offer: Offer, *, actor: User, codes: Iterable[str]) -> tuple[int, int]:
-    """Add codes to a unique-codes pool; returns ``(added, duplicates)``, blanks skipped."""
-    if offer.redemption_method != RedemptionMethod.UNIQUE_CODES:
-        raise OfferStateConflict(_("Only an offer with unique codes has a code pool."))
-    if offer.status not in CODE_POOL_OPEN:
-        raise OfferStateConflict(_("Codes cannot be added to this offer any more."))
-    wanted: list[str] = []
-    seen: set[str] = set()
-    duplicates = 0
-    for raw in codes:
-        code = str(raw).replace("\x00", "").strip()
-        if not code:
-            continue
-        if len(code) > MAX_CODE_LENGTH:
-            raise InvalidOffer(_("A code is longer than %(max)s characters.", max=MAX_CODE_LENGTH))
-        if code in seen:
-            duplicates += 1
-            continue
-        seen.add(code)
-        wanted.append(code)
-    existing: set[str] = set()
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
-        existing.update(
-            db.session.scalars(
-                select(OfferCode.code).where(
-                    OfferCode.offer_id == offer.id, OfferCode.code.in_(chunk)
-                )
-            )
-        )
-    new = [code for code in wanted if code not in existing]
-    duplicates += len(wanted) - len(new)
-    db.session.add_all(OfferCode(offer_id=offer.id, code=code) for code in new)
-    if new:
-        # A refilled pool may run low again: the partner is told again then.
-        offer.low_stock_notified_at = None
-        offer.sold_out_notified_at = None
-    db.session.flush()
-    logger.info(
-        "offer %s: %s code(s) added, %s duplicate(s), by %s",
-        offer.id,
-        len(new),
-        duplicates,
-        actor.id,
-    )
-    return len(new), duplicates

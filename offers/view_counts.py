@@ -9,7 +9,8 @@ in-process buffer is also written by the process itself once its oldest view is
 cannot see it).
 
 A view is counted when the page is served from the whole-page cache too
-(``marketplace.page_cache.on_hit``): the page says so when it is rendered.
+(``marketplace.page_cache.register_hit_action``, from ``offers.init_app``): the page says so
+when it is rendered.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from sqlalchemy import select
 from marketplace import cache as cache_module
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.page_cache import on_hit
-from marketplace.tasks import add_due_task
 from offers.models import Offer
 from offers.search import count_offer_view
 
@@ -111,8 +110,7 @@ def _write_at_exit(app: Flask) -> None:
             _write_buffer_quietly()
 
 
-@on_hit("offer-view")
-def _served_from_cache(app: Flask, offer_id: int) -> None:
+def served_from_cache(app: Flask, offer_id: int) -> None:
     record(offer_id, app=app)
 
 
@@ -203,6 +201,3 @@ def pending() -> int:
 def reset() -> None:
     """Forget this process's buffer (tests: views of rolled-back offers)."""
     _take_buffer()
-
-
-add_due_task("offer-views", flush)

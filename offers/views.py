@@ -12,7 +12,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from marketplace import page_cache
-from marketplace.cache import cached, ignore_writes_to
+from marketplace.cache import cached
 from marketplace.catalog.models import Category
 from marketplace.extensions import db
 from marketplace.membership.services import offered_tiers
@@ -72,12 +72,6 @@ LISTING_TABLES = (
 # Offers start, end and stop being featured with the clock, not with a write: a cached
 # listing lives at most this long.
 LISTING_CACHE_SECONDS = 60
-# A redemption moves an offer's counters; a listing shows none of them (only the "most
-# redeemed" order uses one, and may lag by LISTING_CACHE_SECONDS), so redemptions keep the
-# cached listings.
-ignore_writes_to(
-    "offers", ("redeemed_count", "updated_at", "low_stock_notified_at", "sold_out_notified_at")
-)
 
 
 class Results(NamedTuple):

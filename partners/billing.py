@@ -10,7 +10,8 @@ browser return, the webhook and the reconciliation job together fulfil a payment
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,22 +27,13 @@ from marketplace.extensions import db
 from marketplace.i18n import localized
 from marketplace.money import HOME_CURRENCY
 from marketplace.payments.checkout import prepare_card_setup
-from marketplace.payments.documents import (
-    register_designation,
-    register_partner_billing,
-    register_service_period,
-)
 from marketplace.payments.gateway import SetupIntentInfo
 from marketplace.payments.identifiers import digits_only, normalise_vat_number
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.payments.services import (
     create_payment,
-    register_fulfilment,
-    register_reversal,
 )
 from marketplace.payments.wording import subject_names
-from offers import featured as _featured  # noqa: F401 - registers the FEATURED fulfilment
-from offers.models import FeaturedPlacement, Offer, OfferStatus
 from partners.models import (
     Partner,
     PartnerBillingIdentity,
@@ -218,12 +210,6 @@ def partnership_designation(payment: Payment) -> str:
     return _("Partnership: %(name)s (%(days)s days)", name=name, days=days)
 
 
-register_fulfilment(PaymentKind.PARTNER_PLAN, fulfil_partner_plan_payment)
-register_reversal(PaymentKind.PARTNER_PLAN, reverse_partner_plan_payment)
-register_service_period(PaymentKind.PARTNER_PLAN, partnership_paid_for)
-register_designation(PaymentKind.PARTNER_PLAN, partnership_designation)
-
-
 # ---------------------------------------------------------------- billing identity
 
 IDENTITY_FIELDS = (
@@ -345,9 +331,6 @@ def billing_team(payment: Payment) -> list[tuple[str, str]]:
     return [(email, locale or "fr") for email, locale in rows]
 
 
-register_partner_billing(buyer=billing_buyer, team=billing_team)
-
-
 # ---------------------------------------------------------------- buying
 
 
@@ -374,26 +357,12 @@ def buy_partnership(
     return payment, prepare_card_setup(payment, user=user)
 
 
-def featurable_offer_or_404(partner: Partner, offer_id: int) -> Offer:
-    """The partner's own published offer; any other id (or state) answers 404."""
-    offer = db.session.scalar(
-        select(Offer).where(
-            Offer.id == offer_id,
-            Offer.partner_id == partner.id,
-            Offer.status == OfferStatus.PUBLISHED,
-        )
-    )
-    if offer is None:
-        raise NotFound(_("This offer cannot be featured."))
-    return offer
-
-
 def buy_featured(
     partner: Partner, *, user: User, plan_code: str, offer_id: int
 ) -> tuple[Payment, SetupIntentInfo]:
     """Open a FEATURED payment for one of the partner's published offers (the partner's billing
     identity first: ``BillingIdentityMissing`` without it)."""
-    offer = featurable_offer_or_404(partner, offer_id)
+    offer = featured_offers().featurable_or_404(partner, offer_id)
     plan = offered_plan_or_404(plan_code, PlanKind.FEATURED)
     require_billing_identity(partner)
     payment = create_payment(
@@ -449,26 +418,6 @@ def partner_periods(partner: Partner) -> Sequence[PartnerPlanPeriod]:
     ).all()
 
 
-def partner_placements(partner: Partner) -> list[tuple[FeaturedPlacement, Offer]]:
-    """The featured placements of the partner's offers with their offer, latest first."""
-    rows = db.session.execute(
-        select(FeaturedPlacement, Offer)
-        .join(Offer, Offer.id == FeaturedPlacement.offer_id)
-        .where(Offer.partner_id == partner.id)
-        .order_by(FeaturedPlacement.ends_at.desc(), FeaturedPlacement.id.desc())
-    ).all()
-    return [(placement, offer) for placement, offer in rows]
-
-
-def published_offers(partner: Partner) -> Sequence[Offer]:
-    """The partner's published offers, the ones that can be featured."""
-    return db.session.scalars(
-        select(Offer)
-        .where(Offer.partner_id == partner.id, Offer.status == OfferStatus.PUBLISHED)
-        .order_by(Offer.published_at.desc(), Offer.id.desc())
-    ).all()
-
-
 def plan_names() -> dict[str, str]:
     """Every plan's name in the reader's language, by code (old payments name retired plans)."""
     return {
@@ -477,14 +426,35 @@ def plan_names() -> dict[str, str]:
     }
 
 
-def offers_of_payments(payments: Sequence[Payment]) -> dict[int, Offer]:
-    """The offers that FEATURED payments were for, by id (one query)."""
-    ids = {
-        int(payment.subject["offer_id"])
-        for payment in payments
-        if payment.kind == PaymentKind.FEATURED
-        and str((payment.subject or {}).get("offer_id", "")).isdigit()
-    }
-    if not ids:
-        return {}
-    return {offer.id: offer for offer in db.session.scalars(select(Offer).where(Offer.id.in_(ids)))}
+# ---------------------------------------------------------------- featured offers
+
+
+@dataclass(frozen=True)
+class FeaturedOffers:
+    """What the billing pages need of the offers to sell a featured placement; the offers
+    package registers it (``register_featured_offers`` in ``offers.init_app``), so partners
+    never imports offers. Offers and placements are the offers package's rows."""
+
+    # The partner's own published offer; any other id (or state) raises NotFound.
+    featurable_or_404: Callable[[Partner, int], Any]
+    # The partner's published offers (the ones that can be featured), newest first.
+    published: Callable[[Partner], Sequence[Any]]
+    # The placements of the partner's offers with their offer, latest first.
+    placements: Callable[[Partner], list[tuple[Any, Any]]]
+    # The offers that FEATURED payments were for, by id (one query).
+    of_payments: Callable[[Sequence[Payment]], dict[int, Any]]
+    # True while a paid placement of the offer runs (``now`` defaults to the current time).
+    is_featured: Callable[..., bool]
+
+
+_featured_offers: list[FeaturedOffers] = []
+
+
+def register_featured_offers(featured: FeaturedOffers) -> None:
+    """The offers package: how the billing pages find offers and their placements."""
+    _featured_offers[:] = [featured]
+
+
+def featured_offers() -> FeaturedOffers:
+    """The registered featured offers (the offers package is part of every app)."""
+    return _featured_offers[0]

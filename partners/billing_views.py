@@ -30,8 +30,6 @@ from marketplace.i18n import localized
 from marketplace.payments import checkout, checkout_views, documents
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.treasury.forms import kind_labels, status_labels
-from offers.featured import is_featured
-from offers.models import Offer
 from partners import billing
 from partners.access import current_membership, current_partner, partner_required
 from partners.forms import ActionForm, BillingIdentityForm
@@ -42,9 +40,8 @@ bp = Blueprint("billing", __name__, url_prefix="/billing")
 
 @bp.app_context_processor
 def billing_globals() -> dict[str, Any]:
-    """Badges of the offer cards: a running featured placement, an official partner."""
+    """Badges of the offer cards: an official partner (``offer_is_featured`` is the offers')."""
     return {
-        "offer_is_featured": is_featured,
         # ``{% set official_ids = official_partners(offers) %}`` once per list of cards.
         "official_partners": lambda offers: billing.official_partner_ids(
             among={offer.partner_id for offer in offers}
@@ -97,18 +94,18 @@ def index():
         featured_plans=billing.offered_plans(PlanKind.FEATURED),
         last_day=billing.partnership_last_day(partner.id, today=today),
         periods=billing.partner_periods(partner),
-        placements=billing.partner_placements(partner),
+        placements=billing.featured_offers().placements(partner),
         payments=payments,
         payment_documents=payment_documents,
         xml_documents=documents.xml_document_ids(
             [document for listed in payment_documents.values() for document in listed]
         ),
         identity=billing.billing_identity(partner),
-        payment_offers=billing.offers_of_payments(payments),
+        payment_offers=billing.featured_offers().of_payments(payments),
         plan_names=billing.plan_names(),
         kind_labels=kind_labels(),
         status_labels=status_labels(),
-        offers=billing.published_offers(partner),
+        offers=billing.featured_offers().published(partner),
         now=utcnow(),
         today=today,
         form=ActionForm(),
@@ -171,7 +168,7 @@ def identity():
 def feature(offer_id: int):
     partner = current_partner()
     try:
-        offer = billing.featurable_offer_or_404(partner, offer_id)
+        offer = billing.featured_offers().featurable_or_404(partner, offer_id)
     except NotFound:
         abort(404)
     return render_template(
@@ -179,7 +176,7 @@ def feature(offer_id: int):
         partner=partner,
         offer=offer,
         plans=billing.offered_plans(PlanKind.FEATURED),
-        featured=is_featured(offer),
+        featured=billing.featured_offers().is_featured(offer),
         form=ActionForm(),
     )
 
@@ -217,7 +214,11 @@ def pay(payment_id: int):
         flash(str(error.message), "error")
     offer = None
     if payment.kind == PaymentKind.FEATURED:
-        offer = db.session.get(Offer, int((payment.subject or {}).get("offer_id") or 0))
+        offer = (
+            billing.featured_offers()
+            .of_payments([payment])
+            .get(int((payment.subject or {}).get("offer_id") or 0))
+        )
     return render_template(
         "partners/billing_pay.html",
         payment=payment,

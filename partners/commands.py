@@ -1,7 +1,6 @@
 """``flask partners …``: create a partner for an existing account (DESIGN.md, "Commands").
 
-Registered by the factory (``register_commands``). Importing this module also registers the
-partners' demo data step (``seed demo``) and their periodic task (``tasks run-due``).
+Added to the app by ``partners.init_app``.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from marketplace.accounts.models import User
 from marketplace.accounts.services import find_user
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from partners import demo as _demo  # noqa: F401 - registers the demo data step
-from partners import tasks as _tasks  # noqa: F401 - registers the periodic task
 from partners.models import Partner, PartnerMember, PartnerStatus, TeamRole
 from partners.services import unique_slug
 

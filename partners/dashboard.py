@@ -1,6 +1,6 @@
 """What the partner dashboard shows beside the company: the last 30 days and what needs the
 team's action. ``partners`` imports neither ``offers`` nor ``jobs``: each domain registers a
-source here (``marketplace/__init__.py`` wires them), and the dashboard asks them all.
+source here (from its ``init_app``), and the dashboard asks them all.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from marketplace.database import utcnow
 from partners.models import Partner
@@ -37,16 +38,20 @@ class ToDo:
 
 @dataclass(frozen=True)
 class DashboardSource:
-    """A domain's part of the dashboard: its figures since a moment, and its to-dos."""
+    """A domain's part of the dashboard: its figures since a moment, its to-dos and, if it
+    has a summary box, its items by status as ``(status, label, count)``."""
 
     figures: Callable[[Partner, datetime], list[Figure]]
     todos: Callable[[Partner, datetime], list[ToDo]]
+    counts: Callable[[Partner], list[tuple[Any, Any, int]]] | None = None
 
 
 @dataclass
 class DashboardView:
     figures: list[Figure] = field(default_factory=list)
     todos: list[ToDo] = field(default_factory=list)
+    # By source name: its items by status, ``(status, label, count)``.
+    counts: dict[str, list[tuple[Any, Any, int]]] = field(default_factory=dict)
 
 
 SOURCES: dict[str, DashboardSource] = {}
@@ -62,7 +67,9 @@ def dashboard_view(partner: Partner, *, now: datetime | None = None) -> Dashboar
     now = now or utcnow()
     since = now - timedelta(days=RECENT_DAYS)
     view = DashboardView()
-    for source in SOURCES.values():
+    for name, source in SOURCES.items():
         view.figures.extend(source.figures(partner, since))
         view.todos.extend(source.todos(partner, now))
+        if source.counts is not None:
+            view.counts[name] = source.counts(partner)
     return view

@@ -9,17 +9,26 @@ orphaned applications (and their stored logo).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 
 from marketplace.extensions import db
-from marketplace.tasks import add_due_task
-from offers.models import Offer
 from partners.models import Partner, PartnerMember, PartnerStatus
 from partners.services import delete_logo
 
 logger = logging.getLogger(__name__)
+
+# Each returns an SQL condition true for a partner that has rows of another package (the
+# offers package registers ``partner_has_offers``): such a partner is never deleted here.
+PARTNER_HISTORY: list[Callable[[], ColumnElement[bool]]] = []
+
+
+def register_partner_history(keeps: Callable[[], ColumnElement[bool]]) -> None:
+    """Keep pending partners for which ``keeps()`` holds out of the orphan purge (once)."""
+    if keeps not in PARTNER_HISTORY:
+        PARTNER_HISTORY.append(keeps)
 
 
 def delete_orphan_applications(now: datetime) -> str:
@@ -29,8 +38,8 @@ def delete_orphan_applications(now: datetime) -> str:
         .where(
             Partner.status == PartnerStatus.PENDING,
             ~exists().where(PartnerMember.partner_id == Partner.id),
-            # A partner with offers is never deleted (their history stays).
-            ~exists().where(Offer.partner_id == Partner.id),
+            # A partner with rows in another package (offers) is never deleted: they stay.
+            *[~keeps() for keeps in PARTNER_HISTORY],
         )
         .order_by(Partner.id)
     ).all()
@@ -43,6 +52,3 @@ def delete_orphan_applications(now: datetime) -> str:
     for filename in logos:
         delete_logo(filename)
     return f"{len(partners)} pending partner application(s) without a representative deleted"
-
-
-add_due_task("partner-applications", delete_orphan_applications)

@@ -1,4 +1,8 @@
-"""Partner pages: application, team, dashboard, and the staff's partner queue."""
+"""Partner pages: the application, the dashboard and the company profile.
+
+The team (``team_views``) and the staff's queue (``moderation_views``) add their routes to
+this blueprint from ``partners.init_app``; the billing pages are its nested blueprint.
+"""
 
 from __future__ import annotations
 
@@ -29,44 +33,32 @@ from werkzeug.datastructures import FileStorage
 
 from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
-from marketplace.database import utcnow
-from marketplace.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from marketplace.errors import DomainError
 from marketplace.extensions import db, limiter
-from marketplace.security import login_required, moderator_required
-from offers.models import Offer, OfferStatus
-from partners import services
-from partners import tasks as _tasks  # noqa: F401 - registers the orphan-application task
+from marketplace.security import login_required
+from partners import billing_views, services
 from partners.access import current_membership, current_partner, partner_required
 from partners.dashboard import RECENT_DAYS, dashboard_view
 from partners.forms import (
     ROLE_LABELS,
-    ActionForm,
     ApplicationForm,
-    InviteForm,
     ProfileForm,
-    RefuseForm,
-    RoleForm,
 )
-from partners.models import Partner, PartnerInvitation, PartnerMember, PartnerStatus, TeamRole
+from partners.models import Partner, PartnerMember, PartnerStatus
+from partners.pages import me as _me
+from partners.pages import render_page as _render
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
+# The billing pages (plans, partnership, featured placements, payments): endpoints
+# ``partners.billing.*``.
+bp.register_blueprint(billing_views.bp)
 
 STATUS_LABELS = {
     PartnerStatus.PENDING: _l("Pending review"),
     PartnerStatus.APPROVED: _l("Approved"),
     PartnerStatus.REFUSED: _l("Refused"),
-}
-OFFER_STATUS_LABELS = {
-    OfferStatus.DRAFT: _l("Drafts"),
-    OfferStatus.SUBMITTED: _l("Submitted for review"),
-    OfferStatus.CHANGES_REQUESTED: _l("Changes requested"),
-    OfferStatus.REJECTED: _l("Rejected"),
-    OfferStatus.PUBLISHED: _l("Published"),
-    OfferStatus.PAUSED: _l("Paused"),
-    OfferStatus.EXPIRED: _l("Expired"),
-    OfferStatus.ARCHIVED: _l("Archived"),
 }
 
 
@@ -88,17 +80,6 @@ def helpers() -> dict[str, Any]:
 # ---------------------------------------------------------------- helpers
 
 
-def _me() -> User:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
-
-
-def _render(template: str, *, status: int | None = None, **context: Any):
-    """A page; a form sent back with errors answers 422."""
-    if status is None:
-        status = 422 if request.method == "POST" else 200
-    return render_template(template, **context), status
-
-
 @contextmanager
 def _uploaded_logo(field: Any) -> Iterator[str | None]:
     """Store the field's logo, if any, for the block; if the block fails it is deleted again."""
@@ -113,35 +94,6 @@ def _uploaded_logo(field: Any) -> Iterator[str | None]:
         db.session.rollback()
         services.delete_logo(filename)
         raise
-
-
-def get_member_or_404(member_id: int, *, partner: Partner) -> PartnerMember:
-    member = db.session.scalar(
-        select(PartnerMember).where(
-            PartnerMember.id == member_id, PartnerMember.partner_id == partner.id
-        )
-    )
-    if member is None:
-        abort(404)
-    return member
-
-
-def get_invitation_or_404(invitation_id: int, *, partner: Partner) -> PartnerInvitation:
-    invitation = db.session.scalar(
-        select(PartnerInvitation).where(
-            PartnerInvitation.id == invitation_id, PartnerInvitation.partner_id == partner.id
-        )
-    )
-    if invitation is None:
-        abort(404)
-    return invitation
-
-
-def get_application_or_404(partner_id: int) -> Partner:
-    partner = db.session.get(Partner, partner_id)
-    if partner is None:
-        abort(404)
-    return partner
 
 
 def _own_applications(user: User) -> list[Partner]:
@@ -233,82 +185,6 @@ def application_status():
     return render_template("partners/application_status.html", partners=partners)
 
 
-# ---------------------------------------------------------------- staff queue
-
-
-@bp.get("/applications")
-@moderator_required
-def applications():
-    """Pending applications, oldest first."""
-    rows = db.session.scalars(
-        select(Partner)
-        .where(Partner.status == PartnerStatus.PENDING)
-        .order_by(Partner.applied_at, Partner.id)
-    ).all()
-    return render_template("partners/applications.html", partners=rows)
-
-
-def _render_application(partner: Partner, *, refuse_form: RefuseForm | None = None, status=200):
-    members = db.session.execute(
-        select(PartnerMember, User)
-        .join(User, User.id == PartnerMember.user_id)
-        .where(PartnerMember.partner_id == partner.id)
-        .order_by(PartnerMember.id)
-    ).all()
-    return _render(
-        "partners/application.html",
-        status=status,
-        partner=partner,
-        members=members,
-        approve_form=ActionForm(formdata=None, prefix="approve"),
-        refuse_form=refuse_form or RefuseForm(formdata=None, prefix="refuse"),
-    )
-
-
-@bp.get("/applications/<int:partner_id>")
-@moderator_required
-def application(partner_id: int):
-    """One application with the decision forms."""
-    return _render_application(get_application_or_404(partner_id))
-
-
-def _decision_refused(partner: Partner, error: Conflict):
-    db.session.rollback()
-    flash(str(error.message), "error")
-    return redirect(url_for("partners.application", partner_id=partner.id))
-
-
-@bp.post("/applications/<int:partner_id>/approve")
-@moderator_required
-def approve(partner_id: int):
-    """Approve an application."""
-    partner = get_application_or_404(partner_id)
-    try:
-        services.approve_partner(partner, actor=_me())
-    except Conflict as error:
-        return _decision_refused(partner, error)
-    db.session.commit()
-    flash(_("%(name)s is now a partner.", name=partner.name), "success")
-    return redirect(url_for("partners.applications"))
-
-
-@bp.post("/applications/<int:partner_id>/refuse")
-@moderator_required
-def refuse(partner_id: int):
-    """Refuse an application with a reason."""
-    partner = get_application_or_404(partner_id)
-    form = RefuseForm(prefix="refuse")
-    if not form.validate():
-        return _render_application(partner, refuse_form=form, status=422)
-    try:
-        services.refuse_partner(partner, actor=_me(), reason=form.reason.data)
-    except Conflict as error:
-        return _decision_refused(partner, error)
-    db.session.commit()
-    flash(_("The application of %(name)s was refused.", name=partner.name), "success")
-    return redirect(url_for("partners.applications"))
-
-
 # ---------------------------------------------------------------- dashboard and profile
 
 
@@ -323,24 +199,17 @@ def dashboard():
         .select_from(PartnerMember)
         .where(PartnerMember.partner_id == partner.id, PartnerMember.disabled_at.is_(None))
     )
-    counts = dict(
-        db.session.execute(
-            select(Offer.status, func.count())
-            .where(Offer.partner_id == partner.id)
-            .group_by(Offer.status)
-        ).all()
-    )
-    offer_counts = [
-        (status, label, counts.get(status, 0)) for status, label in OFFER_STATUS_LABELS.items()
-    ]
+    recent = dashboard_view(partner)
+    # The offers package registers its box (partners does not import offers).
+    offer_counts = recent.counts.get("offers", [])
     return render_template(
         "partners/dashboard.html",
         partner=partner,
         membership=current_membership(),
         team_size=team_size,
         offer_counts=offer_counts,
-        offer_total=sum(counts.values()),
-        recent=dashboard_view(partner),
+        offer_total=sum(count for _status, _label, count in offer_counts),
+        recent=recent,
         recent_days=RECENT_DAYS,
     )
 
@@ -393,186 +262,3 @@ def logo(partner_id: int):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
     return response
-
-
-# ---------------------------------------------------------------- team
-
-
-def _render_team(invite_form: InviteForm | None = None, *, status: int = 200):
-    partner = current_partner()
-    members = db.session.execute(
-        select(PartnerMember, User)
-        .join(User, User.id == PartnerMember.user_id)
-        .where(PartnerMember.partner_id == partner.id)
-        .order_by(PartnerMember.disabled_at.is_not(None), PartnerMember.id)
-    ).all()
-    invitations = db.session.scalars(
-        select(PartnerInvitation)
-        .where(
-            PartnerInvitation.partner_id == partner.id,
-            PartnerInvitation.accepted_at.is_(None),
-            PartnerInvitation.revoked_at.is_(None),
-        )
-        .order_by(PartnerInvitation.created_at, PartnerInvitation.id)
-    ).all()
-    return _render(
-        "partners/team.html",
-        status=status,
-        partner=partner,
-        membership=current_membership(),
-        members=members,
-        invitations=invitations,
-        invite_form=invite_form or InviteForm(formdata=None),
-        role_form=RoleForm(formdata=None),
-        action_form=ActionForm(formdata=None),
-        now=utcnow(),
-    )
-
-
-@bp.get("/team")
-@partner_required()
-def team():
-    """The team: representatives (active and disabled) and pending invitations."""
-    return _render_team()
-
-
-@bp.post("/team/invitations")
-@partner_required(owner=True)
-def invite():
-    """Invite a colleague by e-mail."""
-    form = InviteForm()
-    if not form.validate():
-        return _render_team(form, status=422)
-    try:
-        services.invite_member(
-            current_partner(), actor=_me(), email=form.email.data, role=TeamRole(form.role.data)
-        )
-    except Conflict as error:
-        db.session.rollback()
-        form.email.errors = [*form.email.errors, str(error.message)]
-        return _render_team(form, status=409)
-    db.session.commit()
-    flash(_("The invitation was sent to %(email)s.", email=form.email.data), "success")
-    return redirect(url_for("partners.team"))
-
-
-def _team_change(change: Callable[[], None], message: str):
-    try:
-        change()
-    except (Conflict, InvalidInput) as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-        return _render_team(status=409)
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("partners.team"))
-
-
-@bp.post("/team/invitations/<int:invitation_id>/revoke")
-@partner_required(owner=True)
-def revoke(invitation_id: int):
-    """Withdraw an invitation."""
-    invitation = get_invitation_or_404(invitation_id, partner=current_partner())
-    return _team_change(
-        lambda: services.revoke_invitation(invitation, actor=_me()),
-        _("The invitation was withdrawn."),
-    )
-
-
-@bp.post("/team/members/<int:member_id>/disable")
-@partner_required(owner=True)
-def disable(member_id: int):
-    """Disable a representative (never deleted, so what they wrote stays theirs)."""
-    member = get_member_or_404(member_id, partner=current_partner())
-    return _team_change(
-        lambda: services.set_member_disabled(member, actor=_me(), disabled=True),
-        _("The representative was disabled."),
-    )
-
-
-@bp.post("/team/members/<int:member_id>/enable")
-@partner_required(owner=True)
-def enable(member_id: int):
-    """Re-enable a disabled representative."""
-    member = get_member_or_404(member_id, partner=current_partner())
-    return _team_change(
-        lambda: services.set_member_disabled(member, actor=_me(), disabled=False),
-        _("The representative was enabled again."),
-    )
-
-
-@bp.post("/team/members/<int:member_id>/role")
-@partner_required(owner=True)
-def change_role(member_id: int):
-    """Make a representative an owner or a manager."""
-    member = get_member_or_404(member_id, partner=current_partner())
-    form = RoleForm()
-    if not form.validate():
-        flash(_("Choose a role from the list."), "error")
-        return _render_team(status=422)
-    return _team_change(
-        lambda: services.change_member_role(member, actor=_me(), role=TeamRole(form.role.data)),
-        _("The role was changed."),
-    )
-
-
-# ---------------------------------------------------------------- invitations
-
-
-def _invitation_problem(error: DomainError):
-    return _render("partners/invitation_invalid.html", status=error.status, error=error)
-
-
-@bp.get("/invitations/<token>")
-def invitation(token: str):
-    """An invitation: which team and role; a button to join when signed in."""
-    try:
-        found = services.find_invitation(token)
-    except (services.InvitationInvalid, services.InvitationGone) as error:
-        return _invitation_problem(error)
-    problem = None
-    if current_user.is_authenticated:
-        try:
-            services.check_invitee(found, _me())
-        except DomainError as error:
-            problem = error
-    return render_template(
-        "partners/invitation.html",
-        invitation=found,
-        token=token,
-        form=ActionForm(),
-        problem=problem,
-    )
-
-
-@bp.post("/invitations/<token>")
-@login_required
-def accept(token: str):
-    """The signed-in person joins the team."""
-    try:
-        member = services.accept_invitation(token, user=_me())
-    except (services.InvitationInvalid, services.InvitationGone) as error:
-        db.session.rollback()
-        return _invitation_problem(error)
-    except (Conflict, PermissionDenied) as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-        return _render(
-            "partners/invitation.html",
-            status=error.status,
-            invitation=services.find_invitation(token),
-            token=token,
-            form=ActionForm(),
-            problem=error if isinstance(error, PermissionDenied) else None,
-        )
-    db.session.commit()
-    flash(_("Welcome to the team of %(name)s.", name=member.partner.name), "success")
-    if member.partner.is_approved:
-        return redirect(url_for("partners.dashboard"))
-    return redirect(url_for("partners.application_status"))
-
-
-# The billing pages (plans, partnership, featured placements, payments) live in their own module.
-from partners import billing_views  # noqa: E402
-
-bp.register_blueprint(billing_views.bp)

@@ -14,6 +14,8 @@ from flask import Flask, abort, g, request
 from flask_login import current_user
 from marshmallow import fields, validate
 
+from marketplace.extensions import api as smorest_api
+from marketplace.extensions import csrf, limiter
 from marketplace.routing import MAX_PAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -161,6 +163,16 @@ def refuse_deep_json() -> None:
         return
     if json_depth(body) > MAX_JSON_DEPTH:
         abort(400, description=f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
+def register_api_blueprints(*blueprints: flask_smorest.Blueprint) -> None:
+    """Plug JSON blueprints into the API under ``/api/v1`` (packages call it from init_app)."""
+    for blueprint in blueprints:
+        smorest_api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
+        # Bearer-token calls carry no cookie to forge; the API refuses session auth on writes.
+        csrf.exempt(blueprint)
+        # One budget for the whole API per caller: per account signed in, per IP otherwise.
+        limiter.shared_limit("300/minute", scope="api")(blueprint)
 
 
 def register_request_guards(app: Flask) -> None:

@@ -24,8 +24,6 @@ from marketplace.payments.gateway import SetupIntentInfo
 from marketplace.payments.models import Payment, PaymentKind, PaymentProfile
 from marketplace.payments.services import (
     create_payment,
-    register_fulfilment,
-    register_reversal,
 )
 from marketplace.payments.wording import subject_names
 
@@ -238,10 +236,6 @@ def reverse_membership_payment(payment: Payment) -> None:
         logger.info("membership %s ended: payment %s refunded", membership.id, payment.id)
         membership.ends_on = today
     db.session.flush()
-
-
-register_fulfilment(PaymentKind.MEMBERSHIP, fulfil_membership_payment)
-register_reversal(PaymentKind.MEMBERSHIP, reverse_membership_payment)
 
 
 # ---------------------------------------------------------------- checkout

@@ -29,7 +29,7 @@ from marketplace.payments.models import Payment, PaymentKind, PaymentProfile, Pa
 from marketplace.payments.services import PAID_STATUSES, create_payment
 from marketplace.payments.wording import subject_names
 from marketplace.routing import absolute_url
-from marketplace.tasks import add_due_task, site_request_context
+from marketplace.tasks import site_request_context
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,3 @@ def auto_renew(now: datetime) -> str:
     return f"{renewed} membership(s) renewed automatically, {failed} renewal(s) failed" + (
         f", {deferred} put off (Stripe unreachable)" if deferred else ""
     )
-
-
-add_due_task("membership-auto-renewal", auto_renew)
-add_due_task("membership-reminders", send_reminders)

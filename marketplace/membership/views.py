@@ -21,7 +21,6 @@ from wtforms import BooleanField
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.membership import services
-from marketplace.membership import tasks as _tasks  # noqa: F401 - registers the due tasks
 from marketplace.membership.models import Membership
 from marketplace.payments import checkout as card_checkout
 from marketplace.payments import checkout_views

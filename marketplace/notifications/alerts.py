@@ -42,7 +42,6 @@ from marketplace.notifications.services import deliver, queue_mail
 from marketplace.privacy.services import digest_recipients_clause, withdraw_url
 from marketplace.routing import absolute_url
 from marketplace.security import new_token, token_digest
-from marketplace.tasks import add_due_task
 
 logger = logging.getLogger(__name__)
 
@@ -363,6 +362,3 @@ def send_due_digests(now: datetime) -> str:
                 mails += 1
                 deliver([message_id])
     return f"{checked} saved search(es) due, {mails} digest(s) e-mailed"
-
-
-add_due_task("saved-search-digests", send_due_digests)

@@ -14,7 +14,7 @@ import logging
 
 import click
 from flask import Flask, current_app, has_app_context
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "mail"
 EXTENSION_KEY = "mail_queue"
+# What sends one outbox message (``services.send_one``), set by ``notifications.init_app``:
+# the services enqueue through this module, so it does not import them back.
+SENDER_KEY = "mail_sender"
 
 notifications_cli = AppGroup("notifications", help="E-mail delivery.")
 
@@ -63,23 +66,20 @@ def enqueue(message_ids: list[int]) -> bool:
 
 
 def _app_for_job() -> Flask:
-    """Outside ``flask notifications worker`` (a plain ``rq worker``), the app from the env."""
+    """Outside ``flask notifications worker`` (a plain ``rq worker``), the app the ``flask``
+    command would load: ``FLASK_APP``, else ``wsgi.py`` in the working directory."""
     global _worker_app
     if _worker_app is None:
-        from marketplace import create_app
-
-        _worker_app = create_app()
+        _worker_app = ScriptInfo().load_app()
     return _worker_app
 
 
 def send_job(message_id: int) -> bool:
     """The RQ job: send one outbox message if it is still due (a retry is the due task's)."""
-    from marketplace.notifications.services import send_one
-
     if has_app_context():
-        return send_one(message_id)
+        return current_app.extensions[SENDER_KEY](message_id)
     with _app_for_job().app_context():
-        return send_one(message_id)
+        return current_app.extensions[SENDER_KEY](message_id)
 
 
 @notifications_cli.command("worker")

@@ -54,7 +54,7 @@ from marketplace.payments.models import (
     PaymentStatus,
     Refund,
 )
-from marketplace.tasks import add_due_task, site_request_context
+from marketplace.tasks import site_request_context
 
 logger = logging.getLogger(__name__)
 
@@ -906,6 +906,3 @@ def freeze_legacy_documents(now: datetime) -> str:
         _store(document, _legacy_snapshot(document))
         db.session.commit()
     return f"{len(ids)} legacy document(s) frozen"
-
-
-add_due_task("documents", issue_missing_documents)

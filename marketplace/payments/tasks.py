@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
-from marketplace.payments import reconcile, refunds
+from marketplace.payments import documents, reconcile, refunds
 
 DUE_TASKS = (
+    ("documents", documents.issue_missing_documents),
     ("payments-pending", reconcile.resync_stale_payments),
     ("payments-refunds-unanswered", refunds.retry_unanswered_refunds),
     ("payments-refund-sweep", refunds.sweep_refunds),

@@ -16,7 +16,6 @@ from typing import IO
 
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
-from marketplace.privacy import sources  # noqa: F401 - registers the core's personal data
 from marketplace.privacy.registry import SOURCES
 
 logger = logging.getLogger(__name__)

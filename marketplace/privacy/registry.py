@@ -3,9 +3,9 @@
 The core knows no domain (as with the alert sources of notifications/alerts.py): every
 package that stores personal data registers a *source* here — how to export its rows about a
 person, which of their files to put in the zip, how to anonymise them — and may register a
-*deletion check* that refuses a deletion (a partner's last owner). ``marketplace/privacy``
-registers the core's sources; ``marketplace/privacy/domains.py`` those of jobs, offers and
-partners, imported when the app starts.
+*deletion check* that refuses a deletion (a partner's last owner). ``privacy.init_app``
+registers the core's sources (``privacy/sources.py``); the ``init_app`` of jobs, offers and
+partners theirs (each package's ``privacy.py``).
 """
 
 from __future__ import annotations

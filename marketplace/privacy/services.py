@@ -1,7 +1,7 @@
 """Privacy services: legal pages, consents, the account deletion request and anonymisation.
 
-Every function flushes and never commits (the caller's transaction), except
-``anonymise_due_accounts``, the due task, which commits once per account.
+Every function flushes and never commits (the caller's transaction); the due task
+(``tasks.anonymise_accounts``) commits once per account.
 """
 
 from __future__ import annotations
@@ -444,27 +444,3 @@ def due_for_anonymisation(now: datetime) -> list[int]:
             .order_by(User.id)
         )
     )
-
-
-def anonymise_due_accounts(now: datetime) -> str:
-    """The due task: anonymise every account past its grace period, one commit each."""
-    done = blocked = 0
-    for user_id in due_for_anonymisation(now):
-        user = db.session.get(User, user_id)
-        if user is None or user.deletion_requested_at is None:
-            continue
-        if deletion_blockers(user):
-            # Became staff or a partner's last owner meanwhile: kept until that is settled.
-            logger.warning("account %s due for deletion is blocked", user.id)
-            blocked += 1
-            continue
-        files = anonymise_user(user, now=now)
-        db.session.commit()
-        # Files go only once the rows are gone for good, so a failed commit loses nothing.
-        for path in files:
-            path.unlink(missing_ok=True)
-        logger.info("account %s anonymised", user.id)
-        done += 1
-    db.session.commit()
-    line = f"{done} account(s) anonymised after their grace period"
-    return line + (f", {blocked} blocked" if blocked else "")

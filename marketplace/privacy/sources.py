@@ -1,7 +1,7 @@
 """The core's personal data: account, profile, memberships, payments, alerts, consents, logs.
 
-Registered with ``registry.register_personal_data`` when this module is imported (by the
-privacy views and tasks). Payments are the ledger: they stay, linked to the anonymised
+Registered with ``registry.register_personal_data`` by ``marketplace.privacy.init_app``.
+Payments are the ledger: they stay, linked to the anonymised
 person, with the payer's name replaced and the e-mail removed.
 """
 
@@ -27,7 +27,7 @@ from marketplace.membership.models import Membership
 from marketplace.notifications.models import OutboxMessage, SavedSearch
 from marketplace.payments.models import Payment, PaymentProfile
 from marketplace.privacy.models import Consent
-from marketplace.privacy.registry import register_personal_data, row_dict
+from marketplace.privacy.registry import row_dict
 from marketplace.privacy.services import ANONYMOUS_NAME
 
 
@@ -172,17 +172,3 @@ def export_audit(user: User) -> list[dict[str, Any]]:
         row_dict(row, exclude=() if row.actor_id == user.id else {"ip_address", "actor_id"})
         for row in rows
     ]
-
-
-register_personal_data(
-    "account", export=export_account, files=profile_files, anonymise=anonymise_profile
-)
-register_personal_data("alumni_profile", export=export_profile)
-register_personal_data("memberships", export=export_memberships)
-register_personal_data("payments", export=export_payments, anonymise=anonymise_payments)
-register_personal_data("payment_profile", export=export_payment_profile)
-register_personal_data(
-    "saved_searches", export=export_saved_searches, anonymise=anonymise_saved_searches
-)
-register_personal_data("consents", export=export_consents, anonymise=anonymise_consents)
-register_personal_data("audit_log", export=export_audit)

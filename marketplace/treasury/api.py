@@ -208,7 +208,3 @@ def create_refund(data: dict[str, Any], payment_id: int) -> Refund:
     return payment_refunds.refund_payment(
         payment_id, amount=data["amount"], reason=data["reason"].strip(), actor=current_user
     )
-
-
-# The dashboard's figures live in their own module (routes on this blueprint).
-from marketplace.treasury import summary_api as _summary_api  # noqa: E402, F401

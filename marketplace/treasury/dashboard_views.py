@@ -21,11 +21,15 @@ from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.money import from_minor, is_known
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
+from marketplace.routing import RouteTable
 from marketplace.security import treasurer_required
 from marketplace.treasury import dashboard as figures
 from marketplace.treasury import exceptions as queue
 from marketplace.treasury.forms import kind_labels, status_labels
-from marketplace.treasury.views import bp
+
+# Treasury pages (endpoints ``treasury.*``), added to the treasury blueprint by
+# ``treasury.init_app``.
+routes = RouteTable()
 
 # A custom period longer than this is refused (ten years and a leap day or two).
 MAX_PERIOD_DAYS = 3660
@@ -193,7 +197,7 @@ def _render_page(today: date) -> DashboardPage:
     )
 
 
-@bp.get("/")
+@routes.get("/")
 @treasurer_required
 def dashboard():
     today = figures.accounting_today(utcnow())
@@ -231,7 +235,7 @@ def stripe_dashboard_url(intent_id: str) -> str:
     return f"https://dashboard.stripe.com{'/test' if test else ''}/payments/{intent_id}"
 
 
-@bp.get("/exceptions")
+@routes.get("/exceptions")
 @treasurer_required
 def exceptions():
     now = utcnow()
@@ -255,7 +259,7 @@ def _back_to_queue():
     return redirect(url_for("treasury.exceptions"))
 
 
-@bp.post("/exceptions/check")
+@routes.post("/exceptions/check")
 @treasurer_required
 def exceptions_check():
     # The CSRF token is checked for every POST by CSRFProtect; the button carries only it.
@@ -279,7 +283,7 @@ def exceptions_check():
     return _back_to_queue()
 
 
-@bp.post("/exceptions/<int:payment_id>/resync")
+@routes.post("/exceptions/<int:payment_id>/resync")
 @treasurer_required
 def exceptions_resync(payment_id: int):
     db.get_or_404(Payment, payment_id)
@@ -300,7 +304,7 @@ def exceptions_resync(payment_id: int):
     return _back_to_queue()
 
 
-@bp.post("/exceptions/<int:payment_id>/review")
+@routes.post("/exceptions/<int:payment_id>/review")
 @treasurer_required
 def exceptions_review(payment_id: int):
     db.get_or_404(Payment, payment_id)
@@ -322,7 +326,7 @@ def exceptions_review(payment_id: int):
     return _back_to_queue()
 
 
-@bp.post("/exceptions/intents/<intent_id>/review")
+@routes.post("/exceptions/intents/<intent_id>/review")
 @treasurer_required
 def exceptions_review_intent(intent_id: str):
     form = IntentReviewForm()
@@ -335,7 +339,7 @@ def exceptions_review_intent(intent_id: str):
     return _back_to_queue()
 
 
-@bp.post("/exceptions/payouts/<int:payout_id>/review")
+@routes.post("/exceptions/payouts/<int:payout_id>/review")
 @treasurer_required
 def exceptions_review_payout(payout_id: int):
     form = IntentReviewForm()

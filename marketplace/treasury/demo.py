@@ -22,7 +22,6 @@ from marketplace.payments.models import (
     PaymentStatus,
     Refund,
 )
-from marketplace.seed import add_demo_step
 
 DEMO_ASSOCIATION = {
     "name": "Association des anciens élèves des lycées français du monde (démo)",
@@ -44,9 +43,6 @@ def seed_association() -> int:
         return 0
     db.session.add(AssociationDetails(**DEMO_ASSOCIATION))
     return 1
-
-
-add_demo_step("association details", seed_association, after="staff")
 
 
 # A year of fictional ledger lines, so the demo treasurer's dashboard, exports and exceptions
@@ -106,22 +102,30 @@ DEMO_LEDGER: list[tuple[str, PaymentKind, int, int, int, PaymentStatus, int]] = 
 DEMO_DISPUTED = len(DEMO_LEDGER) - 3
 
 
-# What a demo partner payment bought and for which partner: the partners package says (the
-# core knows no partner, plan or offer).
-DemoPartnerPayment = Callable[[User, PaymentKind, int], tuple[int | None, dict[str, Any]]]
+# What a demo partner payment bought and for which partner: the domains say (the core knows no
+# partner, plan or offer). Each describer receives what the previous ones found and adds to it:
+# partners the partner and its plan, offers the offer a placement features.
+DemoPartnerPayment = Callable[
+    [User, PaymentKind, int, int | None, dict[str, Any]], tuple[int | None, dict[str, Any]]
+]
 _PARTNER_PAYMENT: list[DemoPartnerPayment] = []
 
 
 def register_demo_partner_payment(describe: DemoPartnerPayment) -> None:
-    """Let the partners package give a demo partner payment its partner and its subject (plan,
-    offer, days), so the invoice names the company's billing identity and what was bought."""
-    _PARTNER_PAYMENT[:] = [describe]
+    """Let a domain give a demo partner payment its partner and its subject (plan, offer,
+    days), so the invoice names the company's billing identity and what was bought."""
+    if describe not in _PARTNER_PAYMENT:
+        _PARTNER_PAYMENT.append(describe)
 
 
 def _bought(payer: User, kind: PaymentKind, amount: int) -> tuple[int | None, dict[str, Any]]:
-    if kind == PaymentKind.MEMBERSHIP or not _PARTNER_PAYMENT:
-        return None, {}
-    return _PARTNER_PAYMENT[0](payer, kind, amount)
+    partner_id: int | None = None
+    subject: dict[str, Any] = {}
+    if kind == PaymentKind.MEMBERSHIP:
+        return partner_id, subject
+    for describe in _PARTNER_PAYMENT:
+        partner_id, subject = describe(payer, kind, amount, partner_id, subject)
+    return partner_id, subject
 
 
 def _stripe_fee(amount: int) -> int:
@@ -234,8 +238,3 @@ def seed_ledger() -> int:
             )
     db.session.flush()
     return len(rows)
-
-
-# After the partners' plans and offers: their owners pay for them in the demo ledger (and
-# before the redemptions: members-only offers need the memberships the ledger pays for).
-add_demo_step("treasury ledger", seed_ledger, after="offers")

@@ -14,9 +14,13 @@ from flask_login import current_user
 
 from marketplace.extensions import db
 from marketplace.payments.documents import ACCOUNTING_ZONE
+from marketplace.routing import RouteTable
 from marketplace.security import admin_required, treasurer_required
 from marketplace.treasury import accounting, exports, forms
-from marketplace.treasury.views import bp, ledger_filter_values
+
+# Treasury pages (endpoints ``treasury.*``), added to the treasury blueprint by
+# ``treasury.init_app``.
+routes = RouteTable()
 
 
 def _download(chunks, *, filename: str, mimetype: str) -> Response:
@@ -31,7 +35,7 @@ def _this_year() -> int:
     return datetime.now(ACCOUNTING_ZONE).year
 
 
-@bp.get("/exports")
+@routes.get("/exports")
 @treasurer_required
 def exports_page():
     period_form = forms.PeriodExportForm(formdata=None)
@@ -47,10 +51,10 @@ def exports_page():
     )
 
 
-@bp.get("/exports/payments.csv")
+@routes.get("/exports/payments.csv")
 @treasurer_required
 def payments_csv():
-    filters = ledger_filter_values(forms.PeriodExportForm(formdata=request.args))
+    filters = forms.ledger_filter_values(forms.PeriodExportForm(formdata=request.args))
     lines = exports.payment_csv_lines(**filters)
     return _download(
         exports.stream_csv(lines),
@@ -59,7 +63,7 @@ def payments_csv():
     )
 
 
-@bp.get("/exports/fec")
+@routes.get("/exports/fec")
 @treasurer_required
 def fec_export():
     form = forms.FecExportForm(formdata=request.args)
@@ -92,7 +96,7 @@ def _account_forms() -> list[tuple[accounting.Account, forms.AccountForm]]:
     ]
 
 
-@bp.get("/accounts")
+@routes.get("/accounts")
 @admin_required
 def accounts():
     return render_template(
@@ -103,7 +107,7 @@ def accounts():
     )
 
 
-@bp.post("/accounts/<key>")
+@routes.post("/accounts/<key>")
 @admin_required
 def save_account(key: str):
     if key not in accounting.DEFAULT_KEYS:

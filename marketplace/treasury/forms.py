@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -115,3 +116,18 @@ class AccountForm(FlaskForm):
         ],
     )
     label = StringField(_l("Account label"), validators=[DataRequired(), Length(max=120)])
+
+
+def ledger_filter_values(form: PeriodExportForm) -> dict[str, Any]:
+    """The valid period, kind and status of a ledger form; a field with a bad value is ignored."""
+    form.validate()
+
+    def value(name: str) -> Any:
+        return None if form[name].errors else form[name].data or None
+
+    return {
+        "start": value("start"),
+        "end": value("end"),
+        "kind": PaymentKind(value("kind")) if value("kind") else None,
+        "status": PaymentStatus(value("status")) if value("status") else None,
+    }

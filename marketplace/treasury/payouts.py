@@ -28,10 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.database import utcnow
 from marketplace.errors import DomainError
 from marketplace.extensions import db
-from marketplace.payments import gateway, webhooks
+from marketplace.payments import gateway
 from marketplace.payments import services as payment_services
 from marketplace.payments.models import Payment, Refund
-from marketplace.tasks import add_due_task
 from marketplace.treasury.models import Payout, PayoutLine
 
 logger = logging.getLogger(__name__)
@@ -254,10 +253,6 @@ def handle_payout_event(event: gateway.EventInfo) -> None:
     logger.info("event %s: payout %s recorded (flag %s)", event.id, event.object_id, result.flag)
 
 
-webhooks.register_event_handler("payout.paid", handle_payout_event)
-webhooks.register_event_handler("payout.failed", handle_payout_event)
-
-
 def sync_recent_payouts(now: datetime) -> str:
     """Fetch the payouts paid in the last 30 days that are missing or incomplete; commits."""
     since = int((now - RECENT_PAYOUTS).timestamp())
@@ -294,9 +289,6 @@ def sync_recent_payouts(now: datetime) -> str:
     if failed:
         report += f", {failed} not fetched"
     return report
-
-
-add_due_task("payouts", sync_recent_payouts)
 
 
 # -- reads ---------------------------------------------------------------------------------------

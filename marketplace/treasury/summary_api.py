@@ -8,8 +8,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from marketplace.api import auth_required
 from marketplace.database import utcnow
+from marketplace.routing import RouteTable
 from marketplace.treasury import dashboard
 from marketplace.treasury.api import PeriodQuerySchema, bp
+
+# GET /treasury/summary (endpoint ``treasury_api.summary``), added to ``api.bp`` by
+# ``treasury.init_app``.
+routes = RouteTable()
 
 
 class SummaryQuerySchema(PeriodQuerySchema):
@@ -138,7 +143,7 @@ def _totals(row: dashboard.CurrencyFigures) -> dict[str, Any]:
     }
 
 
-@bp.get("/summary")
+@routes.get("/summary")
 @auth_required(roles=("treasurer",))
 @bp.arguments(SummaryQuerySchema, location="query")
 @bp.response(200, SummarySchema)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,9 +12,8 @@ from marketplace.money import amount_error, format_money, to_minor
 from marketplace.payments import documents
 from marketplace.payments import refunds as payment_refunds
 from marketplace.payments.document_views import pdf_response
-from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
+from marketplace.payments.models import Payment
 from marketplace.security import treasurer_required
-from marketplace.treasury import demo as _demo  # noqa: F401 - registers the demo data step
 from marketplace.treasury import forms, services
 from marketplace.treasury import payouts as payout_records
 from marketplace.treasury.models import Payout
@@ -27,26 +24,11 @@ bp = Blueprint("treasury", __name__, url_prefix="/treasury")
 FILTER_NAMES = ("start", "end", "kind", "status", "q", "sort")
 
 
-def ledger_filter_values(form: forms.PeriodExportForm) -> dict[str, Any]:
-    """The valid period, kind and status of a ledger form; a field with a bad value is ignored."""
-    form.validate()
-
-    def value(name: str) -> Any:
-        return None if form[name].errors else form[name].data or None
-
-    return {
-        "start": value("start"),
-        "end": value("end"),
-        "kind": PaymentKind(value("kind")) if value("kind") else None,
-        "status": PaymentStatus(value("status")) if value("status") else None,
-    }
-
-
 @bp.get("/payments")
 @treasurer_required
 def payments():
     form = forms.PaymentFilterForm(formdata=request.args)
-    filters = ledger_filter_values(form)
+    filters = forms.ledger_filter_values(form)
     q = (form.q.data or "").strip()[:200] if not form.q.errors else ""
     sort = form.sort.data if form.sort.data in services.SORTS else services.DEFAULT_SORT
     page = services.search_payments(
@@ -184,5 +166,3 @@ def payout(payout_id: int):
 
 
 # Routes of the dashboard and of the exports live in their own modules, on this blueprint.
-from marketplace.treasury import dashboard_views as _dashboard_views  # noqa: E402, F401
-from marketplace.treasury import export_views as _export_views  # noqa: E402, F401

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from marketplace.accounts.models import User
 from marketplace.extensions import db
+from offers.code_pool import MAX_CODE_LENGTH, add_codes, parse_code_file
 from offers.models import Offer, OfferCode
-from offers.services import MAX_CODE_LENGTH, add_codes, parse_code_file
 
 FAST = settings(max_examples=200, deadline=None, derandomize=True, database=None)
 WITH_DB = settings(

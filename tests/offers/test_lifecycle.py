@@ -12,7 +12,7 @@ from marketplace.audit import AuditLog
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.tasks import run_due
-from offers import services
+from offers import code_pool, services
 from offers.models import Offer, OfferCode, OfferStatus, OfferStatusChange
 from offers.services import InvalidOffer, OfferStateConflict
 
@@ -198,7 +198,7 @@ def test_submit_checks_the_method_specific_fields(app, team):
         )
         with pytest.raises(InvalidOffer):
             services.submit_offer(pool, actor=actor)
-        services.add_codes(pool, actor=actor, codes=["ONE"])
+        code_pool.add_codes(pool, actor=actor, codes=["ONE"])
         services.submit_offer(pool, actor=actor)
 
         shared = services.create_offer(partner_row, actor=actor, data=base)
@@ -247,12 +247,12 @@ def test_codes_upload_counts_duplicates(app, team, create_offer):
     partner, owner, _moderator = team
     offer = create_offer(partner, method="unique_codes", codes=["A1", "A2"])
     text = "code\nA1\nB1\n\nB1\n  B2  \n"
-    assert services.parse_code_file(text) == ["A1", "B1", "", "B1", "B2"]
-    assert services.parse_code_file('"C1",first\nC2,second\n') == ["C1", "C2"]
+    assert code_pool.parse_code_file(text) == ["A1", "B1", "", "B1", "B2"]
+    assert code_pool.parse_code_file('"C1",first\nC2,second\n') == ["C1", "C2"]
     with app.test_request_context():
         row = db.session.get(Offer, offer.id)
-        added, duplicates = services.add_codes(
-            row, actor=db.session.get(User, owner.id), codes=services.parse_code_file(text)
+        added, duplicates = code_pool.add_codes(
+            row, actor=db.session.get(User, owner.id), codes=code_pool.parse_code_file(text)
         )
         db.session.commit()
         assert (added, duplicates) == (2, 2)
@@ -266,7 +266,7 @@ def test_codes_only_for_a_unique_codes_offer(app, team, create_offer):
     partner, owner, _moderator = team
     offer = create_offer(partner, method="shared_code")
     with app.test_request_context(), pytest.raises(OfferStateConflict):
-        services.add_codes(
+        code_pool.add_codes(
             db.session.get(Offer, offer.id), actor=db.session.get(User, owner.id), codes=["A"]
         )
 

@@ -105,12 +105,11 @@ def test_signed_in_requests_never_get_a_cached_page(
     assert 'id="nav-me"' in page.text
     assert page.headers["Cache-Control"] == "no-store"
     assert page.data != visitor_page.data
-    # A remember-me cookie alone (even a stale one) goes through the app too.
+    # A remember-me cookie alone (even a stale one) goes through the app too: a stored page
+    # would say "public" (the app's own rendering may need no query, its categories cached).
     returning = app.test_client()
     returning.set_cookie("remember_token", "1|stale")
-    with count_queries() as statements:
-        page = returning.get("/offers/", headers=EN)
-    assert statements != []
+    page = returning.get("/offers/", headers=EN)
     assert page.headers["Cache-Control"] == "private"
 
 

@@ -15,7 +15,7 @@ from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.notifications.models import OutboxMessage, SavedSearch
 from marketplace.payments.models import Payment, PaymentProfile
-from marketplace.privacy import services
+from marketplace.privacy import services, tasks
 from marketplace.tasks import DUE_TASKS
 from partners.models import PartnerMember
 from tests.conftest import PASSWORD
@@ -40,7 +40,7 @@ def _schedule(app, person, now):
 
 def _run(app, now):
     with app.app_context():
-        return services.anonymise_due_accounts(now)
+        return tasks.anonymise_accounts(now)
 
 
 def test_the_task_is_registered_with_run_due(app):

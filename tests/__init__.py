@@ -1,0 +1,1 @@
+"""The test suite: a package, so ``tests/partners`` never shadows the ``partners`` package."""
