@@ -24,7 +24,7 @@ from jobs.application_schemas import (
     PartnerApplicationSchema,
     PipelineQuerySchema,
 )
-from jobs.applications import commit_application, send_cv
+from jobs.application_views import commit_application, send_cv
 from jobs.models import Application, Job, JobStatus
 from marketplace.accounts.models import User
 from marketplace.api import Blueprint, auth_required

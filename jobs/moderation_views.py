@@ -17,7 +17,7 @@ from jobs import services
 from jobs.forms import ActionForm, RejectForm, RequestChangesForm
 from jobs.labels import page_labels
 from jobs.models import Job, JobStatus
-from jobs.portal import history, job_helpers
+from jobs.portal_views import history, job_helpers
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.markdown import render_markdown

@@ -27,7 +27,7 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from jobs import application_services as services
-from jobs.applications import send_cv
+from jobs.application_views import send_cv
 from jobs.models import Application, ApplicationStatus, Job
 from marketplace.accounts.models import User
 from marketplace.database import utcnow

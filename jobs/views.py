@@ -7,7 +7,7 @@ from dataclasses import replace
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
-from jobs import applications, moderation, pipeline, portal, search
+from jobs import application_views, moderation_views, pipeline_views, portal_views, search
 from jobs import demo as _demo  # noqa: F401 - registers the demo data steps (seed demo)
 from jobs.labels import page_labels
 from jobs.models import Contract, Remote
@@ -16,10 +16,10 @@ from marketplace.markdown import render_markdown
 from marketplace.routing import page_arg
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
-bp.register_blueprint(portal.bp)
-bp.register_blueprint(moderation.bp)
-bp.register_blueprint(applications.bp)
-bp.register_blueprint(pipeline.bp)
+bp.register_blueprint(portal_views.bp)
+bp.register_blueprint(moderation_views.bp)
+bp.register_blueprint(application_views.bp)
+bp.register_blueprint(pipeline_views.bp)
 
 APPLY_ENDPOINT = "jobs.applications.apply"
 

@@ -118,7 +118,7 @@ def register_blueprints(app: Flask) -> None:
     from offers import views as offers_views
     from partners import api as partners_api
     from partners import billing_api as partner_billing_api
-    from partners import plans_admin as partner_plans_admin
+    from partners import plan_views as partner_plan_views
     from partners import views as partners_views
 
     for blueprint in (
@@ -135,7 +135,7 @@ def register_blueprints(app: Flask) -> None:
         document_views.bp,
         treasury_views.bp,
         privacy_views.bp,
-        partner_plans_admin.bp,
+        partner_plan_views.bp,
         api_docs_views.bp,
     ):
         app.register_blueprint(blueprint)

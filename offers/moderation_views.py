@@ -16,12 +16,12 @@ from werkzeug.wrappers import Response
 
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.markdown import render_markdown
 from marketplace.security import moderator_required
 from offers import services
 from offers.forms import ActionForm, RejectForm, RequestChangesForm
-from offers.markdown import render_markdown
 from offers.models import Audience, Offer, OfferStatus
-from offers.portal import history, offer_helpers, pool_counts
+from offers.portal_views import history, offer_helpers, pool_counts
 from offers.reader_state import OfferReading, Reader, ReaderState
 
 logger = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.markdown import render_markdown
 from offers import pictures, services
 from offers.forms import (
     AUDIENCE_LABELS,
@@ -27,7 +28,6 @@ from offers.forms import (
     OfferForm,
     PictureForm,
 )
-from offers.markdown import render_markdown
 from offers.models import Offer, OfferCode, OfferStatus, OfferStatusChange, RedemptionMethod
 from partners.access import current_partner, partner_required
 from partners.models import Partner

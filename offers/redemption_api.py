@@ -14,7 +14,7 @@ from marketplace.api import Blueprint, auth_required
 from marketplace.extensions import db, limiter
 from offers import redemption as services
 from offers.models import Offer, Redemption
-from offers.wallet import check_url
+from offers.wallet_views import check_url
 from partners.access import current_partner, partner_required
 
 bp = Blueprint("redemptions_api", __name__, url_prefix="", description="Redemptions")

@@ -14,18 +14,26 @@ from marketplace.cache import cached, ignore_writes_to
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.markdown import render_markdown
 from marketplace.membership.services import offered_tiers
 from marketplace.money import format_money
 from marketplace.routing import page_arg
-from offers import analytics_views, moderation, pictures, portal, reader_state, search, wallet
-from offers.markdown import render_markdown
+from offers import (
+    analytics_views,
+    moderation_views,
+    pictures,
+    portal_views,
+    reader_state,
+    search,
+    wallet_views,
+)
 from offers.models import Audience
 from offers.redemption import not_in_country_message
 
 bp = Blueprint("offers", __name__, url_prefix="/offers")
-bp.register_blueprint(portal.bp)
-bp.register_blueprint(moderation.bp)
-bp.register_blueprint(wallet.bp)
+bp.register_blueprint(portal_views.bp)
+bp.register_blueprint(moderation_views.bp)
+bp.register_blueprint(wallet_views.bp)
 bp.register_blueprint(analytics_views.bp)
 
 REDEEM_ENDPOINT = "offers.wallet.redeem"

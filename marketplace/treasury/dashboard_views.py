@@ -21,7 +21,7 @@ from marketplace.money import from_minor, is_known
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.security import treasurer_required
 from marketplace.treasury import dashboard as figures
-from marketplace.treasury import exceptions as queue
+from marketplace.treasury import review_queue as queue
 from marketplace.treasury.forms import kind_labels, status_labels
 from marketplace.treasury.views import bp
 

@@ -16,7 +16,8 @@ from marketplace.membership.services import has_active_membership
 from marketplace.payments import documents
 from marketplace.payments.document_models import Document
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
-from marketplace.treasury import dashboard, exceptions
+from marketplace.treasury import dashboard
+from marketplace.treasury import review_queue as exceptions
 from marketplace.treasury.demo import DEMO_LEDGER, seed_ledger
 from tests.payments import conftest as payment_fixtures
 
