@@ -14,6 +14,7 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from jobs import search
+from jobs.access import get_job_or_404
 from jobs.models import Contract, Job, Remote
 from marketplace.api import Blueprint
 from marketplace.extensions import db
@@ -109,9 +110,7 @@ def list_jobs(args: dict[str, Any], pagination_parameters: PaginationParameters)
 @bp.alt_response(410, description="The job is closed or has expired.")
 def get_job(job_id: int) -> Job:
     """One published job; a closed or expired one answers 410 Gone."""
-    job = search.get_public_job(job_id)
-    if job is None:
-        abort(404)
+    job = get_job_or_404(job_id, published=True)
     if not search.job_is_open(job):
         abort(410, description=_("This job offer has ended."))
     return job

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 # Registers the job board's due tasks (expiry, reminders) with ``flask tasks run-due``.
 import jobs.tasks  # noqa: F401
 from jobs import services
+from jobs.access import get_job_or_404
 from jobs.forms import (
     CONTRACT_LABELS,
     LANGUAGE_LABELS,
@@ -30,7 +31,6 @@ from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from partners.access import current_partner, partner_required
-from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +77,6 @@ def job_helpers() -> dict[str, Any]:
 
 
 bp.context_processor(job_helpers)
-
-
-def get_job_or_404(job_id: int, *, partner: Partner) -> Job:
-    """The partner's job, or 404 (another partner's job does not exist for them)."""
-    job = db.session.scalar(select(Job).where(Job.id == job_id, Job.partner_id == partner.id))
-    if job is None:
-        abort(404)
-    return job
 
 
 def application_counts(job_ids: list[int]) -> dict[int, int]:

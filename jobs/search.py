@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 
 from sqlalchemy import Select, and_, bindparam, exists, func, literal_column, or_, select, text
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobs.models import Contract, Job, JobLanguage, JobStatus, Remote
@@ -207,14 +207,6 @@ def suggest_query(filters: JobFilters, *, now: datetime | None = None) -> str | 
     suggestion = " ".join(words)
     statement = search_jobs(replace(filters, q=suggestion), now=now).limit(1)
     return suggestion if db.session.scalar(statement) is not None else None
-
-
-def get_public_job(job_id: int) -> Job | None:
-    """The job if the public may see its page (published or ended), else None."""
-    visible = or_(Job.status == JobStatus.PUBLISHED, Job.status.in_(ENDED_STATUSES))
-    return db.session.scalar(
-        select(Job).options(joinedload(Job.partner)).where(Job.id == job_id, visible)
-    )
 
 
 def job_is_open(job: Job, *, now: datetime | None = None) -> bool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
 from jobs import application_views, moderation_views, pipeline_views, portal_views, search
 from jobs import demo as _demo  # noqa: F401 - registers the demo data steps (seed demo)
+from jobs.access import get_job_or_404
 from jobs.labels import page_labels
 from jobs.models import Contract, Remote
 from marketplace.extensions import db
@@ -61,9 +62,7 @@ def index():
 
 @bp.get("/<int:job_id>")
 def detail(job_id: int):
-    job = search.get_public_job(job_id)
-    if job is None:
-        abort(404)
+    job = get_job_or_404(job_id, published=True)
     return render_template(
         "jobs/detail.html",
         job=job,

@@ -92,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     # The domain packages (jobs, offers, partners) are imported only here, to plug them in.
     from jobs import api as jobs_api
     from jobs import application_api
+    from jobs import moderation_api as job_moderation_api
     from jobs import partner_api as partner_jobs_api
     from jobs import views as jobs_views
     from marketplace import views
@@ -113,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.treasury import api as treasury_api
     from marketplace.treasury import views as treasury_views
     from offers import api as offers_api
+    from offers import moderation_api as offer_moderation_api
     from offers import partner_api as partner_offers_api
     from offers import redemption_api
     from offers import views as offers_views
@@ -151,9 +153,11 @@ def register_blueprints(app: Flask) -> None:
         partner_billing_api.bp,
         offers_api.bp,
         partner_offers_api.bp,
+        offer_moderation_api.bp,
         redemption_api.bp,
         jobs_api.bp,
         partner_jobs_api.bp,
+        job_moderation_api.bp,
         application_api.bp,
         treasury_api.bp,
     )

@@ -15,6 +15,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from marketplace.api import Blueprint, api_caller
 from offers import search
+from offers.access import get_offer_or_404
 from offers.models import Offer
 from offers.reader_state import Reader, ReaderState, read_offer
 
@@ -123,9 +124,7 @@ def get_offer(offer_id: int) -> Offer:
     With a bearer token (or a browser session), ``reader_state`` says what the caller can do
     with it, as the offer page does.
     """
-    offer = search.get_public_offer(offer_id)
-    if offer is None:
-        abort(404)
+    offer = get_offer_or_404(offer_id, published=True)
     if search.offer_state(offer) == "ended":
         abort(410, description=_("This offer has ended."))
     caller = api_caller()

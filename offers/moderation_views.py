@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -19,6 +19,7 @@ from marketplace.extensions import db
 from marketplace.markdown import render_markdown
 from marketplace.security import moderator_required
 from offers import services
+from offers.access import get_offer_or_404
 from offers.forms import ActionForm, RejectForm, RequestChangesForm
 from offers.models import Audience, Offer, OfferStatus
 from offers.portal_views import history, offer_helpers, pool_counts
@@ -54,15 +55,6 @@ def queue_query() -> Select[tuple[Offer]]:
         .options(joinedload(Offer.partner), joinedload(Offer.category))
         .order_by(Offer.submitted_at.asc().nulls_first(), Offer.id)
     )
-
-
-def get_offer_or_404(offer_id: int) -> Offer:
-    offer = db.session.scalar(
-        select(Offer).where(Offer.id == offer_id).options(joinedload(Offer.partner))
-    )
-    if offer is None:
-        abort(404)
-    return offer
 
 
 @bp.get("/")

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import contains_eager, defer, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, defer, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from marketplace.catalog.models import Category
@@ -348,20 +348,6 @@ def suggest_query(filters: OfferFilters, *, now: datetime | None = None) -> str 
 def latest_offers(limit: int = 3) -> list[Offer]:
     """The newest live offers, for the home page."""
     return find_offers(OfferFilters(), per_page=limit, count_cap=0).items
-
-
-def get_public_offer(offer_id: int) -> Offer | None:
-    """The offer if the public may see its page (live or ended), else None; one query."""
-    visible = or_(Offer.status == OfferStatus.PUBLISHED, Offer.status.in_(ENDED_STATUSES))
-    return db.session.scalar(
-        select(Offer)
-        .options(
-            joinedload(Offer.partner),
-            joinedload(Offer.category),
-            selectinload(Offer.country_rows),
-        )
-        .where(Offer.id == offer_id, visible)
-    )
 
 
 def offer_state(offer: Offer, *, now: datetime | None = None) -> str:

@@ -27,6 +27,7 @@ from offers import (
     search,
     wallet_views,
 )
+from offers.access import get_offer_or_404
 from offers.models import Audience
 from offers.redemption import not_in_country_message
 
@@ -168,9 +169,7 @@ def picture(name: str):
 
 @bp.get("/<int:offer_id>")
 def detail(offer_id: int):
-    offer = search.get_public_offer(offer_id)
-    if offer is None:
-        abort(404)
+    offer = get_offer_or_404(offer_id, published=True)
     state = search.offer_state(offer)
     reader = _reader()
     reading = reader_state.read_offer(offer, reader)
