@@ -39,7 +39,8 @@ from offers.models import (
     OfferStatusChange,
     RedemptionMethod,
 )
-from partners.models import Partner, PartnerMember
+from partners.access import active_members
+from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
@@ -359,18 +360,6 @@ def _move(
     )
 
 
-def team_recipients(partner: Partner) -> list[User]:
-    """The partner's active representatives (who get the offer e-mails)."""
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(PartnerMember, PartnerMember.user_id == User.id)
-            .where(PartnerMember.partner_id == partner.id, PartnerMember.disabled_at.is_(None))
-            .order_by(PartnerMember.id)
-        )
-    )
-
-
 DECISION_SUBJECTS = {
     "approved": N_("Your offer is published"),
     "changes_approved": N_("The changes to your offer are published"),
@@ -381,7 +370,7 @@ DECISION_SUBJECTS = {
 
 
 def _mail_team(offer: Offer, decision: str, message: str | None = None) -> None:
-    for user in team_recipients(offer.partner):
+    for user in active_members(offer.partner_id):
         queue_mail(
             to=user.email,
             template="offers/offer_decision",
