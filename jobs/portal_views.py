@@ -26,10 +26,10 @@ from jobs.forms import (
     JobForm,
 )
 from jobs.models import Application, Job, JobStatus, JobStatusChange
-from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.i18n import country_name
 from partners.access import current_partner, partner_required
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
-from marketplace.i18n import N_
+from marketplace.i18n import COUNTRY_CODES, N_
 from marketplace.notifications.services import queue_mail
 from marketplace.text import fold
 from partners.access import active_members
@@ -53,12 +53,6 @@ MESSAGE_MAX_LENGTH = 2000
 EDITABLE = {JobStatus.DRAFT, JobStatus.CHANGES_REQUESTED, JobStatus.REJECTED}
 # A published posting may be reposted too: its listing restarts for 60 days (the reminder's link).
 REPOSTABLE = {JobStatus.PUBLISHED, JobStatus.CLOSED, JobStatus.EXPIRED}
-NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"}
-COUNTRY_CODES = frozenset(
-    code
-    for code in Locale("en").territories
-    if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
-)
 CURRENCY_CODES = frozenset(Locale("en").currencies)
 
 

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.i18n import country_name
 from marketplace.markdown import render_markdown
 from offers import pictures, services
 from offers.access import get_offer_or_404

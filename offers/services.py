@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from babel import Locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -25,7 +24,7 @@ from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
-from marketplace.i18n import N_
+from marketplace.i18n import COUNTRY_CODES, N_
 from marketplace.notifications.services import queue_mail
 from marketplace.tasks import add_due_task
 from marketplace.text import fold
@@ -87,13 +86,6 @@ MESSAGE_MAX_LENGTH = 2000
 EDITABLE = {OfferStatus.DRAFT, OfferStatus.CHANGES_REQUESTED, OfferStatus.REJECTED}
 LIVE = {OfferStatus.PUBLISHED, OfferStatus.PAUSED}
 CODE_POOL_OPEN = {*EDITABLE, OfferStatus.SUBMITTED, *LIVE}
-# Babel lists a few territories that are not countries.
-NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"}
-COUNTRY_CODES = frozenset(
-    code
-    for code in Locale("en").territories
-    if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
-)
 # Keeps one IN (...) list well under SQLite's bound-parameter limit.
 CHUNK = 500
 CODE_LINE_BREAK = re.compile(r"\r\n|\r|\n")

@@ -27,11 +27,11 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
-from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from marketplace.extensions import db, limiter
+from marketplace.i18n import country_name
 from marketplace.security import login_required, moderator_required
 from offers.models import Offer, OfferStatus
 from partners import services

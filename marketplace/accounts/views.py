@@ -45,7 +45,6 @@ from marketplace.accounts.forms import (
     RevokeTokenForm,
     TotpCodeForm,
     TwoFactorForm,
-    country_name,
 )
 from marketplace.accounts.models import User, VerificationStatus
 from marketplace.accounts.reasons import refusal_label
@@ -59,6 +58,7 @@ from marketplace.extensions import (
     login_account_key_for,
     login_attempt_key,
 )
+from marketplace.i18n import country_name
 from marketplace.security import login_required, redirect_back
 
 logger = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ import pytest
 from flask import Flask
 
 from marketplace.accounts import services
-from marketplace.accounts.forms import country_choices
 from marketplace.accounts.models import User
 from marketplace.config import build_config
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
+from marketplace.i18n import country_choices
 from marketplace.security import hash_password, verify_password
 from tests.accounts.helpers import PDF
 from tests.conftest import PASSWORD, totp_now
