@@ -18,14 +18,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from jobs import application_services as services
 from jobs.access import get_application_or_404, get_job_or_404
-from jobs.application_schemas import (
+from jobs.application_views import commit_application, send_cv
+from jobs.models import Application, Job
+from jobs.schemas import (
     ApplicationStatusInputSchema,
     MemberApplicationSchema,
     PartnerApplicationSchema,
     PipelineQuerySchema,
 )
-from jobs.application_views import commit_application, send_cv
-from jobs.models import Application, Job
 from marketplace.accounts.models import User
 from marketplace.api import Blueprint, auth_required
 from marketplace.extensions import db, limiter
