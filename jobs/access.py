@@ -6,7 +6,7 @@ never a 403), a member only their own applications, the public only published or
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask_smorest import abort
 from sqlalchemy import or_, select
@@ -17,6 +17,7 @@ from jobs.search import ENDED_STATUSES
 from marketplace.extensions import db
 
 if TYPE_CHECKING:
+    from marketplace.accounts.models import User
     from partners.models import Partner
 
 
@@ -34,7 +35,7 @@ def get_job_or_404(job_id: int, *, partner: Partner | None = None, published: bo
 
 
 def get_application_or_404(
-    application_id: int, *, partner: Partner | None = None, applicant: Any = None
+    application_id: int, *, partner: Partner | None = None, applicant: User | None = None
 ) -> Application:
     """An application to one of ``partner``'s jobs, or one of ``applicant``'s own."""
     query = (
