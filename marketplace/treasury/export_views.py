@@ -15,7 +15,7 @@ from flask_login import current_user
 from marketplace.extensions import db
 from marketplace.payments.documents import ACCOUNTING_ZONE
 from marketplace.security import admin_required, treasurer_required
-from marketplace.treasury import accounting, exports, forms
+from marketplace.treasury import accounting, exports, fec, forms
 from marketplace.treasury.views import bp, ledger_filter_values
 
 
@@ -37,7 +37,7 @@ def exports_page():
     period_form = forms.PeriodExportForm(formdata=None)
     # The year an accountant most likely wants: the last one with entries.
     fec_form = forms.FecExportForm(
-        formdata=None, data={"year": exports.last_fec_year() or _this_year() - 1}
+        formdata=None, data={"year": fec.last_fec_year() or _this_year() - 1}
     )
     return render_template(
         "treasury/exports.html",
@@ -64,16 +64,16 @@ def payments_csv():
 def fec_export():
     form = forms.FecExportForm(formdata=request.args)
     if "year" not in request.args:
-        year = exports.last_fec_year() or _this_year()
+        year = fec.last_fec_year() or _this_year()
     elif form.validate():
         year = form.year.data
     else:
         flash(_("Choose a fiscal year between 2000 and 2999."), "error")
         return redirect(url_for("treasury.exports_page"))
     return _download(
-        exports.stream_fec(exports.fec_lines(year)),
-        filename=exports.fec_filename(year),
-        mimetype=f"text/plain; charset={exports.FEC_ENCODING}",
+        fec.stream_fec(fec.fec_lines(year)),
+        filename=fec.fec_filename(year),
+        mimetype=f"text/plain; charset={fec.FEC_ENCODING}",
     )
 
 
