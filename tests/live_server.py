@@ -54,6 +54,7 @@ closed_port = free_port
 def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     """Return once ``url/healthz`` answers 200; raise with the log's tail if the server died."""
     deadline = time.monotonic() + START_TIMEOUT
+    last: Exception | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
@@ -63,9 +64,10 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
             with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
                 if response.status == 200:
                     return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            last = error
             time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer /healthz:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"the server did not answer /healthz ({last!r}):\n{log.read_text()[-3000:]}")
 
 
 def stop(process: subprocess.Popen, *, timeout: float = 15) -> None:
