@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
         application_api,
         dashboard,
         demo,
+        moderation_api,
         partner_api,
         privacy,
         retention,
@@ -29,7 +30,7 @@ def init_app(app: Flask) -> None:
     from partners import dashboard as partner_dashboard
 
     app.register_blueprint(views.bp)
-    register_api_blueprints(api.bp, partner_api.bp, application_api.bp)
+    register_api_blueprints(api.bp, partner_api.bp, moderation_api.bp, application_api.bp)
 
     add_due_task("application-retention", retention.purge_applications)
     add_due_task("cv-retention", retention.purge_job_cvs)

@@ -11,67 +11,17 @@ from typing import Any
 from flask import abort
 from flask_babel import gettext as _
 from flask_smorest.pagination import PaginationParameters
-from marshmallow import EXCLUDE, Schema, fields, validate
 
 from jobs import search
-from jobs.models import Contract, Job, Remote
+from jobs.access import get_job_or_404
+from jobs.models import Job
+from jobs.schemas import JobQuerySchema, PublicJobSchema
 from marketplace.api import Blueprint
 from marketplace.extensions import db
 
 bp = Blueprint("jobs_api", __name__, url_prefix="/jobs", description="Jobs")
 
 MAX_PAGE_SIZE = 100
-
-
-class JobQuerySchema(Schema):
-    """The search and filters of ``GET /jobs``."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    q = fields.String(load_default="", validate=validate.Length(max=200))
-    contract = fields.String(
-        load_default="", validate=validate.OneOf(["", *(item.value for item in Contract)])
-    )
-    country = fields.String(
-        load_default="", validate=validate.Length(max=2), metadata={"description": "ISO 3166."}
-    )
-    city = fields.String(load_default="", validate=validate.Length(max=120))
-    remote = fields.String(
-        load_default="", validate=validate.OneOf(["", *(item.value for item in Remote)])
-    )
-    language = fields.String(
-        load_default="", validate=validate.Length(max=2), metadata={"description": "ISO 639-1."}
-    )
-    sort = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.OneOf([sort.value for sort in search.Sort]),
-    )
-
-
-class PublicJobSchema(Schema):
-    """A job as the public sees it."""
-
-    id = fields.Integer(dump_only=True)
-    title = fields.String(dump_only=True, metadata={"description": "In the reader's language."})
-    description = fields.String(dump_only=True, metadata={"description": "Markdown."})
-    title_fr = fields.String(dump_only=True, allow_none=True)
-    title_en = fields.String(dump_only=True, allow_none=True)
-    description_fr = fields.String(dump_only=True, allow_none=True)
-    description_en = fields.String(dump_only=True, allow_none=True)
-    contract = fields.String(dump_only=True)
-    country = fields.String(dump_only=True)
-    city = fields.String(dump_only=True, allow_none=True)
-    remote = fields.String(dump_only=True)
-    languages = fields.List(fields.String(), dump_only=True)
-    salary_min = fields.Integer(dump_only=True, allow_none=True)
-    salary_max = fields.Integer(dump_only=True, allow_none=True)
-    currency = fields.String(dump_only=True, allow_none=True)
-    apply_deadline = fields.Date(dump_only=True, allow_none=True)
-    published_at = fields.DateTime(dump_only=True, allow_none=True)
-    status = fields.String(dump_only=True)
-    partner = fields.Function(lambda job: job.partner.name, dump_only=True)
 
 
 def _filters(args: dict[str, Any]) -> search.JobFilters:
@@ -109,9 +59,7 @@ def list_jobs(args: dict[str, Any], pagination_parameters: PaginationParameters)
 @bp.alt_response(410, description="The job is closed or has expired.")
 def get_job(job_id: int) -> Job:
     """One published job; a closed or expired one answers 410 Gone."""
-    job = search.get_public_job(job_id)
-    if job is None:
-        abort(404)
+    job = get_job_or_404(job_id, published=True)
     if not search.job_is_open(job):
         abort(410, description=_("This job offer has ended."))
     return job

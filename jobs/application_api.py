@@ -11,21 +11,21 @@ from typing import Any
 
 from flask import Response, request, url_for
 from flask_login import current_user
-from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from jobs import application_services as services
-from jobs.application_schemas import (
+from jobs.access import get_application_or_404, get_job_or_404
+from jobs.application_views import commit_application, send_cv
+from jobs.models import Application, Job
+from jobs.schemas import (
     ApplicationStatusInputSchema,
     MemberApplicationSchema,
     PartnerApplicationSchema,
     PipelineQuerySchema,
 )
-from jobs.applications import commit_application, send_cv
-from jobs.models import Application, Job, JobStatus
 from marketplace.accounts.models import User
 from marketplace.api import Blueprint, auth_required
 from marketplace.extensions import db, limiter
@@ -35,7 +35,6 @@ bp = Blueprint("applications_api", __name__, url_prefix="", description="Applica
 
 MAX_PAGE_SIZE = 100
 PARTNER = partner_required()
-VISIBLE_JOB = {JobStatus.PUBLISHED, *services.ENDED_JOB}
 APPLY_FORM = {
     "content": {
         "multipart/form-data": {
@@ -116,38 +115,6 @@ def partner_view(
     }
 
 
-def get_own_application_or_404(application_id: int) -> Application:
-    application = db.session.scalar(
-        select(Application)
-        .options(joinedload(Application.job).joinedload(Job.partner))
-        .where(Application.id == application_id, Application.user_id == current_user.id)
-    )
-    if application is None:
-        abort(404, message="No such application.")
-    return application
-
-
-def get_partner_job_or_404(job_id: int) -> Job:
-    job = db.session.scalar(
-        select(Job).where(Job.id == job_id, Job.partner_id == current_partner().id)
-    )
-    if job is None:
-        abort(404, message="No such job.")
-    return job
-
-
-def get_partner_application_or_404(application_id: int) -> Application:
-    application = db.session.scalar(
-        select(Application)
-        .join(Job, Job.id == Application.job_id)
-        .options(joinedload(Application.job))
-        .where(Application.id == application_id, Job.partner_id == current_partner().id)
-    )
-    if application is None:
-        abort(404, message="No such application.")
-    return application
-
-
 # ---------------------------------------------------------------- candidate
 
 
@@ -168,9 +135,7 @@ def get_partner_application_or_404(application_id: int) -> Application:
 @bp.response(201, MemberApplicationSchema)
 def apply(job_id: int) -> dict[str, Any]:
     """Apply to a job with a PDF CV (multipart ``cv``) and a cover letter."""
-    job = db.session.scalar(select(Job).options(joinedload(Job.partner)).where(Job.id == job_id))
-    if job is None or job.status not in VISIBLE_JOB:
-        abort(404, message="No such job.")
+    job = get_job_or_404(job_id, published=True)
     upload = request.files.get("cv")
     consent = request.form.get("retention_consent", "").lower() in {"1", "true", "yes", "on"}
     application = services.apply_to_job(
@@ -217,7 +182,7 @@ def my_applications(pagination_parameters: PaginationParameters) -> list[dict[st
 @bp.response(200, MemberApplicationSchema)
 def withdraw(application_id: int) -> dict[str, Any]:
     """Withdraw one of the caller's applications; the partner's team is told."""
-    application = get_own_application_or_404(application_id)
+    application = get_application_or_404(application_id, applicant=current_user)
     services.withdraw_application(application=application, actor=current_user)
     db.session.commit()
     return member_view(application, services.histories([application.id])[application.id])
@@ -243,7 +208,7 @@ def partner_job_applications(
     q: str | None = None,
 ) -> list[dict[str, Any]]:
     """The applications to one of the partner's jobs, filtered by status and name."""
-    job = get_partner_job_or_404(job_id)
+    job = get_job_or_404(job_id, partner=current_partner())
     query = services.pipeline_query(job, status=status, q=q)
     pagination_parameters.item_count = db.session.scalar(
         select(func.count()).select_from(query.order_by(None).subquery())
@@ -270,7 +235,7 @@ def partner_job_applications(
 @bp.response(200, PartnerApplicationSchema)
 def update_partner_application(data: dict[str, Any], application_id: int) -> dict[str, Any]:
     """Move an application in the pipeline (the candidate is e-mailed); add a private note."""
-    application = get_partner_application_or_404(application_id)
+    application = get_application_or_404(application_id, partner=current_partner())
     services.change_status(application=application, to_status=data["status"], actor=current_user)
     if data.get("note"):
         services.add_note(application=application, author=current_user, body=data["note"])
@@ -289,4 +254,4 @@ def update_partner_application(data: dict[str, Any], application_id: int) -> dic
 @bp.response(200, description="The CV (application/pdf, as an attachment).")
 def partner_application_cv(application_id: int) -> Response:
     """Download the candidate's CV."""
-    return send_cv(get_partner_application_or_404(application_id))
+    return send_cv(get_application_or_404(application_id, partner=current_partner()))

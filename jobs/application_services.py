@@ -41,7 +41,7 @@ from marketplace.errors import Conflict, DomainError, InvalidInput, NotFound
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
-from partners.models import PartnerMember
+from partners.access import active_members
 
 logger = logging.getLogger(__name__)
 
@@ -183,21 +183,9 @@ def delete_cv_file(filename: str | None) -> None:
 # ---------------------------------------------------------------- e-mails
 
 
-def team_recipients(partner_id: int) -> list[User]:
-    """The partner's active representatives (who get the application e-mails)."""
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(PartnerMember, PartnerMember.user_id == User.id)
-            .where(PartnerMember.partner_id == partner_id, PartnerMember.disabled_at.is_(None))
-            .order_by(PartnerMember.id)
-        )
-    )
-
-
 def _mail_team(application: Application, *, template: str, subject: str) -> None:
     candidate = db.session.get(User, application.user_id) if application.user_id else None
-    for user in team_recipients(application.job.partner_id):
+    for user in active_members(application.job.partner_id):
         queue_mail(
             to=user.email,
             template=f"jobs/{template}",

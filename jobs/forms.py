@@ -20,7 +20,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from jobs.models import Contract, Remote
 from jobs.services import LANGUAGES, MAX_SALARY, MESSAGE_MAX_LENGTH
-from marketplace.accounts.forms import clean_text, country_choices
+from marketplace.accounts.forms import clean_text
+from marketplace.i18n import country_choices
 
 CONTRACT_LABELS = {
     Contract.PERMANENT: _l("Permanent contract"),

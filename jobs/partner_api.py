@@ -1,7 +1,7 @@
-"""Partner jobs API and job moderation API.
+"""Partner jobs API: ``/partner/jobs...`` serves a partner's team.
 
-``/partner/jobs...`` serves a partner's team (bearer token; another partner's job is a 404);
-``/moderation/jobs/<id>/...`` takes the moderators' decisions.
+Bearer token; another partner's job is a 404. The moderators' decisions are in
+``jobs/moderation_api.py``.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from jobs import services
+from jobs.access import get_job_or_404
 from jobs.models import Job
-from jobs.schemas import JobDecisionSchema, JobInputSchema, ModeratorJobSchema, PartnerJobSchema
-from marketplace.api import Blueprint, auth_required
+from jobs.schemas import JobInputSchema, PartnerJobSchema
+from marketplace.api import Blueprint
 from marketplace.extensions import db
 from partners.access import current_partner, partner_required
 
@@ -25,8 +25,6 @@ bp = Blueprint("partner_jobs_api", __name__, url_prefix="", description="Partner
 
 MAX_PAGE_SIZE = 100
 PARTNER = partner_required()
-# Applied above @bp.arguments: the caller is checked before the body (anonymous → 401).
-MODERATOR = auth_required(roles=("moderator",))
 PARTNER_ERRORS = (
     (401, "Not signed in (send a bearer token)."),
     (403, "Not a representative of an approved partner."),
@@ -35,13 +33,6 @@ JOB_ERRORS = (
     (404, "No such job among the partner's."),
     (409, "The job's status does not allow this."),
     (422, "Invalid or incomplete job."),
-)
-MODERATION_ERRORS = (
-    (401, "Not signed in (send a bearer token)."),
-    (403, "Not a moderator."),
-    (404, "No such job."),
-    (409, "The job is not waiting for review."),
-    (422, "A reason (refusal) or a message (changes) is required."),
 )
 
 
@@ -54,25 +45,6 @@ def documented(*answers: tuple[int, str]) -> Any:
         return bp.doc(security=[{"bearer": []}])(view)
 
     return decorate
-
-
-def get_partner_job_or_404(job_id: int) -> Job:
-    """The caller's partner's job; another partner's is a 404."""
-    job = db.session.scalar(
-        select(Job)
-        .where(Job.id == job_id, Job.partner_id == current_partner().id)
-        .options(joinedload(Job.partner))
-    )
-    if job is None:
-        abort(404, message="No such job.")
-    return job
-
-
-def get_job_or_404(job_id: int) -> Job:
-    job = db.session.scalar(select(Job).where(Job.id == job_id).options(joinedload(Job.partner)))
-    if job is None:
-        abort(404, message="No such job.")
-    return job
 
 
 # ---------------------------------------------------------------- partner
@@ -116,7 +88,7 @@ def create_partner_job(data: dict[str, Any]) -> Job:
 @bp.response(200, PartnerJobSchema)
 def get_partner_job(job_id: int) -> Job:
     """One of the partner's jobs."""
-    return get_partner_job_or_404(job_id)
+    return get_job_or_404(job_id, partner=current_partner())
 
 
 @bp.patch("/partner/jobs/<int:job_id>")
@@ -126,7 +98,7 @@ def get_partner_job(job_id: int) -> Job:
 @bp.response(200, PartnerJobSchema)
 def update_partner_job(data: dict[str, Any], job_id: int) -> Job:
     """Edit a job; on a published job a new title, description or contract goes to review."""
-    job = get_partner_job_or_404(job_id)
+    job = get_job_or_404(job_id, partner=current_partner())
     services.update_job(job, actor=current_user, data=data)
     db.session.commit()
     return job
@@ -138,49 +110,7 @@ def update_partner_job(data: dict[str, Any], job_id: int) -> Job:
 @bp.response(200, PartnerJobSchema)
 def submit_partner_job(job_id: int) -> Job:
     """Send a draft (or a job sent back) to the moderators."""
-    job = get_partner_job_or_404(job_id)
+    job = get_job_or_404(job_id, partner=current_partner())
     services.submit_job(job, actor=current_user)
-    db.session.commit()
-    return job
-
-
-# ---------------------------------------------------------------- moderation
-
-
-@bp.post("/moderation/jobs/<int:job_id>/approve")
-@MODERATOR
-@documented(*MODERATION_ERRORS)
-@bp.arguments(JobDecisionSchema, required=False)
-@bp.response(200, ModeratorJobSchema)
-def approve_job(data: dict[str, Any], job_id: int) -> Job:
-    """Publish a submitted job for 60 days."""
-    job = get_job_or_404(job_id)
-    services.approve_job(job, actor=current_user)
-    db.session.commit()
-    return job
-
-
-@bp.post("/moderation/jobs/<int:job_id>/reject")
-@MODERATOR
-@documented(*MODERATION_ERRORS)
-@bp.arguments(JobDecisionSchema)
-@bp.response(200, ModeratorJobSchema)
-def reject_job(data: dict[str, Any], job_id: int) -> Job:
-    """Refuse a submitted job with a reason."""
-    job = get_job_or_404(job_id)
-    services.reject_job(job, actor=current_user, reason=data["reason"] or data["message"])
-    db.session.commit()
-    return job
-
-
-@bp.post("/moderation/jobs/<int:job_id>/request-changes")
-@MODERATOR
-@documented(*MODERATION_ERRORS)
-@bp.arguments(JobDecisionSchema)
-@bp.response(200, ModeratorJobSchema)
-def request_job_changes(data: dict[str, Any], job_id: int) -> Job:
-    """Send a job back to its partner with a message (``message`` or ``reason``)."""
-    job = get_job_or_404(job_id)
-    services.request_job_changes(job, actor=current_user, message=data["message"] or data["reason"])
     db.session.commit()
     return job

@@ -1,5 +1,10 @@
-"""JSON in and out of the partner jobs API and the job moderation API.
+"""JSON in and out of the jobs APIs (public, partner, moderation, applications).
 
+Role variants of one base: ``PublicJobSchema`` is what anyone sees; ``PartnerJobSchema`` adds
+what the partner's team sees of its own jobs; ``ModeratorJobSchema`` adds the partner's id.
+``MemberApplicationSchema`` is what a candidate sees of their own applications (with the status
+history, never the partner's notes); ``PartnerApplicationSchema`` is what the partner's team
+sees (the candidate's name and e-mail, the private notes).
 ``JobInputSchema`` takes the writable fields only: a client's ``status`` or ``partner`` is
 dropped with every other unknown field. ``description`` (and ``title``) are shorthands for
 the French version.
@@ -11,6 +16,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
+from jobs import search
+from jobs.application_services import MAX_NOTE, PIPELINE_STATUSES
 from jobs.models import Contract, Remote
 from jobs.services import LANGUAGES, MAX_SALARY, MESSAGE_MAX_LENGTH
 
@@ -67,17 +74,39 @@ class JobInputSchema(Schema):
         return data
 
 
-class PartnerJobSchema(Schema):
-    """A job as its partner's team sees it."""
+class JobQuerySchema(Schema):
+    """The search and filters of ``GET /jobs``."""
 
     class Meta:
         unknown = EXCLUDE
 
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    contract = fields.String(
+        load_default="", validate=validate.OneOf(["", *(item.value for item in Contract)])
+    )
+    country = fields.String(
+        load_default="", validate=validate.Length(max=2), metadata={"description": "ISO 3166."}
+    )
+    city = fields.String(load_default="", validate=validate.Length(max=120))
+    remote = fields.String(
+        load_default="", validate=validate.OneOf(["", *(item.value for item in Remote)])
+    )
+    language = fields.String(
+        load_default="", validate=validate.Length(max=2), metadata={"description": "ISO 639-1."}
+    )
+    sort = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf([sort.value for sort in search.Sort]),
+    )
+
+
+class PublicJobSchema(Schema):
+    """A job as the public sees it (the base of the partner's and the moderator's variants)."""
+
     id = fields.Integer(dump_only=True)
-    status = fields.String(dump_only=True)
-    partner = fields.Function(lambda job: job.partner.name, dump_only=True)
-    title = fields.String(dump_only=True, metadata={"description": "In the caller's language."})
-    description = fields.String(dump_only=True)
+    title = fields.String(dump_only=True, metadata={"description": "In the reader's language."})
+    description = fields.String(dump_only=True, metadata={"description": "Markdown."})
     title_fr = fields.String(dump_only=True, allow_none=True)
     title_en = fields.String(dump_only=True, allow_none=True)
     description_fr = fields.String(dump_only=True, allow_none=True)
@@ -91,6 +120,17 @@ class PartnerJobSchema(Schema):
     salary_max = fields.Integer(dump_only=True, allow_none=True)
     currency = fields.String(dump_only=True, allow_none=True)
     apply_deadline = fields.Date(dump_only=True, allow_none=True)
+    published_at = fields.DateTime(dump_only=True, allow_none=True)
+    status = fields.String(dump_only=True)
+    partner = fields.Function(lambda job: job.partner.name, dump_only=True)
+
+
+class PartnerJobSchema(PublicJobSchema):
+    """A job as its partner's team sees it: the public fields, its listing and its review."""
+
+    class Meta:
+        unknown = EXCLUDE
+
     listed_until = fields.DateTime(dump_only=True, allow_none=True)
     closed_at = fields.DateTime(dump_only=True, allow_none=True)
     filled_through_network = fields.Boolean(dump_only=True, allow_none=True)
@@ -98,7 +138,6 @@ class PartnerJobSchema(Schema):
     refusal_reason = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     submitted_at = fields.DateTime(dump_only=True, allow_none=True)
-    published_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class ModeratorJobSchema(PartnerJobSchema):
@@ -119,3 +158,76 @@ class JobDecisionSchema(Schema):
     message = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=MESSAGE_MAX_LENGTH)
     )
+
+
+# ---------------------------------------------------------------- applications
+
+PIPELINE_VALUES = [status.value for status in PIPELINE_STATUSES]
+
+
+class StatusChangeSchema(Schema):
+    from_status = fields.String(allow_none=True, dump_only=True)
+    to_status = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class NoteSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    author = fields.String(dump_only=True)
+    body = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class ApplicationBaseSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    job_id = fields.Integer(dump_only=True)
+    job_title = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    cover_letter = fields.String(allow_none=True, dump_only=True)
+    cv_available = fields.Boolean(dump_only=True)
+    submitted_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class MemberApplicationSchema(ApplicationBaseSchema):
+    """A candidate's own application, with its history."""
+
+    partner = fields.String(dump_only=True)
+    retention_consent = fields.Boolean(dump_only=True)
+    withdrawn_at = fields.DateTime(allow_none=True, dump_only=True)
+    history = fields.List(fields.Nested(StatusChangeSchema), dump_only=True)
+
+
+class CandidateSchema(Schema):
+    name = fields.String(dump_only=True)
+    email = fields.String(dump_only=True)
+
+
+class PartnerApplicationSchema(ApplicationBaseSchema):
+    """An application as the partner's team sees it."""
+
+    candidate = fields.Nested(CandidateSchema, allow_none=True, dump_only=True)
+    cv_url = fields.String(allow_none=True, dump_only=True)
+    notes = fields.List(fields.Nested(NoteSchema), dump_only=True)
+
+
+class ApplicationStatusInputSchema(Schema):
+    """A pipeline move: the new status, and an optional private note."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(required=True, validate=validate.OneOf(PIPELINE_VALUES))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_NOTE))
+
+
+class PipelineQuerySchema(Schema):
+    """Filters of a job's applications."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(
+        load_default=None, validate=validate.OneOf([*PIPELINE_VALUES, "withdrawn"])
+    )
+    q = fields.String(load_default=None, validate=validate.Length(max=100))

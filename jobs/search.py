@@ -1,42 +1,33 @@
-"""Finding published jobs: full-text search, filters, sorting, and the public job loader.
+"""Finding published jobs: filters, sorting, and the listing queries.
 
-Full-text search runs on what the database offers (migration ``172455a6f570``):
-
-- PostgreSQL: the generated column ``jobs.search_vector`` (French and English
-  configurations, GIN index), queried with ``websearch_to_tsquery`` and ranked by ``ts_rank``;
-- SQLite: the FTS5 table ``jobs_fts`` (``unicode61 remove_diacritics 2``), kept in sync by
-  triggers, queried with a MATCH expression built here from quoted words, so user input never
-  reaches FTS syntax raw.
-
-Both sides see accent-folded, lower-case text (``jobs.services.fold``), so accents are ignored.
+Full-text search is the core's (``marketplace.fulltext``) on the search objects of
+``jobs`` created by migration ``172455a6f570``.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, bindparam, exists, func, literal_column, or_, select, text
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy import Select, and_, exists, func, literal_column, or_, select
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobs.models import Contract, Job, JobLanguage, JobStatus, Remote
-from jobs.services import fold
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.fulltext import FullTextIndex, query_words
 from marketplace.spelling import corrected_words
 
 # Objects created by the search migration outside the models; autogenerate must skip them.
-SEARCH_COLUMN = "search_vector"
-SEARCH_INDEX = "ix_jobs_search_vector"
-FTS_TABLE_PREFIX = "jobs_fts"
+FULL_TEXT = FullTextIndex("jobs")
+FTS_TABLE_PREFIX = FULL_TEXT.fts_table
+is_search_object = FULL_TEXT.is_search_object
 
 PAGE_SIZE = 20
 # Statuses whose page stays reachable and says the job has ended.
 ENDED_STATUSES = frozenset({JobStatus.CLOSED, JobStatus.EXPIRED, JobStatus.ARCHIVED})
-MAX_QUERY_WORDS = 12
 
 
 class Sort(enum.StrEnum):
@@ -45,33 +36,6 @@ class Sort(enum.StrEnum):
     RELEVANCE = "relevance"
     NEWEST = "newest"
     DEADLINE = "deadline"
-
-
-def is_search_object(name: str | None, type_: str) -> bool:
-    """True for the search column, index and FTS tables that the models do not declare."""
-    if not name:
-        return False
-    if type_ == "column":
-        return name == SEARCH_COLUMN
-    if type_ == "index":
-        return name == SEARCH_INDEX
-    if type_ == "table":
-        return name.startswith(FTS_TABLE_PREFIX)
-    return False
-
-
-def query_words(query: str | None) -> list[str]:
-    """The folded words of a user's query (letters and digits only, at most a dozen)."""
-    return re.findall(r"\w+", fold(query))[:MAX_QUERY_WORDS]
-
-
-def fts5_match(query: str | None) -> str:
-    """A safe FTS5 MATCH expression: every word quoted and prefix-matched, all required.
-
-    Quoting makes ``OR``, ``NEAR(``, ``-``, ``*`` and ``:`` plain text; a ``"`` inside a
-    word is doubled, as FTS5 strings require.
-    """
-    return " ".join('"{}"*'.format(word.replace('"', '""')) for word in query_words(query))
 
 
 def _choice(kind: type[enum.StrEnum], value: str | None) -> str:
@@ -131,29 +95,6 @@ def _live(now: datetime, today: date) -> ColumnElement[bool]:
     )
 
 
-def _text_match(query: str) -> tuple[ColumnElement[bool], ColumnElement]:
-    """The full-text condition and its rank expression (lower sorts first) for ``query``."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        terms = bindparam("fts_q", " ".join(query_words(query)))
-        tsquery = func.websearch_to_tsquery(literal_column("'french'::regconfig"), terms).op("||")(
-            func.websearch_to_tsquery(literal_column("'english'::regconfig"), terms)
-        )
-        vector = literal_column(f"jobs.{SEARCH_COLUMN}")
-        return vector.op("@@")(tsquery), -func.ts_rank(vector, tsquery)
-    match = bindparam("fts_q", fts5_match(query))
-    condition = Job.id.in_(
-        text("SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH :fts_q").bindparams(match)
-    )
-    # FTS5's built-in ``rank`` is bm25(): smaller is more relevant.
-    rank = (
-        select(literal_column("rank"))
-        .select_from(text("jobs_fts"))
-        .where(text("jobs_fts MATCH :fts_q AND jobs_fts.rowid = jobs.id").bindparams(match))
-        .scalar_subquery()
-    )
-    return condition, rank
-
-
 def search_jobs(filters: JobFilters, *, now: datetime | None = None) -> Select:
     """The live jobs matching ``filters``, in the asked order, with their partner joined and
     their languages loaded in one more query (a fixed number of queries per page)."""
@@ -166,7 +107,7 @@ def search_jobs(filters: JobFilters, *, now: datetime | None = None) -> Select:
     )
     rank = None
     if query_words(filters.q):
-        condition, rank = _text_match(filters.q)
+        condition, rank = FULL_TEXT.match(Job.id, filters.q)
         statement = statement.where(condition)
     elif filters.q:
         # Only punctuation was typed: nothing can match.
@@ -207,14 +148,6 @@ def suggest_query(filters: JobFilters, *, now: datetime | None = None) -> str | 
     suggestion = " ".join(words)
     statement = search_jobs(replace(filters, q=suggestion), now=now).limit(1)
     return suggestion if db.session.scalar(statement) is not None else None
-
-
-def get_public_job(job_id: int) -> Job | None:
-    """The job if the public may see its page (published or ended), else None."""
-    visible = or_(Job.status == JobStatus.PUBLISHED, Job.status.in_(ENDED_STATUSES))
-    return db.session.scalar(
-        select(Job).options(joinedload(Job.partner)).where(Job.id == job_id, visible)
-    )
 
 
 def job_is_open(job: Job, *, now: datetime | None = None) -> bool:

@@ -19,7 +19,6 @@ from typing import Any
 
 from babel import Locale
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from jobs.models import Contract, Job, JobLanguage, JobStatus, JobStatusChange, Remote
 from marketplace import audit
@@ -27,10 +26,11 @@ from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
-from marketplace.i18n import N_
+from marketplace.i18n import COUNTRY_CODES, N_
 from marketplace.notifications.services import queue_mail
 from marketplace.text import fold
-from partners.models import Partner, PartnerMember
+from partners.access import active_members
+from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +53,6 @@ MESSAGE_MAX_LENGTH = 2000
 EDITABLE = {JobStatus.DRAFT, JobStatus.CHANGES_REQUESTED, JobStatus.REJECTED}
 # A published posting may be reposted too: its listing restarts for 60 days (the reminder's link).
 REPOSTABLE = {JobStatus.PUBLISHED, JobStatus.CLOSED, JobStatus.EXPIRED}
-NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"}
-COUNTRY_CODES = frozenset(
-    code
-    for code in Locale("en").territories
-    if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
-)
 CURRENCY_CODES = frozenset(Locale("en").currencies)
 
 
@@ -236,18 +230,6 @@ def _move(
     logger.info("job %s %s -> %s by %s", job.id, previous, to_status, actor.id if actor else None)
 
 
-def team_recipients(partner_id: int) -> list[User]:
-    """The partner's active representatives (who get the posting e-mails)."""
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(PartnerMember, PartnerMember.user_id == User.id)
-            .where(PartnerMember.partner_id == partner_id, PartnerMember.disabled_at.is_(None))
-            .order_by(PartnerMember.id)
-        )
-    )
-
-
 DECISION_SUBJECTS = {
     "approved": N_("Your job posting is published"),
     "rejected": N_("Your job posting was not accepted"),
@@ -264,7 +246,7 @@ def _decide(job: Job, *, actor: User, decision: str, message: str | None) -> Non
         partner_id=job.partner_id,
         message=message,
     )
-    for user in team_recipients(job.partner_id):
+    for user in active_members(job.partner_id):
         queue_mail(
             to=user.email,
             template="jobs/posting_decision",

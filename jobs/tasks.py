@@ -15,11 +15,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
 from jobs.models import Job, JobStatus
-from jobs.services import REMINDER_DAYS, expire_job, team_recipients
+from jobs.services import REMINDER_DAYS, expire_job
 from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
 from marketplace.tasks import site_request_context
+from partners.access import active_members
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def send_expiry_reminders(now: datetime) -> str:
             select(Job).where(Job.id == job_id).options(joinedload(Job.partner))
         )
         with _url_context():
-            for user in team_recipients(job.partner_id):
+            for user in active_members(job.partner_id):
                 queue_mail(
                     to=user.email,
                     template="jobs/posting_expiry_reminder",

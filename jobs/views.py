@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
-from jobs import applications, moderation, pipeline, portal, search
+from jobs import application_views, moderation_views, pipeline_views, portal_views, search
+from jobs.access import get_job_or_404
 from jobs.labels import page_labels
 from jobs.models import Contract, Remote
 from marketplace.cache import cached
@@ -18,10 +19,10 @@ from marketplace.markdown import render_markdown
 from marketplace.routing import page_arg
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
-bp.register_blueprint(portal.bp)
-bp.register_blueprint(moderation.bp)
-bp.register_blueprint(applications.bp)
-bp.register_blueprint(pipeline.bp)
+bp.register_blueprint(portal_views.bp)
+bp.register_blueprint(moderation_views.bp)
+bp.register_blueprint(application_views.bp)
+bp.register_blueprint(pipeline_views.bp)
 
 APPLY_ENDPOINT = "jobs.applications.apply"
 
@@ -96,9 +97,7 @@ def index():
 
 @bp.get("/<int:job_id>")
 def detail(job_id: int):
-    job = search.get_public_job(job_id)
-    if job is None:
-        abort(404)
+    job = get_job_or_404(job_id, published=True)
     return render_template(
         "jobs/detail.html",
         job=job,

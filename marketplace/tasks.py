@@ -18,8 +18,8 @@ import click
 from flask import current_app, has_request_context
 from sqlalchemy import select
 
+from marketplace.accounts.evidence import evidence_path
 from marketplace.accounts.models import User
-from marketplace.accounts.services import evidence_path
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.notifications.services import deliver

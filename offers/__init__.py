@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
         dashboard,
         demo,
         featured,
+        moderation_api,
         partner_api,
         partner_hooks,
         privacy,
@@ -47,7 +48,7 @@ def init_app(app: Flask) -> None:
     from partners import tasks as partner_tasks
 
     app.register_blueprint(views.bp)
-    register_api_blueprints(api.bp, partner_api.bp, redemption_api.bp)
+    register_api_blueprints(api.bp, partner_api.bp, moderation_api.bp, redemption_api.bp)
 
     register_fulfilment(PaymentKind.FEATURED, featured.fulfil_featured_payment)
     register_reversal(PaymentKind.FEATURED, featured.reverse_featured_payment)

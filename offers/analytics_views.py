@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from marketplace.database import utcnow
 from offers import analytics
-from offers.portal import get_offer_or_404
+from offers.access import get_offer_or_404
 from partners.access import current_partner, partner_required
 
 bp = Blueprint("analytics", __name__, url_prefix="/manage/analytics")

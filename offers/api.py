@@ -11,78 +11,17 @@ from typing import Any
 from flask import abort
 from flask_babel import gettext as _
 from flask_smorest.pagination import PaginationParameters
-from marshmallow import EXCLUDE, Schema, fields, validate
 
 from marketplace.api import Blueprint, api_caller
 from offers import search
+from offers.access import get_offer_or_404
 from offers.models import Offer
-from offers.reader_state import Reader, ReaderState, read_offer
+from offers.reader_state import Reader, read_offer
+from offers.schemas import OfferQuerySchema, PublicOfferSchema, ReadOfferSchema
 
 bp = Blueprint("offers_api", __name__, url_prefix="/offers", description="Offers")
 
 MAX_PAGE_SIZE = 100
-
-
-class OfferQuerySchema(Schema):
-    """The search and filters of ``GET /offers``."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    q = fields.String(load_default="", validate=validate.Length(max=200))
-    category = fields.String(load_default="", metadata={"description": "A category slug."})
-    country = fields.String(
-        load_default="",
-        validate=validate.Length(max=2),
-        metadata={"description": "ISO 3166 alpha-2; worldwide offers always match."},
-    )
-    city = fields.String(load_default="")
-    online = fields.Boolean(load_default=None, allow_none=True)
-    partner = fields.String(load_default="", metadata={"description": "A partner id or slug."})
-    sort = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.OneOf([sort.value for sort in search.Sort]),
-    )
-
-
-class PublicOfferSchema(Schema):
-    """An offer as the public sees it: no shared code, no partner link."""
-
-    id = fields.Integer(dump_only=True)
-    title = fields.String(dump_only=True)
-    summary = fields.String(dump_only=True)
-    description = fields.String(dump_only=True, metadata={"description": "Markdown."})
-    title_fr = fields.String(dump_only=True, allow_none=True)
-    title_en = fields.String(dump_only=True, allow_none=True)
-    summary_fr = fields.String(dump_only=True, allow_none=True)
-    summary_en = fields.String(dump_only=True, allow_none=True)
-    category = fields.Function(
-        lambda offer: offer.category.slug if offer.category else None, dump_only=True
-    )
-    countries = fields.List(fields.String(), dump_only=True)
-    city = fields.String(dump_only=True, allow_none=True)
-    online = fields.Boolean(dump_only=True)
-    starts_at = fields.DateTime(dump_only=True, allow_none=True)
-    ends_at = fields.DateTime(dump_only=True, allow_none=True)
-    audience = fields.String(dump_only=True)
-    redemption_method = fields.String(dump_only=True)
-    status = fields.String(dump_only=True)
-    partner = fields.Function(lambda offer: offer.partner.name, dump_only=True)
-    redeemed_count = fields.Integer(dump_only=True)
-
-
-class ReadOfferSchema(PublicOfferSchema):
-    """One offer, and for a signed-in caller what they can do with it."""
-
-    reader_state = fields.String(
-        dump_only=True,
-        validate=validate.OneOf([state.value for state in ReaderState]),
-        metadata={
-            "description": "What the caller can do with the offer (only with a token or "
-            "a browser session): the same state the offer page shows."
-        },
-    )
 
 
 def _filters(args: dict[str, Any]) -> search.OfferFilters:
@@ -123,9 +62,7 @@ def get_offer(offer_id: int) -> Offer:
     With a bearer token (or a browser session), ``reader_state`` says what the caller can do
     with it, as the offer page does.
     """
-    offer = search.get_public_offer(offer_id)
-    if offer is None:
-        abort(404)
+    offer = get_offer_or_404(offer_id, published=True)
     if search.offer_state(offer) == "ended":
         abort(410, description=_("This offer has ended."))
     caller = api_caller()

@@ -1,7 +1,7 @@
-"""Partner offers API and offer moderation API.
+"""Partner offers API: ``/partner/offers...`` serves a partner's team.
 
-``/partner/offers...`` serves a partner's team (bearer token; another partner's offer is a
-404); ``/moderation/offers/<id>/...`` takes the moderators' decisions.
+Bearer token; another partner's offer is a 404. The moderators' decisions are in
+``offers/moderation_api.py``.
 """
 
 from __future__ import annotations
@@ -9,20 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from marketplace.api import Blueprint, auth_required
+from marketplace.api import Blueprint
 from marketplace.extensions import db
 from offers import code_pool, services
+from offers.access import get_offer_or_404
 from offers.models import Offer
 from offers.schemas import (
     CodesInputSchema,
     CodesResultSchema,
-    ModeratorOfferSchema,
-    OfferDecisionSchema,
     OfferInputSchema,
     PartnerOfferSchema,
 )
@@ -32,8 +30,6 @@ bp = Blueprint("partner_offers_api", __name__, url_prefix="", description="Partn
 
 MAX_PAGE_SIZE = 100
 PARTNER = partner_required()
-# Applied above @bp.arguments: the caller is checked before the body (anonymous → 401).
-MODERATOR = auth_required(roles=("moderator",))
 PARTNER_ERRORS = (
     (401, "Not signed in (send a bearer token)."),
     (403, "Not a representative of an approved partner."),
@@ -54,18 +50,6 @@ def documented(*answers: tuple[int, str]) -> Any:
         return bp.doc(security=[{"bearer": []}])(view)
 
     return decorate
-
-
-def get_partner_offer_or_404(offer_id: int) -> Offer:
-    """The caller's partner's offer; another partner's is a 404."""
-    offer = db.session.scalar(
-        select(Offer)
-        .where(Offer.id == offer_id, Offer.partner_id == current_partner().id)
-        .options(joinedload(Offer.partner), joinedload(Offer.category))
-    )
-    if offer is None:
-        abort(404, message="No such offer.")
-    return offer
 
 
 # ---------------------------------------------------------------- partner
@@ -109,7 +93,7 @@ def create_partner_offer(data: dict[str, Any]) -> Offer:
 @bp.response(200, PartnerOfferSchema)
 def get_partner_offer(offer_id: int) -> Offer:
     """One of the partner's offers, with its pending changes."""
-    return get_partner_offer_or_404(offer_id)
+    return get_offer_or_404(offer_id, partner=current_partner())
 
 
 @bp.patch("/partner/offers/<int:offer_id>")
@@ -119,7 +103,7 @@ def get_partner_offer(offer_id: int) -> Offer:
 @bp.response(200, PartnerOfferSchema)
 def update_partner_offer(data: dict[str, Any], offer_id: int) -> Offer:
     """Edit an offer; on a live offer the changes wait for review in ``pending_changes``."""
-    offer = get_partner_offer_or_404(offer_id)
+    offer = get_offer_or_404(offer_id, partner=current_partner())
     services.update_offer(offer, actor=current_user, data=data)
     db.session.commit()
     return offer
@@ -131,7 +115,7 @@ def update_partner_offer(data: dict[str, Any], offer_id: int) -> Offer:
 @bp.response(200, PartnerOfferSchema)
 def submit_partner_offer(offer_id: int) -> Offer:
     """Send a draft (or an offer sent back) to the moderators."""
-    offer = get_partner_offer_or_404(offer_id)
+    offer = get_offer_or_404(offer_id, partner=current_partner())
     services.submit_offer(offer, actor=current_user)
     db.session.commit()
     return offer
@@ -144,68 +128,7 @@ def submit_partner_offer(offer_id: int) -> Offer:
 @bp.response(201, CodesResultSchema)
 def add_partner_offer_codes(data: dict[str, Any], offer_id: int) -> dict[str, int]:
     """Add codes to the offer's pool; blanks and duplicates are skipped and counted."""
-    offer = get_partner_offer_or_404(offer_id)
+    offer = get_offer_or_404(offer_id, partner=current_partner())
     added, duplicates = code_pool.add_codes(offer, actor=current_user, codes=data["codes"])
     db.session.commit()
     return {"added": added, "duplicates": duplicates}
-
-
-# ---------------------------------------------------------------- moderation
-
-MODERATION_ERRORS = (
-    (401, "Not signed in (send a bearer token)."),
-    (403, "Not a moderator."),
-    (404, "No such offer."),
-    (409, "The offer is not waiting for review."),
-    (422, "A reason (refusal) or a message (changes) is required."),
-)
-
-
-def get_offer_or_404(offer_id: int) -> Offer:
-    offer = db.session.scalar(
-        select(Offer).where(Offer.id == offer_id).options(joinedload(Offer.partner))
-    )
-    if offer is None:
-        abort(404, message="No such offer.")
-    return offer
-
-
-@bp.post("/moderation/offers/<int:offer_id>/approve")
-@MODERATOR
-@documented(*MODERATION_ERRORS)
-@bp.arguments(OfferDecisionSchema, required=False)
-@bp.response(200, ModeratorOfferSchema)
-def approve_offer(data: dict[str, Any], offer_id: int) -> Offer:
-    """Publish a submitted offer, or apply a live offer's pending changes."""
-    offer = get_offer_or_404(offer_id)
-    services.approve_offer(offer, actor=current_user)
-    db.session.commit()
-    return offer
-
-
-@bp.post("/moderation/offers/<int:offer_id>/reject")
-@MODERATOR
-@documented(*MODERATION_ERRORS)
-@bp.arguments(OfferDecisionSchema)
-@bp.response(200, ModeratorOfferSchema)
-def reject_offer(data: dict[str, Any], offer_id: int) -> Offer:
-    """Refuse a submitted offer (or a live offer's changes) with a reason."""
-    offer = get_offer_or_404(offer_id)
-    services.reject_offer(offer, actor=current_user, reason=data["reason"] or data["message"])
-    db.session.commit()
-    return offer
-
-
-@bp.post("/moderation/offers/<int:offer_id>/request-changes")
-@MODERATOR
-@documented(*MODERATION_ERRORS)
-@bp.arguments(OfferDecisionSchema)
-@bp.response(200, ModeratorOfferSchema)
-def request_offer_changes(data: dict[str, Any], offer_id: int) -> Offer:
-    """Send an offer back to its partner with a message (``message`` or ``reason``)."""
-    offer = get_offer_or_404(offer_id)
-    services.request_offer_changes(
-        offer, actor=current_user, message=data["message"] or data["reason"]
-    )
-    db.session.commit()
-    return offer

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import jsonify
 from flask_login import current_user
-from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, fields, post_dump
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -14,8 +13,9 @@ from sqlalchemy.orm import joinedload
 from marketplace.api import Blueprint, auth_required
 from marketplace.extensions import db, limiter
 from offers import redemption as services
-from offers.models import Offer, Redemption
-from offers.wallet import check_url
+from offers.access import get_offer_or_404
+from offers.models import Redemption
+from offers.wallet_views import check_url
 from partners.access import current_partner, partner_required
 
 bp = Blueprint("redemptions_api", __name__, url_prefix="", description="Redemptions")
@@ -146,11 +146,7 @@ def my_redemptions(pagination_parameters):
 @bp.doc(security=BEARER)
 def offer_redemptions(offer_id: int, pagination_parameters):
     """The redemptions of one of the caller's partner's offers (another partner's: 404)."""
-    offer = db.session.scalar(
-        select(Offer).where(Offer.id == offer_id, Offer.partner_id == current_partner().id)
-    )
-    if offer is None:
-        abort(404)
+    offer = get_offer_or_404(offer_id, partner=current_partner())
     query = (
         select(Redemption)
         .where(Redemption.offer_id == offer.id)

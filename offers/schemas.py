@@ -1,7 +1,9 @@
-"""JSON in and out of the partner offers and offer moderation API.
+"""JSON in and out of the offers APIs (public, partner, moderation).
 
-Role variants: ``PartnerOfferSchema`` is what a partner's team sees of its own offers (codes,
-link, pending changes, moderator messages); ``ModeratorOfferSchema`` adds the partner's id.
+Role variants of one base: ``PublicOfferSchema`` is what anyone sees (``ReadOfferSchema`` adds
+what the caller can do with it); ``PartnerOfferSchema`` adds what a partner's team sees of its
+own offers (codes, link, pending changes, moderator messages); ``ModeratorOfferSchema`` adds
+the partner's id.
 ``OfferInputSchema`` takes the writable fields only: a client's ``status``, ``partner_id`` or
 ``redeemed_count`` is dropped with every other unknown field.
 """
@@ -12,7 +14,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
+from offers import search
 from offers.models import Audience, LimitPeriod, RedemptionMethod
+from offers.reader_state import ReaderState
 from offers.services import MESSAGE_MAX_LENGTH
 
 METHODS = [method.value for method in RedemptionMethod]
@@ -73,25 +77,41 @@ class OfferInputSchema(Schema):
         return data
 
 
-class PartnerOfferSchema(Schema):
-    """An offer as its partner's team sees it."""
+class OfferQuerySchema(Schema):
+    """The search and filters of ``GET /offers``."""
 
     class Meta:
         unknown = EXCLUDE
 
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    category = fields.String(load_default="", metadata={"description": "A category slug."})
+    country = fields.String(
+        load_default="",
+        validate=validate.Length(max=2),
+        metadata={"description": "ISO 3166 alpha-2; worldwide offers always match."},
+    )
+    city = fields.String(load_default="")
+    online = fields.Boolean(load_default=None, allow_none=True)
+    partner = fields.String(load_default="", metadata={"description": "A partner id or slug."})
+    sort = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf([sort.value for sort in search.Sort]),
+    )
+
+
+class PublicOfferSchema(Schema):
+    """An offer as the public sees it: no shared code, no partner link (the base of the
+    partner's and the moderator's variants)."""
+
     id = fields.Integer(dump_only=True)
-    status = fields.String(dump_only=True)
-    partner = fields.Function(lambda offer: offer.partner.name, dump_only=True)
-    redeemed_count = fields.Integer(dump_only=True)
-    title = fields.String(dump_only=True, metadata={"description": "In the caller's language."})
+    title = fields.String(dump_only=True, metadata={"description": "In the reader's language."})
     summary = fields.String(dump_only=True)
     description = fields.String(dump_only=True, metadata={"description": "Markdown."})
     title_fr = fields.String(dump_only=True, allow_none=True)
     title_en = fields.String(dump_only=True, allow_none=True)
     summary_fr = fields.String(dump_only=True, allow_none=True)
     summary_en = fields.String(dump_only=True, allow_none=True)
-    description_fr = fields.String(dump_only=True, allow_none=True)
-    description_en = fields.String(dump_only=True, allow_none=True)
     category = fields.Function(
         lambda offer: offer.category.slug if offer.category else None, dump_only=True
     )
@@ -102,6 +122,32 @@ class PartnerOfferSchema(Schema):
     ends_at = fields.DateTime(dump_only=True, allow_none=True)
     audience = fields.String(dump_only=True)
     redemption_method = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    partner = fields.Function(lambda offer: offer.partner.name, dump_only=True)
+    redeemed_count = fields.Integer(dump_only=True)
+
+
+class ReadOfferSchema(PublicOfferSchema):
+    """One offer, and for a signed-in caller what they can do with it."""
+
+    reader_state = fields.String(
+        dump_only=True,
+        validate=validate.OneOf([state.value for state in ReaderState]),
+        metadata={
+            "description": "What the caller can do with the offer (only with a token or "
+            "a browser session): the same state the offer page shows."
+        },
+    )
+
+
+class PartnerOfferSchema(PublicOfferSchema):
+    """An offer as its partner's team sees it: the public fields and the offer's settings."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    description_fr = fields.String(dump_only=True, allow_none=True)
+    description_en = fields.String(dump_only=True, allow_none=True)
     shared_code = fields.String(dump_only=True, allow_none=True)
     link_url = fields.String(dump_only=True, allow_none=True)
     total_limit = fields.Integer(dump_only=True, allow_none=True)

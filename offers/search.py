@@ -1,57 +1,46 @@
-"""Finding published offers: full-text search, filters, sorting, and the public offer loader.
+"""Finding published offers: filters, sorting, and the listing queries.
 
-Full-text search runs on what the database offers (migration ``5f3c2a9d1b7e``):
-
-- PostgreSQL: the generated column ``offers.search_vector`` (French and English
-  configurations, GIN index), queried with ``websearch_to_tsquery`` and ranked by ``ts_rank``;
-- SQLite: the FTS5 table ``offers_fts`` (``unicode61 remove_diacritics 2``), kept in sync
-  by triggers, queried with a MATCH expression built here from quoted words, so user input
-  never reaches FTS syntax raw.
-
-Both sides see accent-folded, lower-case text (``folded``), so accents are ignored.
+Full-text search is the core's (``marketplace.fulltext``) on the search objects of
+``offers`` created by migration ``5f3c2a9d1b7e``.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 
 from sqlalchemy import (
     Select,
     and_,
-    bindparam,
     case,
     exists,
     func,
     literal_column,
     or_,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import contains_eager, defer, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, defer, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.fulltext import FullTextIndex, query_words
 from marketplace.spelling import corrected_words
-from marketplace.text import fold as folded
 from offers.models import Offer, OfferCountry, OfferDailyStat, OfferStatus
 from partners.models import Partner
 
 # Objects created by the search migration outside the models; autogenerate must skip them.
-SEARCH_COLUMN = "search_vector"
-SEARCH_INDEX = "ix_offers_search_vector"
-FTS_TABLE_PREFIX = "offers_fts"
+FULL_TEXT = FullTextIndex("offers")
+FTS_TABLE_PREFIX = FULL_TEXT.fts_table
+is_search_object = FULL_TEXT.is_search_object
 
 PAGE_SIZE = 20
 # Statuses whose page stays reachable and says the offer has ended.
 ENDED_STATUSES = frozenset({OfferStatus.EXPIRED, OfferStatus.ARCHIVED})
-MAX_QUERY_WORDS = 12
 
 
 class Sort(enum.StrEnum):
@@ -61,33 +50,6 @@ class Sort(enum.StrEnum):
     NEWEST = "newest"
     ENDING = "ending"
     POPULAR = "popular"
-
-
-def is_search_object(name: str | None, type_: str) -> bool:
-    """True for the search column, index and FTS tables that the models do not declare."""
-    if not name:
-        return False
-    if type_ == "column":
-        return name == SEARCH_COLUMN
-    if type_ == "index":
-        return name == SEARCH_INDEX
-    if type_ == "table":
-        return name.startswith(FTS_TABLE_PREFIX)
-    return False
-
-
-def query_words(query: str | None) -> list[str]:
-    """The folded words of a user's query (letters and digits only, at most a dozen)."""
-    return re.findall(r"\w+", folded(query))[:MAX_QUERY_WORDS]
-
-
-def fts5_match(query: str | None) -> str:
-    """A safe FTS5 MATCH expression: every word quoted and prefix-matched, all required.
-
-    Quoting makes ``OR``, ``NEAR(``, ``-``, ``*`` and ``:`` plain text; a ``"`` inside a
-    word is doubled, as FTS5 strings require.
-    """
-    return " ".join('"{}"*'.format(word.replace('"', '""')) for word in query_words(query))
 
 
 @dataclass(frozen=True)
@@ -148,29 +110,6 @@ def _live(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _text_match(query: str) -> tuple[ColumnElement[bool], ColumnElement | None]:
-    """The full-text condition and its rank expression (lower sorts first) for ``query``."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        terms = bindparam("fts_q", " ".join(query_words(query)))
-        tsquery = func.websearch_to_tsquery(literal_column("'french'::regconfig"), terms).op("||")(
-            func.websearch_to_tsquery(literal_column("'english'::regconfig"), terms)
-        )
-        vector = literal_column(f"offers.{SEARCH_COLUMN}")
-        return vector.op("@@")(tsquery), -func.ts_rank(vector, tsquery)
-    match = bindparam("fts_q", fts5_match(query))
-    condition = Offer.id.in_(
-        text("SELECT rowid FROM offers_fts WHERE offers_fts MATCH :fts_q").bindparams(match)
-    )
-    # FTS5's built-in ``rank`` is bm25(): smaller is more relevant.
-    rank = (
-        select(literal_column("rank"))
-        .select_from(text("offers_fts"))
-        .where(text("offers_fts MATCH :fts_q AND offers_fts.rowid = offers.id").bindparams(match))
-        .scalar_subquery()
-    )
-    return condition, rank
-
-
 def _matching(
     filters: OfferFilters, now: datetime, *, columns: tuple = (Offer,)
 ) -> tuple[Select, ColumnElement | None]:
@@ -178,7 +117,7 @@ def _matching(
     statement = select(*columns).join(Offer.partner).outerjoin(Offer.category).where(_live(now))
     rank = None
     if query_words(filters.q):
-        condition, rank = _text_match(filters.q)
+        condition, rank = FULL_TEXT.match(Offer.id, filters.q)
         statement = statement.where(condition)
     elif filters.q:
         # Only punctuation was typed: nothing can match.
@@ -348,20 +287,6 @@ def suggest_query(filters: OfferFilters, *, now: datetime | None = None) -> str 
 def latest_offers(limit: int = 3) -> list[Offer]:
     """The newest live offers, for the home page."""
     return find_offers(OfferFilters(), per_page=limit, count_cap=0).items
-
-
-def get_public_offer(offer_id: int) -> Offer | None:
-    """The offer if the public may see its page (live or ended), else None; one query."""
-    visible = or_(Offer.status == OfferStatus.PUBLISHED, Offer.status.in_(ENDED_STATUSES))
-    return db.session.scalar(
-        select(Offer)
-        .options(
-            joinedload(Offer.partner),
-            joinedload(Offer.category),
-            selectinload(Offer.country_rows),
-        )
-        .where(Offer.id == offer_id, visible)
-    )
 
 
 def offer_state(offer: Offer, *, now: datetime | None = None) -> str:

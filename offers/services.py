@@ -12,7 +12,6 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from babel import Locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -22,7 +21,7 @@ from marketplace.catalog.models import Category
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
-from marketplace.i18n import N_
+from marketplace.i18n import COUNTRY_CODES, N_
 from marketplace.notifications.services import queue_mail
 from marketplace.text import fold
 from offers.models import (
@@ -35,7 +34,8 @@ from offers.models import (
     OfferStatusChange,
     RedemptionMethod,
 )
-from partners.models import Partner, PartnerMember
+from partners.access import active_members
+from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +80,6 @@ MAX_LENGTHS = {
 MESSAGE_MAX_LENGTH = 2000
 EDITABLE = {OfferStatus.DRAFT, OfferStatus.CHANGES_REQUESTED, OfferStatus.REJECTED}
 LIVE = {OfferStatus.PUBLISHED, OfferStatus.PAUSED}
-# Babel lists a few territories that are not countries.
-NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"}
-COUNTRY_CODES = frozenset(
-    code
-    for code in Locale("en").territories
-    if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
-)
 
 
 class OfferStateConflict(Conflict):
@@ -350,18 +343,6 @@ def _move(
     )
 
 
-def team_recipients(partner: Partner) -> list[User]:
-    """The partner's active representatives (who get the offer e-mails)."""
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(PartnerMember, PartnerMember.user_id == User.id)
-            .where(PartnerMember.partner_id == partner.id, PartnerMember.disabled_at.is_(None))
-            .order_by(PartnerMember.id)
-        )
-    )
-
-
 DECISION_SUBJECTS = {
     "approved": N_("Your offer is published"),
     "changes_approved": N_("The changes to your offer are published"),
@@ -372,7 +353,7 @@ DECISION_SUBJECTS = {
 
 
 def _mail_team(offer: Offer, decision: str, message: str | None = None) -> None:
-    for user in team_recipients(offer.partner):
+    for user in active_members(offer.partner_id):
         queue_mail(
             to=user.email,
             template="offers/offer_decision",

@@ -15,27 +15,28 @@ from marketplace import page_cache
 from marketplace.cache import cached
 from marketplace.catalog.models import Category
 from marketplace.extensions import db
+from marketplace.markdown import render_markdown
 from marketplace.membership.services import offered_tiers
 from marketplace.money import format_money
 from marketplace.routing import page_arg
 from offers import (
     analytics_views,
-    moderation,
+    moderation_views,
     pictures,
-    portal,
+    portal_views,
     reader_state,
     search,
     view_counts,
-    wallet,
+    wallet_views,
 )
-from offers.markdown import render_markdown
+from offers.access import get_offer_or_404
 from offers.models import Audience
 from offers.redemption import not_in_country_message
 
 bp = Blueprint("offers", __name__, url_prefix="/offers")
-bp.register_blueprint(portal.bp)
-bp.register_blueprint(moderation.bp)
-bp.register_blueprint(wallet.bp)
+bp.register_blueprint(portal_views.bp)
+bp.register_blueprint(moderation_views.bp)
+bp.register_blueprint(wallet_views.bp)
 bp.register_blueprint(analytics_views.bp)
 
 REDEEM_ENDPOINT = "offers.wallet.redeem"
@@ -221,9 +222,7 @@ def picture(name: str):
 
 @bp.get("/<int:offer_id>")
 def detail(offer_id: int):
-    offer = search.get_public_offer(offer_id)
-    if offer is None:
-        abort(404)
+    offer = get_offer_or_404(offer_id, published=True)
     state = search.offer_state(offer)
     reader = _reader()
     reading = reader_state.read_offer(offer, reader)

@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     from marketplace.seed import add_demo_login, add_demo_step
     from marketplace.seed_scale import add_scale_step
     from marketplace.tasks import add_due_task
+    from marketplace.treasury.demo import register_demo_partner_payment
     from partners import (
         access,
         api,
@@ -32,7 +33,7 @@ def init_app(app: Flask) -> None:
         commands,
         demo,
         moderation_views,
-        plans_admin,
+        plan_views,
         privacy,
         seed_scale,
         tasks,
@@ -45,7 +46,7 @@ def init_app(app: Flask) -> None:
     team_views.routes.add_to(views.bp)
     moderation_views.routes.add_to(views.bp)
     app.register_blueprint(views.bp)
-    app.register_blueprint(plans_admin.bp)
+    app.register_blueprint(plan_views.bp)
     register_api_blueprints(api.bp, billing_api.bp)
     app.cli.add_command(commands.partners_cli)
 
@@ -66,6 +67,8 @@ def init_app(app: Flask) -> None:
         anonymise=privacy.anonymise_partner_memberships,
     )
     register_deletion_check(privacy.last_owner_check)
+    # Demo partner payments name their partner and plan (offers adds a placement's offer).
+    register_demo_partner_payment(demo.describe_partner_payment)
     for name, run in demo.DEMO_PARTNER_STEPS:
         add_demo_step(name, run)
     for email, description in demo.DEMO_PARTNER_LOGINS:

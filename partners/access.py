@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import ColumnElement, select
 
 from marketplace.accounts.loader import MISSING, reader_fact
+from marketplace.accounts.models import User
 from marketplace.extensions import db, login_manager
 from partners.models import Partner, PartnerMember, PartnerStatus, TeamRole
 
@@ -60,6 +61,19 @@ def current_membership() -> PartnerMember | None:
         )
     g.partner_membership = membership
     return membership
+
+
+def active_members(partner_id: int, *, role: TeamRole | None = None) -> list[User]:
+    """The partner's active (not disabled) representatives, oldest membership first."""
+    query = (
+        select(User)
+        .join(PartnerMember, PartnerMember.user_id == User.id)
+        .where(PartnerMember.partner_id == partner_id, PartnerMember.disabled_at.is_(None))
+        .order_by(PartnerMember.id)
+    )
+    if role is not None:
+        query = query.where(PartnerMember.role == role)
+    return list(db.session.scalars(query))
 
 
 def current_partner() -> Partner:

@@ -34,10 +34,10 @@ from marketplace.payments.services import (
     create_payment,
 )
 from marketplace.payments.wording import subject_names
+from partners.access import active_members
 from partners.models import (
     Partner,
     PartnerBillingIdentity,
-    PartnerMember,
     PartnerPlan,
     PartnerPlanPeriod,
     PlanKind,
@@ -322,13 +322,7 @@ def billing_team(payment: Payment) -> list[tuple[str, str]]:
     """(e-mail, language) of the paying partner's active representatives."""
     if payment.partner_id is None:
         return []
-    rows = db.session.execute(
-        select(User.email, User.locale)
-        .join(PartnerMember, PartnerMember.user_id == User.id)
-        .where(PartnerMember.partner_id == payment.partner_id, PartnerMember.disabled_at.is_(None))
-        .order_by(PartnerMember.id)
-    ).all()
-    return [(email, locale or "fr") for email, locale in rows]
+    return [(user.email, user.locale or "fr") for user in active_members(payment.partner_id)]
 
 
 # ---------------------------------------------------------------- buying

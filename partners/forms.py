@@ -30,7 +30,8 @@ from wtforms.validators import (
     Regexp,
 )
 
-from marketplace.accounts.forms import NewPassword, clean_text, country_choices
+from marketplace.accounts.forms import NewPassword, clean_text
+from marketplace.i18n import country_choices
 from marketplace.money import (
     HOME_CURRENCY,
     amount_error,

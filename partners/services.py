@@ -17,7 +17,7 @@ from typing import IO
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from marketplace import audit
 from marketplace.accounts import services as accounts
@@ -28,6 +28,7 @@ from marketplace.extensions import db
 from marketplace.i18n import N_
 from marketplace.notifications.services import queue_mail
 from marketplace.security import hash_password, new_token, token_digest
+from partners.access import active_members
 from partners.models import (
     Partner,
     PartnerInvitation,
@@ -249,23 +250,8 @@ def apply_as_visitor(data: Application, *, password: str, locale: str) -> Partne
 # ---------------------------------------------------------------- staff decisions
 
 
-def active_owners(partner: Partner) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(PartnerMember, PartnerMember.user_id == User.id)
-            .where(
-                PartnerMember.partner_id == partner.id,
-                PartnerMember.role == TeamRole.OWNER,
-                PartnerMember.disabled_at.is_(None),
-            )
-            .order_by(PartnerMember.id)
-        )
-    )
-
-
 def _tell_owners(partner: Partner, *, template: str, subject: str, **context: object) -> None:
-    for owner in active_owners(partner):
+    for owner in active_members(partner.id, role=TeamRole.OWNER):
         queue_mail(
             to=owner.email,
             template=template,
@@ -454,19 +440,8 @@ def accept_invitation(token: str, *, user: User) -> PartnerMember:
 
 
 def _other_active_owners(member: PartnerMember) -> int:
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(PartnerMember)
-            .where(
-                PartnerMember.partner_id == member.partner_id,
-                PartnerMember.role == TeamRole.OWNER,
-                PartnerMember.disabled_at.is_(None),
-                PartnerMember.id != member.id,
-            )
-        )
-        or 0
-    )
+    owners = active_members(member.partner_id, role=TeamRole.OWNER)
+    return sum(1 for owner in owners if owner.id != member.user_id)
 
 
 def set_member_disabled(member: PartnerMember, *, actor: User, disabled: bool) -> None:

@@ -31,10 +31,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
-from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db, limiter
+from marketplace.i18n import country_name
 from marketplace.security import login_required
 from partners import billing_views, services
 from partners.access import current_membership, current_partner, partner_required

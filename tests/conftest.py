@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from marketplace import create_app
@@ -32,6 +35,7 @@ from marketplace.extensions import db, limiter
 from marketplace.membership.models import MembershipTier
 from marketplace.security import hash_password
 from offers import view_counts
+from tests.live_server import free_port
 
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 PG_SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -153,6 +157,38 @@ def _transaction(app: Flask) -> Iterator[None]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+# The test harness's own statements around each test and each commit, not the code's queries.
+BOOKKEEPING = ("SAVEPOINT", "RELEASE", "ROLLBACK")
+
+
+@contextmanager
+def counting_queries(app: Flask, *, selects_only: bool = False) -> Iterator[list[str]]:
+    """``with counting_queries(app) as statements:`` the SQL sent meanwhile (savepoint
+    bookkeeping left out); with ``selects_only``, the SELECT statements alone."""
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        head = statement.lstrip().upper()
+        if head.startswith(BOOKKEEPING) or (selects_only and not head.startswith("SELECT")):
+            return
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Callable[..., AbstractContextManager[list[str]]]:
+    """``with count_queries() as statements: ...`` then ``len(statements)`` queries were run;
+    ``count_queries(selects_only=True)`` counts the SELECTs alone."""
+    return partial(counting_queries, app)
 
 
 @pytest.fixture
@@ -330,14 +366,6 @@ def seed_reference(app: Flask) -> None:
 
 
 # ---------------------------------------------------------------- localstripe
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -1,27 +1,85 @@
-"""A real app server for tests whose behaviour lives in HTTP: Host headers, proxies, Redis down.
+"""The one live-server harness: the app served by gunicorn on a database of its own.
 
-``serve(make_database, folder, **env)`` migrates a fresh database of the run's backend with
-``flask db upgrade``, starts gunicorn with the repository's ``gunicorn.conf.py`` (one worker
-and four threads unless ``GUNICORN_*`` variables say otherwise) on a free port with the
-given environment, waits for ``/healthz`` and yields a ``tests.offers.test_concurrency.Server``
-(URL, an engine on its database, the log). The server is stopped at the end.
+For tests whose behaviour lives in HTTP and real commits (races, Host headers, proxies,
+Redis down, two instances). ``serve(make_database, folder, **env)`` migrates a fresh database
+of the run's backend with ``flask db upgrade`` (or takes ``database_url``, already migrated),
+starts gunicorn with the repository's ``gunicorn.conf.py`` (``workers`` x ``threads``, one
+worker and four threads by default) on a free port with the given environment, waits for
+``/healthz`` and yields a ``Server`` (URL, an engine on its database, the log). The server is
+stopped at the end.
+
+``free_port()`` (also a closed port: bound, then released) and ``wait_until_healthy`` serve
+the other subprocess servers of the suite (localstripe, the browser tests' ``flask run``).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 
 from marketplace.config import normalise_database_url
-from tests.offers.test_concurrency import Server, _free_port, _wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 30.0
+
+
+@dataclass
+class Server:
+    """A running app: its base URL, an engine on its database, its log."""
+
+    url: str
+    engine: Engine
+    log: Path
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on (bound and released: refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+closed_port = free_port
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    """Return once ``url/healthz`` answers 200; raise with the log's tail if the server died."""
+    deadline = time.monotonic() + START_TIMEOUT
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the server exited ({process.returncode}):\n{log.read_text()[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            last = error
+            time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer /healthz ({last!r}):\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen, *, timeout: float = 15) -> None:
+    """Terminate ``process``, killing it if it does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def app_env(database_url: str, folder: Path, **overrides: str) -> dict[str, str]:
@@ -29,7 +87,9 @@ def app_env(database_url: str, folder: Path, **overrides: str) -> dict[str, str]
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("FLASK_", "MAIL_", "STRIPE_", "SITE_", "TRUSTED_", "PROXY_"))
+        if not key.startswith(
+            ("FLASK_", "MAIL_", "STRIPE_", "SITE_", "TRUSTED_", "PROXY_", "RATELIMIT_")
+        )
     }
     env.update(
         APP_ENV="development",
@@ -46,7 +106,7 @@ def app_env(database_url: str, folder: Path, **overrides: str) -> dict[str, str]
     return env
 
 
-def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def flask(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """``flask --app wsgi ARGS`` in that environment; the completed process."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", *args],  # noqa: S603
@@ -54,30 +114,49 @@ def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
 
 @contextmanager
-def serve(make_database: Callable[[], str], folder: Path, **env_overrides: str) -> Iterator[Server]:
-    """The app under gunicorn on a fresh migrated database, with ``env_overrides``."""
-    database_url = make_database()
-    port = _free_port()
-    # The repository's gunicorn.conf.py, as deployed; one small worker unless told otherwise.
-    gunicorn_env = {
+def serve(
+    make_database: Callable[[], str] | None,
+    folder: Path,
+    *,
+    database_url: str | None = None,
+    workers: int = 1,
+    threads: int = 4,
+    app: str = "wsgi:app",
+    gunicorn_args: Sequence[str] = (),
+    log_name: str = "gunicorn.log",
+    **env_overrides: str,
+) -> Iterator[Server]:
+    """The app under gunicorn (``workers`` x ``threads``) with ``env_overrides``.
+
+    Without ``database_url``, a fresh database from ``make_database`` is migrated first.
+    """
+    port = free_port()
+    # The repository's gunicorn.conf.py, as deployed, told its size through its variables.
+    overrides = {
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_THREADS": "4",
+        "GUNICORN_WORKERS": str(workers),
+        "GUNICORN_THREADS": str(threads),
         "GUNICORN_TIMEOUT": "60",
+        **env_overrides,
     }
-    env = app_env(database_url, folder, **{**gunicorn_env, **env_overrides})
-    migrated = flask(env, "db", "upgrade")
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    log = folder / "gunicorn.log"
+    if database_url is None:
+        assert make_database is not None
+        database_url = make_database()
+        env = app_env(database_url, folder, **overrides)
+        migrated = flask(env, "db", "upgrade")
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+    else:
+        env = app_env(database_url, folder, **overrides)
+    log = folder / log_name
     with log.open("w") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and app
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *gunicorn_args, app],
             cwd=ROOT,
             env=env,
             stdout=log_file,
@@ -86,18 +165,8 @@ def serve(make_database: Callable[[], str], folder: Path, **env_overrides: str) 
     engine = create_engine(normalise_database_url(database_url))
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, process, log)
+        wait_until_healthy(url, process, log)
         yield Server(url=url, engine=engine, log=log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
         engine.dispose()
-
-
-def closed_port() -> int:
-    """A local TCP port nothing listens on (bound and released: refused at once)."""
-    return _free_port()

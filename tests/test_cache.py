@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from marketplace.cache import cache, cached, table_versions
 from marketplace.extensions import db
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.treasury import dashboard
+from tests.conftest import counting_queries
 
 YEAR = dashboard.Period(start=date(2030, 1, 1), end=date(2030, 12, 31))
 
@@ -37,18 +38,8 @@ def _gross() -> int:
 
 
 def _selects(app, call) -> tuple[object, int]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with counting_queries(app, selects_only=True) as seen:
         result = call()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     return result, len(seen)
 
 

@@ -19,7 +19,8 @@ from marketplace.accounts.models import (
     User,
     VerificationStatus,
 )
-from marketplace.accounts.services import check_totp, find_user, issue_account_token
+from marketplace.accounts.second_factor import check_totp
+from marketplace.accounts.services import find_user, issue_account_token
 from marketplace.audit import AuditLog
 from marketplace.catalog.models import Category, School
 from marketplace.database import utcnow

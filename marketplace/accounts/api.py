@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint, abort
 
-from marketplace.accounts import services
+from marketplace.accounts import second_factor, services
 from marketplace.accounts.models import User
 from marketplace.accounts.schemas import (
     MeSchema,
@@ -58,7 +58,7 @@ def check_second_factor(user: User, otp: str | None) -> None:
         raise TwoFactorNotEnrolled()
     if not otp:
         raise services.TwoFactorRequired()
-    if not services.check_totp(user, otp):
+    if not second_factor.check_totp(user, otp):
         raise services.TwoFactorRequired(_("A valid two-factor code is required."))
 
 

@@ -31,12 +31,7 @@ from wtforms.validators import (
 from marketplace.accounts import services
 from marketplace.accounts.models import AlumniProfile
 from marketplace.catalog.models import School
-from marketplace.i18n import (  # noqa: F401 - NOT_COUNTRIES and country_name re-exported
-    NOT_COUNTRIES,
-    country_choices,
-    country_name,
-    timezone_names,
-)
+from marketplace.i18n import country_choices, timezone_names
 from marketplace.security import MAX_PASSWORD_LENGTH, password_problem
 
 FIRST_GRADUATION_YEAR = 1950

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import IO
 
-import pyotp
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -19,7 +15,6 @@ from marketplace.accounts.models import (
     AccountToken,
     AlumniProfile,
     ApiToken,
-    RecoveryCode,
     Role,
     RosterEntry,
     User,
@@ -88,48 +83,6 @@ def check_password_policy(password: str) -> None:
 
 
 # ---------------------------------------------------------------- evidence files
-
-EVIDENCE_TYPES = {
-    b"%PDF-": ("application/pdf", ".pdf"),
-    b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
-    b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
-}
-
-
-def store_evidence(stream: IO[bytes], original_name: str) -> tuple[str, str]:
-    """Check an evidence file by content and size, store it under a random name."""
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidUpload(_l("The file is larger than 5 MB."))
-    kind = next((kind for magic, kind in EVIDENCE_TYPES.items() if data.startswith(magic)), None)
-    if kind is None:
-        raise InvalidUpload(_l("Send a PDF, PNG or JPEG file."))
-    content_type, suffix = kind
-    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "evidence"
-    folder.mkdir(parents=True, exist_ok=True)
-    name = secrets.token_hex(16) + suffix
-    path = folder / name
-    try:
-        path.write_bytes(data)
-    except OSError:
-        path.unlink(missing_ok=True)
-        raise
-    return name, content_type
-
-
-def evidence_path(profile: AlumniProfile) -> Path | None:
-    if not profile.evidence_filename:
-        return None
-    return Path(current_app.config["UPLOAD_FOLDER"]) / "evidence" / profile.evidence_filename
-
-
-def delete_evidence(filename: str | None) -> None:
-    """Remove a stored evidence file (one no row points to any more)."""
-    if filename:
-        (Path(current_app.config["UPLOAD_FOLDER"]) / "evidence" / Path(filename).name).unlink(
-            missing_ok=True
-        )
 
 
 # ---------------------------------------------------------------- schools
@@ -478,7 +431,7 @@ def get_own_api_token_or_404(user: User, token_id: int) -> ApiToken:
     return token
 
 
-# ---------------------------------------------------------------- roles and two-factor
+# ---------------------------------------------------------------- roles
 
 
 def grant_role(user: User, role: str, *, actor: User | None) -> None:
@@ -508,141 +461,6 @@ def set_disabled(user: User, disabled: bool, *, actor: User | None) -> None:
     elif not disabled and user.disabled_at is not None:
         user.disabled_at = None
         audit.record("user.enabled", actor=actor, object_type="user", object_id=user.id)
-
-
-def send_two_factor_enrolment(user: User) -> None:
-    """Mail a staff member a single-use, one-hour link to enrol their second factor.
-
-    Enrolment is never open to the password alone: whoever learnt a new staff member's
-    password first would otherwise own their second factor. Earlier links stop working.
-    """
-    token = issue_account_token(user, TOTP_ENROL, hours=TOTP_ENROL_HOURS)
-    queue_mail(
-        to=user.email,
-        template="accounts/two_factor_enrol",
-        subject=N_("Set up two-factor authentication"),
-        locale=user.locale,
-        user=user,
-        token=token,
-    )
-    logger.info("two-factor enrolment link mailed to user %s", user.id)
-
-
-def enrolment_user(token: str) -> User:
-    """The staff member a usable enrolment link belongs to; InvalidToken otherwise."""
-    user = check_account_token(token, TOTP_ENROL)
-    if user.totp_enabled_at is not None or not user.is_active:
-        raise InvalidToken()
-    return user
-
-
-def start_totp_enrolment(user: User, *, password: str) -> str:
-    """After the password is proven on the link's page: a fresh secret, inactive until a code
-    from it is checked. A fresh one each time, so no earlier viewer of a QR code knows it."""
-    if user.totp_enabled_at is not None:
-        raise Conflict(_l("Two-factor authentication is already active."))
-    if not verify_password(user.password_hash, password):
-        raise AuthenticationFailed(_l("The password is wrong."))
-    user.totp_secret = pyotp.random_base32()
-    return user.totp_secret
-
-
-def totp_uri(user: User) -> str:
-    return pyotp.TOTP(user.totp_secret or "").provisioning_uri(
-        name=user.email, issuer_name=current_app.config["ASSOCIATION_NAME"]
-    )
-
-
-def _is_totp_code(code: str) -> bool:
-    return code.isdigit() and len(code) == 6
-
-
-def _check_totp_code(user: User, code: str) -> bool:
-    """A current TOTP code (one step of drift), each usable once."""
-    if not user.totp_secret or not _is_totp_code(code):
-        return False
-    totp = pyotp.TOTP(user.totp_secret)
-    now = utcnow()
-    for drift in (0, -1, 1):
-        at = now + timedelta(seconds=30 * drift)
-        step = int(at.timestamp()) // 30
-        if totp.verify(code, for_time=at) and (user.totp_last_step or 0) < step:
-            user.totp_last_step = step
-            return True
-    return False
-
-
-def check_totp(user: User, code: str) -> bool:
-    """A current TOTP code (one step of drift), each usable once; or an unused recovery code."""
-    code = code.strip().replace(" ", "")
-    if not user.totp_secret:
-        return False
-    if _is_totp_code(code):
-        return _check_totp_code(user, code)
-    return use_recovery_code(user, code)
-
-
-def confirm_totp_enrolment(user: User, code: str, *, token: str) -> list[str]:
-    """Activate two-factor with a first good code; return fresh recovery codes (shown once).
-
-    The mailed link is used up here, so it enrols once.
-    """
-    # Only the new device proves the enrolment: leftover recovery codes do not.
-    if user.totp_enabled_at is not None:
-        raise Conflict(_l("Two-factor authentication is already active."))
-    if not _check_totp_code(user, code.strip().replace(" ", "")):
-        raise InvalidInput(_l("This code is not valid. Check your device's clock and try again."))
-    if consume_account_token(token, TOTP_ENROL).id != user.id:
-        raise InvalidToken()
-    user.totp_enabled_at = utcnow()
-    audit.record("totp.enabled", actor=user, object_type="user", object_id=user.id)
-    return new_recovery_codes(user)
-
-
-def new_recovery_codes(user: User, count: int = 10) -> list[str]:
-    for row in db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
-        db.session.delete(row)
-    codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(count)]
-    for code in codes:
-        db.session.add(RecoveryCode(user_id=user.id, code_hash=token_digest(code)))
-    db.session.flush()
-    return codes
-
-
-def regenerate_recovery_codes(user: User, *, code: str) -> list[str]:
-    """Replace an enrolled user's recovery codes, proven by a current code; return the new ones."""
-    if user.totp_enabled_at is None:
-        raise Conflict(_l("Two-factor authentication is not active."))
-    if not check_totp(user, code):
-        raise InvalidInput(_l("This code is not valid. Check your device's clock and try again."))
-    audit.record("totp.recovery_codes_renewed", actor=user, object_type="user", object_id=user.id)
-    return new_recovery_codes(user)
-
-
-def use_recovery_code(user: User, code: str) -> bool:
-    row = db.session.scalar(
-        select(RecoveryCode).where(
-            RecoveryCode.user_id == user.id,
-            RecoveryCode.code_hash == token_digest(code.lower()),
-            RecoveryCode.used_at.is_(None),
-        )
-    )
-    if row is None:
-        return False
-    row.used_at = utcnow()
-    audit.record("totp.recovery_code_used", actor=user, object_type="user", object_id=user.id)
-    return True
-
-
-def remaining_recovery_codes(user: User) -> int:
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(RecoveryCode)
-            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-        )
-        or 0
-    )
 
 
 def get_user_or_404(user_id: int) -> User:

@@ -4,13 +4,8 @@ profile and the alumnus' verification status."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import PurePath
-from typing import Any, NamedTuple
+from typing import Any
 
-import qrcode
-import qrcode.image.svg
 from flask import (
     Blueprint,
     abort,
@@ -23,16 +18,15 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
-from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
-from werkzeug.datastructures import FileStorage
 
 from marketplace import security
-from marketplace.accounts import services
+from marketplace.accounts import evidence as evidence_files
+from marketplace.accounts import second_factor, services, sign_in
 from marketplace.accounts.forms import (
     ChangePasswordForm,
     EnrolPasswordForm,
@@ -45,28 +39,23 @@ from marketplace.accounts.forms import (
     RevokeTokenForm,
     TotpCodeForm,
     TwoFactorForm,
-    country_name,
 )
 from marketplace.accounts.models import User, VerificationStatus
 from marketplace.accounts.reasons import refusal_label
-from marketplace.database import utcnow
 from marketplace.errors import DomainError
 from marketplace.extensions import (
     LOGIN_ACCOUNT_LIMIT,
     LOGIN_ACCOUNT_SCOPE,
     db,
     limiter,
-    login_account_key_for,
     login_attempt_key,
 )
+from marketplace.i18n import country_name
 from marketplace.security import login_required, redirect_back
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
-
-# A password checked, the code not yet: how long the half-signed-in state lasts.
-PENDING_SECONDS = 10 * 60
 
 
 # ---------------------------------------------------------------- helpers
@@ -80,67 +69,6 @@ def _render(template: str, **context: Any):
 
 def _me() -> User:
     return current_user._get_current_object()  # type: ignore[attr-defined]
-
-
-def _next_arg() -> str | None:
-    """The ``next`` of this request, passed on as it is: ``redirect_back`` vets it at the end."""
-    return request.args.get("next") or None
-
-
-def _continue_url() -> str:
-    """A vetted ``next`` (the rule of ``redirect_back``), else the profile page."""
-    return redirect_back("accounts.profile").location
-
-
-def _landing(user: User) -> str:
-    """Where a signed-in person goes without a ``next``: treasurers to their dashboard."""
-    if user.has_role("treasurer") and not user.has_role("admin", "moderator"):
-        return "treasury.dashboard"
-    return "main.index"
-
-
-def _clear_session() -> None:
-    """Empty the session but keep the visitor's language."""
-    locale = session.get("locale")
-    session.clear()
-    if locale:
-        session["locale"] = locale
-
-
-class Evidence(NamedTuple):
-    """A stored evidence file (all None when none was sent)."""
-
-    filename: str | None = None
-    content_type: str | None = None
-    original_name: str | None = None
-
-
-def _original_name(upload: FileStorage) -> str:
-    """The file's own name, kept for the download: no client path, no control characters."""
-    # Some browsers send a full client path; a newline would break the header it goes in.
-    name = PurePath((upload.filename or "").replace("\\", "/")).name
-    name = "".join(char for char in name if char.isprintable()).strip()
-    return name[:255] or "evidence"
-
-
-@contextmanager
-def _uploaded_evidence(field: Any) -> Iterator[Evidence]:
-    """Store the field's file, if any, for the block; if the block fails it is deleted again.
-
-    A refused file raises InvalidUpload before anything is written.
-    """
-    upload = field.data
-    if not isinstance(upload, FileStorage) or not upload.filename:
-        yield Evidence()
-        return
-    original = _original_name(upload)
-    filename, content_type = services.store_evidence(upload.stream, original)
-    try:
-        yield Evidence(filename, content_type, original)
-    except BaseException:
-        db.session.rollback()
-        services.delete_evidence(filename)
-        raise
 
 
 def _invalid_link(kind: str):
@@ -159,7 +87,7 @@ def register():
     form = RegistrationForm()
     if form.validate_on_submit():
         try:
-            with _uploaded_evidence(form.evidence) as evidence:
+            with evidence_files.uploaded_evidence(form.evidence) as evidence:
                 user = services.register_alumnus(
                     services.Registration(
                         full_name=form.full_name.data,
@@ -188,7 +116,7 @@ def register():
         else:
             if user is None:
                 # The address was taken: the file has no registration to belong to.
-                services.delete_evidence(evidence.filename)
+                evidence_files.delete_evidence(evidence.filename)
             return redirect(url_for("accounts.registered"))
     return _render("accounts/register.html", form=form, schools=services.active_schools())
 
@@ -258,13 +186,13 @@ def login():
         else:
             if services.needs_two_factor(user) and user.totp_enabled_at is None:
                 # The password alone never enrols a second factor: a link goes to the mailbox.
-                services.send_two_factor_enrolment(user)
+                second_factor.send_two_factor_enrolment(user)
                 db.session.commit()
-                _clear_session()
+                sign_in.clear_session()
                 return render_template("accounts/two_factor_mailed.html", sent=True)
             if services.needs_two_factor(user):
-                _begin_two_factor(user, remember=form.remember.data)
-                return redirect(url_for("accounts.two_factor", next=_next_arg()))
+                sign_in.begin_two_factor(user, remember=form.remember.data)
+                return redirect(url_for("accounts.two_factor", next=sign_in.next_arg()))
             security.start_session(user, remember=form.remember.data)
             services.record_login(user)
             db.session.commit()
@@ -272,82 +200,43 @@ def login():
     return _render("accounts/login.html", form=form)
 
 
-def _begin_two_factor(user: User, *, remember: bool) -> None:
-    """Password checked: remember who is signing in, without signing them in yet."""
-    _clear_session()
-    session["pending_2fa"] = user.get_id()
-    session["pending_login_key"] = login_account_key_for(user.email)
-    session["pending_remember"] = bool(remember)
-    session["pending_at"] = utcnow().timestamp()
-
-
-def _pending_user() -> User | None:
-    """The person half-way through signing in, if the state is recent and still valid."""
-    raw = session.get("pending_2fa")
-    started = session.get("pending_at") or 0
-    if not raw or utcnow().timestamp() - started > PENDING_SECONDS:
-        return None
-    # The same check as a session: a logout or a disabling since then voids it.
-    return security.load_user(raw)
-
-
-def _finish_sign_in(user: User, *, pending: bool) -> None:
-    """Two-factor passed: a pending sign-in becomes a session; either way it holds mfa."""
-    if pending:
-        security.start_session(user, remember=bool(session.get("pending_remember")))
-        services.record_login(user)
-    session["mfa"] = True
-
-
-def _two_factor_key() -> str:
-    """Codes count against the account's one sign-in budget (its password attempts too)."""
-    if session.get("pending_2fa") and session.get("pending_login_key"):
-        return str(session["pending_login_key"])
-    if current_user.is_authenticated:
-        return login_account_key_for(current_user.email)
-    return f"2fa-ip:{get_remote_address()}"
-
-
 @bp.route("/two-factor", methods=["GET", "POST"])
 @limiter.limit("10/minute", key_func=get_remote_address, methods=["POST"])
 @limiter.shared_limit(
-    LOGIN_ACCOUNT_LIMIT, scope=LOGIN_ACCOUNT_SCOPE, key_func=_two_factor_key, methods=["POST"]
+    LOGIN_ACCOUNT_LIMIT,
+    scope=LOGIN_ACCOUNT_SCOPE,
+    key_func=sign_in.two_factor_key,
+    methods=["POST"],
 )
 def two_factor():
     """The second step of a staff sign-in, or of a staff session that has not passed it yet."""
-    user = _pending_user()
+    user = sign_in.pending_user()
     pending = user is not None
     if user is None:
         if not current_user.is_authenticated:
-            return redirect(url_for("accounts.login", next=_next_arg()))
+            return redirect(url_for("accounts.login", next=sign_in.next_arg()))
         user = _me()
         if session.get("mfa") or not services.needs_two_factor(user):
             return redirect_back()
     if user.totp_enabled_at is None:
-        return redirect(url_for("accounts.two_factor_setup", next=_next_arg()))
+        return redirect(url_for("accounts.two_factor_setup", next=sign_in.next_arg()))
     form = TwoFactorForm()
     if form.validate_on_submit():
         code = form.code.data.strip().replace(" ", "")
-        if services.check_totp(user, code):
-            _finish_sign_in(user, pending=pending)
+        if second_factor.check_totp(user, code):
+            sign_in.finish_sign_in(user, pending=pending)
             db.session.commit()
             if not code.isdigit():
                 flash(
                     _(
                         "You used a recovery code; %(n)d remain.",
-                        n=services.remaining_recovery_codes(user),
+                        n=second_factor.remaining_recovery_codes(user),
                     ),
                     "warning",
                 )
-            return redirect_back(_landing(user))
+            return redirect_back(sign_in.landing(user))
         form.code.errors.append(_("This code is not valid."))
     return _render("accounts/two_factor.html", form=form)
-
-
-def _qr_svg(uri: str) -> Markup:
-    """The provisioning URI as an inline SVG (server-side: no script, no external request)."""
-    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage)
-    return Markup(image.to_string(encoding="unicode"))  # noqa: S704 - our own SVG markup
 
 
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
@@ -360,32 +249,22 @@ def two_factor_setup():
         abort(404)
     if user.totp_enabled_at is not None:
         if not session.get("mfa"):
-            return redirect(url_for("accounts.two_factor", next=_next_arg()))
+            return redirect(url_for("accounts.two_factor", next=sign_in.next_arg()))
         return redirect(url_for("accounts.recovery_codes"))
     form = RevokeTokenForm()  # a bare button with its CSRF token
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        services.send_two_factor_enrolment(user)
+        second_factor.send_two_factor_enrolment(user)
         db.session.commit()
         return render_template("accounts/two_factor_mailed.html", sent=True)
     return render_template("accounts/two_factor_mailed.html", sent=False, form=form)
 
 
-def _enrolment_key() -> str:
-    """The password step of an enrolment link counts against its account's sign-in budget."""
-    token = (request.view_args or {}).get("token", "")
-    try:
-        user = services.check_account_token(token, services.TOTP_ENROL)
-    except DomainError:
-        return f"enrol-ip:{get_remote_address()}"
-    return login_account_key_for(user.email)
-
-
 @bp.route("/two-factor/enrol/<token>", methods=["GET", "POST"])
 @limiter.limit("10/minute", key_func=get_remote_address, methods=["POST"])
 @limiter.shared_limit(
-    LOGIN_ACCOUNT_LIMIT, scope=LOGIN_ACCOUNT_SCOPE, key_func=_enrolment_key, methods=["POST"]
+    LOGIN_ACCOUNT_LIMIT, scope=LOGIN_ACCOUNT_SCOPE, key_func=sign_in.enrolment_key, methods=["POST"]
 )
 def two_factor_enrol(token: str):
     """The mailed link: the password again, then the new device's QR code and a first code.
@@ -394,7 +273,7 @@ def two_factor_enrol(token: str):
     marked in its session, may send the code; the link is used up by the enrolment.
     """
     try:
-        user = services.enrolment_user(token)
+        user = second_factor.enrolment_user(token)
     except services.InvalidToken:
         return _invalid_link("enrol")
     step = security.token_digest(token)
@@ -406,7 +285,7 @@ def two_factor_enrol(token: str):
             return _render("accounts/two_factor_enrol.html", form=password_form, token=token)
         if code_form.validate_on_submit():
             try:
-                codes = services.confirm_totp_enrolment(user, code_form.code.data, token=token)
+                codes = second_factor.confirm_totp_enrolment(user, code_form.code.data, token=token)
             except DomainError as error:
                 db.session.rollback()
                 code_form.code.errors.append(str(error.message))
@@ -420,32 +299,20 @@ def two_factor_enrol(token: str):
                 return render_template(
                     "accounts/recovery_codes.html",
                     codes=codes,
-                    continue_url=url_for(_landing(user)),
+                    continue_url=url_for(sign_in.landing(user)),
                 )
-        return _render_secret(user, code_form, token, status=422)
+        return sign_in.render_secret(user, code_form, token, status=422)
     if password_form.validate_on_submit():
         try:
-            services.start_totp_enrolment(user, password=password_form.password.data)
+            second_factor.start_totp_enrolment(user, password=password_form.password.data)
         except DomainError as error:
             db.session.rollback()
             password_form.password.errors.append(str(error.message))
         else:
             db.session.commit()
             session["totp_enrol_step"] = step
-            return _render_secret(user, TotpCodeForm(formdata=None), token, status=200)
+            return sign_in.render_secret(user, TotpCodeForm(formdata=None), token, status=200)
     return _render("accounts/two_factor_enrol.html", form=password_form, token=token)
-
-
-def _render_secret(user: User, form: TotpCodeForm, token: str, *, status: int):
-    """The new secret as a QR code and as text, with the form for the first code."""
-    page = render_template(
-        "accounts/two_factor_setup.html",
-        form=form,
-        token=token,
-        secret=user.totp_secret,
-        qr_svg=_qr_svg(services.totp_uri(user)),
-    )
-    return page, status
 
 
 @bp.route("/two-factor/recovery-codes", methods=["GET", "POST"])
@@ -459,7 +326,7 @@ def recovery_codes():
     form = TotpCodeForm()
     if form.validate_on_submit():
         try:
-            codes = services.regenerate_recovery_codes(user, code=form.code.data)
+            codes = second_factor.regenerate_recovery_codes(user, code=form.code.data)
         except DomainError as error:
             db.session.rollback()
             form.code.errors.append(str(error.message))
@@ -473,7 +340,7 @@ def recovery_codes():
     return _render(
         "accounts/recovery_codes_renew.html",
         form=form,
-        remaining=services.remaining_recovery_codes(user),
+        remaining=second_factor.remaining_recovery_codes(user),
     )
 
 
@@ -493,21 +360,8 @@ def logout():
     if locale:
         session["locale"] = locale
     flash(_("You are signed out."), "info")
-    _tell_revoked_tokens(revoked)
+    sign_in.tell_revoked_tokens(revoked)
     return redirect(url_for("main.index"))
-
-
-def _tell_revoked_tokens(count: int) -> None:
-    """Say that the account's API tokens stopped working, when there were any."""
-    if count:
-        flash(
-            ngettext(
-                "%(num)d API token was revoked: scripts using it must get a new one.",
-                "%(num)d API tokens were revoked: scripts using them must get new ones.",
-                count,
-            ),
-            "warning",
-        )
 
 
 # ---------------------------------------------------------------- password reset
@@ -548,9 +402,9 @@ def reset_password(token: str):
             form.password.errors.append(str(error.message))
         else:
             db.session.commit()
-            _clear_session()
+            sign_in.clear_session()
             flash(_("Your password is changed. You can sign in with it now."), "success")
-            _tell_revoked_tokens(revoked)
+            sign_in.tell_revoked_tokens(revoked)
             return redirect(url_for("accounts.login"))
     return _render("accounts/reset_password.html", form=form, token=token)
 
@@ -580,7 +434,9 @@ def _render_profile(
         user=user,
         form=profile_form or _profile_form(user),
         password_form=password_form or ChangePasswordForm(formdata=None),
-        remaining_codes=(services.remaining_recovery_codes(user) if user.totp_enabled_at else None),
+        remaining_codes=(
+            second_factor.remaining_recovery_codes(user) if user.totp_enabled_at else None
+        ),
         api_tokens=services.active_api_tokens(user),
         token_form=RevokeTokenForm(formdata=None),
     )
@@ -632,7 +488,7 @@ def change_password():
             if mfa:
                 session["mfa"] = True
             flash(_("Your password is changed."), "success")
-            _tell_revoked_tokens(revoked)
+            sign_in.tell_revoked_tokens(revoked)
             return redirect(url_for("accounts.profile"))
     return _render_profile(user, password_form=form)
 
@@ -694,7 +550,7 @@ def answer():
     if form.validate_on_submit():
         previous = user.alumni_profile.evidence_filename
         try:
-            with _uploaded_evidence(form.evidence) as evidence:
+            with evidence_files.uploaded_evidence(form.evidence) as evidence:
                 services.answer_info_request(
                     user,
                     answer=form.answer.data,
@@ -708,7 +564,7 @@ def answer():
         else:
             if evidence.filename and previous:
                 # The replaced file is no longer anyone's evidence.
-                services.delete_evidence(previous)
+                evidence_files.delete_evidence(previous)
             flash(_("Thank you: your answer was sent to the association."), "success")
             return redirect(url_for("accounts.status"))
     return _render_status(user, form)
@@ -719,7 +575,7 @@ def answer():
 def evidence():
     """The owner downloads the evidence file they sent, as an attachment."""
     profile = _me().alumni_profile
-    path = services.evidence_path(profile) if profile is not None else None
+    path = evidence_files.evidence_path(profile) if profile is not None else None
     if profile is None or path is None or not path.is_file():
         abort(404)
     response = send_file(

@@ -32,9 +32,9 @@ from wtforms.validators import (
     Regexp,
 )
 
-from marketplace.accounts.forms import country_choices
 from marketplace.accounts.models import Role
 from marketplace.admin import services
+from marketplace.i18n import country_choices
 from marketplace.money import (
     HOME_CURRENCY,
     amount_error,

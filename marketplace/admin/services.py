@@ -18,6 +18,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import aliased, selectinload
 
 from marketplace import audit
+from marketplace.accounts import second_factor
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import RecoveryCode, Role, User, UserRole
 from marketplace.audit import AuditLog
@@ -256,7 +257,7 @@ def reset_two_factor(user: User, *, actor: User | None) -> None:
     # Sessions (and tokens) that passed the old second factor end; the person enrols again
     # through a link mailed to them, never with the password alone.
     end_all_sessions(user)
-    accounts.send_two_factor_enrolment(user)
+    second_factor.send_two_factor_enrolment(user)
     audit.record("totp.reset", actor=actor, object_type="user", object_id=user.id)
     logger.info("two-factor of user %s reset by %s", user.id, getattr(actor, "id", None))
 

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.accounts.models import User
-from marketplace.accounts.services import remaining_recovery_codes
+from marketplace.accounts.second_factor import remaining_recovery_codes
 from marketplace.admin import forms, services
 from marketplace.errors import DomainError
 from marketplace.extensions import db

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from marketplace.catalog.models import Category
+from marketplace.catalog.schemas import CategorySchema
 from marketplace.extensions import db
 
 bp = Blueprint("catalog_api", __name__, url_prefix="/categories", description="Offer categories")
-
-
-class CategorySchema(Schema):
-    slug = fields.String(dump_only=True)
-    name = fields.String(dump_only=True)
 
 
 @bp.get("")

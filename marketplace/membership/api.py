@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.membership.models import MembershipTier
+from marketplace.membership.schemas import TierSchema
 
 bp = Blueprint("membership_api", __name__, url_prefix="/membership", description="Membership tiers")
-
-
-class TierSchema(Schema):
-    code = fields.String(dump_only=True)
-    name = fields.String(dump_only=True)
-    amount = fields.Integer(dump_only=True, metadata={"description": "minor units"})
-    currency = fields.String(dump_only=True)
-    months = fields.Integer(dump_only=True)
 
 
 @bp.get("/tiers")

@@ -7,35 +7,19 @@ from typing import Any
 from flask import current_app
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
 
 from marketplace.api import auth_required
 from marketplace.extensions import db, limiter
 from marketplace.membership import services
+from marketplace.membership.schemas import (
+    CheckoutResultSchema,
+    CheckoutSchema,
+    MembershipStatusSchema,
+)
 
 bp = Blueprint("me_membership_api", __name__, url_prefix="", description="My membership")
 
 BEARER = [{"bearer": []}]
-
-
-class MembershipStatusSchema(Schema):
-    status = fields.String(dump_only=True, metadata={"enum": ["none", "active", "grace", "lapsed"]})
-    tier = fields.String(dump_only=True, allow_none=True, metadata={"description": "tier code"})
-    valid_until = fields.Date(
-        dump_only=True, allow_none=True, metadata={"description": "the last day covered"}
-    )
-
-
-class CheckoutSchema(Schema):
-    tier = fields.String(required=True, metadata={"description": "a tier code"})
-
-
-class CheckoutResultSchema(Schema):
-    payment_id = fields.Integer(dump_only=True)
-    amount = fields.Integer(dump_only=True, metadata={"description": "minor units"})
-    currency = fields.String(dump_only=True)
-    setup_intent_client_secret = fields.String(dump_only=True)
-    publishable_key = fields.String(dump_only=True)
 
 
 @bp.get("/me/membership")

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from flask_smorest import Blueprint
 
 from marketplace.accounts.models import AlumniProfile
 from marketplace.api import auth_required
 from marketplace.extensions import db
 from marketplace.moderation import services
+from marketplace.moderation.access import get_profile_or_404
 from marketplace.moderation.schemas import (
     ChangesRequestSchema,
     DecisionSchema,
@@ -37,17 +36,6 @@ def documented(view: Any) -> Any:
     for status, description in ERRORS:
         view = bp.alt_response(status, description=description)(view)
     return bp.doc(security=[{"bearer": []}])(view)
-
-
-def get_profile_or_404(profile_id: int) -> AlumniProfile:
-    profile = db.session.scalar(
-        select(AlumniProfile)
-        .where(AlumniProfile.id == profile_id)
-        .options(joinedload(AlumniProfile.user))
-    )
-    if profile is None:
-        abort(404, message="No such member.")
-    return profile
 
 
 @bp.post("/members/<int:profile_id>/approve")

@@ -23,14 +23,15 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 from wtforms import SelectChoice
 
+from marketplace.accounts.evidence import evidence_path
 from marketplace.accounts.models import AlumniProfile, RosterEntry, User, VerificationStatus
 from marketplace.accounts.reasons import refusal_label
-from marketplace.accounts.services import evidence_path
 from marketplace.audit import AuditLog
 from marketplace.catalog.models import School
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
 from marketplace.moderation import services
+from marketplace.moderation.access import get_profile_or_404
 from marketplace.moderation.forms import (
     ALL_STATUSES,
     ApproveForm,
@@ -81,17 +82,6 @@ def country_name(code: str | None) -> str:
         return ""
     locale = get_locale()
     return (locale.territories.get(code.upper()) if locale else None) or code
-
-
-def get_profile_or_404(profile_id: int) -> AlumniProfile:
-    profile = db.session.scalar(
-        select(AlumniProfile)
-        .where(AlumniProfile.id == profile_id)
-        .options(joinedload(AlumniProfile.user))
-    )
-    if profile is None:
-        abort(404)
-    return profile
 
 
 # ---------------------------------------------------------------- queue

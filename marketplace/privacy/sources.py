@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 
+from marketplace.accounts.evidence import evidence_path
 from marketplace.accounts.models import (
     AccountToken,
     ApiToken,
@@ -20,7 +21,6 @@ from marketplace.accounts.models import (
     RosterEntry,
     User,
 )
-from marketplace.accounts.services import evidence_path
 from marketplace.audit import AuditLog
 from marketplace.extensions import db
 from marketplace.membership.models import Membership

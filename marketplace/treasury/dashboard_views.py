@@ -24,7 +24,7 @@ from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.routing import RouteTable
 from marketplace.security import treasurer_required
 from marketplace.treasury import dashboard as figures
-from marketplace.treasury import exceptions as queue
+from marketplace.treasury import review_queue as queue
 from marketplace.treasury.forms import kind_labels, status_labels
 
 # Treasury pages (endpoints ``treasury.*``), added to the treasury blueprint by

@@ -16,7 +16,7 @@ from marketplace.extensions import db
 from marketplace.payments.documents import ACCOUNTING_ZONE
 from marketplace.routing import RouteTable
 from marketplace.security import admin_required, treasurer_required
-from marketplace.treasury import accounting, exports, forms
+from marketplace.treasury import accounting, exports, fec, forms
 
 # Treasury pages (endpoints ``treasury.*``), added to the treasury blueprint by
 # ``treasury.init_app``.
@@ -41,7 +41,7 @@ def exports_page():
     period_form = forms.PeriodExportForm(formdata=None)
     # The year an accountant most likely wants: the last one with entries.
     fec_form = forms.FecExportForm(
-        formdata=None, data={"year": exports.last_fec_year() or _this_year() - 1}
+        formdata=None, data={"year": fec.last_fec_year() or _this_year() - 1}
     )
     return render_template(
         "treasury/exports.html",
@@ -68,16 +68,16 @@ def payments_csv():
 def fec_export():
     form = forms.FecExportForm(formdata=request.args)
     if "year" not in request.args:
-        year = exports.last_fec_year() or _this_year()
+        year = fec.last_fec_year() or _this_year()
     elif form.validate():
         year = form.year.data
     else:
         flash(_("Choose a fiscal year between 2000 and 2999."), "error")
         return redirect(url_for("treasury.exports_page"))
     return _download(
-        exports.stream_fec(exports.fec_lines(year)),
-        filename=exports.fec_filename(year),
-        mimetype=f"text/plain; charset={exports.FEC_ENCODING}",
+        fec.stream_fec(fec.fec_lines(year)),
+        filename=fec.fec_filename(year),
+        mimetype=f"text/plain; charset={fec.FEC_ENCODING}",
     )
 
 

@@ -32,7 +32,7 @@ def _set_profile(app, user_id: int, **values) -> None:
 
 def _stored_evidence(app, client, user_id: int, content: bytes = PDF, name="diploma.pdf"):
     """Give the alumnus an evidence file the way the registration stores one."""
-    from marketplace.accounts.services import store_evidence
+    from marketplace.accounts.evidence import store_evidence
 
     with app.test_request_context():
         stored, content_type = store_evidence(io.BytesIO(content), name)

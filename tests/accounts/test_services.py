@@ -8,12 +8,12 @@ import re
 import pytest
 from flask import Flask
 
-from marketplace.accounts import services
-from marketplace.accounts.forms import country_choices
-from marketplace.accounts.models import User
+from marketplace.accounts import evidence, second_factor, services
+from marketplace.accounts.models import AlumniProfile, User
 from marketplace.config import build_config
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.extensions import db
+from marketplace.i18n import country_choices
 from marketplace.security import hash_password, verify_password
 from tests.accounts.helpers import PDF
 from tests.conftest import PASSWORD, totp_now
@@ -56,24 +56,24 @@ def test_default_upload_limit_is_five_megabytes(default_config_app):
 )
 def test_store_evidence_accepts_pdf_png_jpeg_by_content(app, content, content_type):
     with app.app_context():
-        name, detected = services.store_evidence(io.BytesIO(content), "whatever.txt")
-        path = services.evidence_path(services.AlumniProfile(evidence_filename=name))
+        name, detected = evidence.store_evidence(io.BytesIO(content), "whatever.txt")
+        path = evidence.evidence_path(AlumniProfile(evidence_filename=name))
         assert detected == content_type
         assert path.read_bytes() == content
-        services.delete_evidence(name)
+        evidence.delete_evidence(name)
         assert not path.exists()
 
 
 def test_store_evidence_refuses_other_content(app):
     with app.test_request_context(), pytest.raises(services.InvalidUpload):
-        services.store_evidence(io.BytesIO(b"GIF89a...."), "diploma.pdf")
+        evidence.store_evidence(io.BytesIO(b"GIF89a...."), "diploma.pdf")
 
 
 def test_delete_evidence_stays_in_the_evidence_folder(app, tmp_path):
     outside = tmp_path / "keep.txt"
     outside.write_text("keep")
     with app.app_context():
-        services.delete_evidence(f"../../../../../../{outside}")
+        evidence.delete_evidence(f"../../../../../../{outside}")
     assert outside.exists()
 
 
@@ -115,15 +115,15 @@ def test_totp_codes_are_checked_once_and_recovery_codes_renewed(app, create_user
     with app.test_request_context():
         stored = db.session.get(User, user.id)
         code = totp_now()
-        assert services.check_totp(stored, code)
-        assert not services.check_totp(stored, code)
-        old = services.new_recovery_codes(stored)
+        assert second_factor.check_totp(stored, code)
+        assert not second_factor.check_totp(stored, code)
+        old = second_factor.new_recovery_codes(stored)
         with pytest.raises(InvalidInput):
-            services.regenerate_recovery_codes(stored, code="123456")
-        new = services.regenerate_recovery_codes(stored, code=old[0])
-        assert not services.check_totp(stored, old[1])
-        assert services.check_totp(stored, f" {new[1].upper()} ")
-        assert services.remaining_recovery_codes(stored) == 9
+            second_factor.regenerate_recovery_codes(stored, code="123456")
+        new = second_factor.regenerate_recovery_codes(stored, code=old[0])
+        assert not second_factor.check_totp(stored, old[1])
+        assert second_factor.check_totp(stored, f" {new[1].upper()} ")
+        assert second_factor.remaining_recovery_codes(stored) == 9
 
 
 def test_enrolment_cannot_restart_once_active(app, create_user):
@@ -131,9 +131,9 @@ def test_enrolment_cannot_restart_once_active(app, create_user):
     with app.test_request_context():
         stored = db.session.get(User, user.id)
         with pytest.raises(Conflict):
-            services.start_totp_enrolment(stored, password=PASSWORD)
+            second_factor.start_totp_enrolment(stored, password=PASSWORD)
         with pytest.raises(Conflict):
-            services.confirm_totp_enrolment(stored, totp_now(), token="unused")
+            second_factor.confirm_totp_enrolment(stored, totp_now(), token="unused")
 
 
 def test_two_factor_is_for_staff(app, create_user):

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import func, select
 
-from marketplace.accounts import services
+from marketplace.accounts import second_factor, services
 from marketplace.accounts.models import RecoveryCode, User
 from marketplace.extensions import db
 from tests.accounts.helpers import GOOD_PASSWORD, session_user_id, wrong_totp_code
@@ -21,7 +21,7 @@ def _session(client) -> dict:
 def _recovery_codes(app, user_id: int) -> list[str]:
     with app.app_context():
         user = db.session.get(User, user_id)
-        codes = services.new_recovery_codes(user)
+        codes = second_factor.new_recovery_codes(user)
         db.session.commit()
         return codes
 
@@ -202,8 +202,8 @@ def test_recovery_codes_can_be_renewed_with_a_current_code(app, client, create_u
     assert len(new) == 10
     with app.app_context():
         stored = db.session.get(User, user.id)
-        assert not services.use_recovery_code(stored, old[0])
-        assert services.use_recovery_code(stored, new[0].decode())
+        assert not second_factor.use_recovery_code(stored, old[0])
+        assert second_factor.use_recovery_code(stored, new[0].decode())
         db.session.rollback()
 
 

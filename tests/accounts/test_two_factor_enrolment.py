@@ -133,10 +133,10 @@ def test_the_link_expires_after_an_hour(app, client, newcomer, sign_in, outbox):
 
 
 def test_enrolment_does_not_accept_an_old_recovery_code(app, client, newcomer, sign_in, outbox):
-    from marketplace.accounts import services
+    from marketplace.accounts import second_factor
 
     with app.app_context():
-        leftover = services.new_recovery_codes(db.session.get(User, newcomer.id))
+        leftover = second_factor.new_recovery_codes(db.session.get(User, newcomer.id))
         db.session.commit()
     sign_in(client, "new-admin@example.org")
     link = _link(outbox, "new-admin@example.org")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import pytest
-from sqlalchemy import event
-
-from marketplace.extensions import db
 
 
 @pytest.fixture
@@ -23,23 +21,6 @@ def admin_client(client, login, admin):
 
 
 @pytest.fixture
-def count_selects(app) -> Callable[[], contextmanager]:
+def count_selects(count_queries: Callable[..., Any]) -> Callable[..., Any]:
     """``with count_selects() as seen:`` counts the SELECT statements sent meanwhile."""
-
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        with app.app_context():
-            engine = db.engine
-        seen: list[str] = []
-
-        def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-            if statement.lstrip().upper().startswith("SELECT"):
-                seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", before_cursor_execute)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", before_cursor_execute)
-
-    return counting
+    return partial(count_queries, selects_only=True)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from marketplace import audit
+from marketplace.accounts import second_factor
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import RecoveryCode, User, UserRole
 from marketplace.audit import AuditLog
@@ -390,7 +391,7 @@ def test_an_admin_cannot_disable_themselves(app, admin_client, admin, create_use
 def test_reset_two_factor_clears_it_and_is_audited(app, admin_client, admin, create_user, login):
     moderator = create_user("lost-phone@example.org", roles=("moderator",))
     with app.app_context():
-        accounts.new_recovery_codes(db.session.get(User, moderator.id))
+        second_factor.new_recovery_codes(db.session.get(User, moderator.id))
         db.session.commit()
     moderator_client = login(app.test_client(), moderator)
     assert moderator_client.get("/moderation/members").status_code == 200

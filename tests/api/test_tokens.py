@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from marketplace.accounts import services
+from marketplace.accounts import second_factor, services
 from marketplace.accounts.models import ApiToken, RecoveryCode, User
 from marketplace.database import utcnow
 from marketplace.extensions import db
@@ -179,7 +179,7 @@ def test_a_two_factor_code_works_once(client, create_user):
 def test_staff_may_use_a_recovery_code_once(app, client, create_user):
     user = create_user("lost@example.org", roles=("admin",))
     with app.app_context():
-        codes = services.new_recovery_codes(db.session.get(User, user.id))
+        codes = second_factor.new_recovery_codes(db.session.get(User, user.id))
         db.session.commit()
 
     assert ask_token(client, "lost@example.org", otp=codes[0]).status_code == 201

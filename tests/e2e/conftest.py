@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from tests.live_server import flask, free_port, wait_until_healthy
+
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
@@ -41,7 +42,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-START_TIMEOUT = 30.0
 # Playwright waits this long (ms) for an element or a navigation before failing.
 STEP_TIMEOUT_MS = 15_000
 
@@ -83,38 +83,6 @@ class LiveServer:
     outbox: Path
     uploads: Path
     log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _flask(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    raise RuntimeError(f"the app did not answer /healthz:\n{log.read_text()[-3000:]}")
 
 
 STRIPE_SECRET_KEY = "sk_test_localstripe"
@@ -166,10 +134,10 @@ def live_app(
         STRIPE_API_BASE=localstripe,
         STRIPE_JS_URL=f"{localstripe}/js.stripe.com/v3/",
     )
-    migrated = _flask(env, "db", "upgrade")
+    migrated = flask(env, "db", "upgrade")
     if migrated.returncode != 0:
         raise RuntimeError(f"flask db upgrade failed:\n{migrated.stderr[-3000:]}")
-    port = _free_port()
+    port = free_port()
     # Links in mails are built on SITE_URL: this server's address.
     env["SITE_URL"] = f"http://127.0.0.1:{port}"
     log = folder / "server.log"
@@ -196,7 +164,7 @@ def live_app(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, process, log)
+        wait_until_healthy(url, process, log)
         _register_webhook(localstripe, f"{url}/payments/stripe/webhook")
         yield LiveServer(
             url=url,
@@ -225,7 +193,7 @@ def flask_cli(live_app: LiveServer) -> Callable[..., str]:
     """``flask_cli("users", "create", ...)`` runs a command on the live database; its stdout."""
 
     def run(*args: str) -> str:
-        result = _flask(live_app.env, *args)
+        result = flask(live_app.env, *args)
         if result.returncode != 0:
             raise AssertionError(
                 f"flask {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}"

@@ -22,7 +22,6 @@ from tests.jobs.conftest import create_application, create_job, minimal_pdf  # n
 from tests.offers.conftest import (  # noqa: F401
     add_partner_member,
     api_headers,
-    count_queries,
     create_offer,
     create_partner,
 )

@@ -31,8 +31,8 @@ from marketplace.security import token_digest
 from offers.models import RedemptionMethod
 from tests.conftest import PASSWORD
 from tests.conftest import test_config as make_test_config
-from tests.live_server import app_env, flask, serve
-from tests.offers.test_concurrency import Server, seed_members, seed_offer
+from tests.live_server import Server, app_env, flask, serve
+from tests.offers.test_concurrency import seed_members, seed_offer
 
 SITE = "https://alumni.example.org"
 OTHER_TRUSTED = "alt.example.org"

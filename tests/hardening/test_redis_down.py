@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from marketplace.catalog.models import School
 from marketplace.notifications.models import OutboxMessage
 from tests.conftest import PASSWORD
-from tests.live_server import app_env, closed_port, flask, serve
-from tests.offers.test_concurrency import Server
+from tests.live_server import Server, app_env, closed_port, flask, serve
 
 TIMEOUT = 30
 

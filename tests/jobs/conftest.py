@@ -35,7 +35,6 @@ from partners.models import Partner
 from tests.offers.conftest import (  # noqa: F401
     add_partner_member,
     api_headers,
-    count_queries,
     create_offer,
     create_partner,
 )

@@ -22,8 +22,9 @@ from jobs.models import Application, ApplicationStatusChange, Contract, Job, Job
 from marketplace.database import utcnow
 from partners.models import Partner, PartnerStatus
 from tests.jobs.conftest import MINIMAL_PDF
+from tests.live_server import Server
 from tests.offers import test_concurrency as harness
-from tests.offers.test_concurrency import REQUEST_TIMEOUT, Server, seed_members
+from tests.offers.test_concurrency import REQUEST_TIMEOUT, seed_members
 
 # The module-scoped gunicorn server on its own migrated database (one per test module).
 server = harness.server

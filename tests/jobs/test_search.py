@@ -9,11 +9,12 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from jobs.models import Job
-from jobs.search import JobFilters, Sort, fts5_match, is_search_object, search_jobs
+from jobs.search import JobFilters, Sort, is_search_object, search_jobs
 from jobs.services import fold
 from marketplace import create_app
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.fulltext import fts5_match
 from tests.conftest import BACKEND
 from tests.conftest import test_config as make_test_config
 

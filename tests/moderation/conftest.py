@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from marketplace.accounts.models import AlumniProfile, User
 from marketplace.audit import AuditLog
@@ -95,25 +94,3 @@ def count_rows(app: Flask) -> Callable[[type], int]:
             return db.session.scalar(select(func.count()).select_from(model)) or 0
 
     return count
-
-
-@pytest.fixture
-def count_queries(app: Flask) -> Callable[[], object]:
-    """``with count_queries() as statements:`` lists the SQL sent to the database."""
-
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        with app.app_context():
-            engine = db.engine
-        statements: list[str] = []
-
-        def listener(conn, cursor, statement, parameters, context, executemany) -> None:
-            statements.append(statement)
-
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-
-    return counting

@@ -9,7 +9,6 @@ The job application or the membership payment goes through while the server is d
 from __future__ import annotations
 
 import logging
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from marketplace.payments.models import Payment, PaymentStatus
 from marketplace.tasks import run_due
 from tests.jobs.conftest import MINIMAL_PDF
 from tests.jobs.test_apply import apply_form
+from tests.live_server import closed_port
 from tests.offers import conftest as offer_fixtures
 from tests.payments import conftest as payment_fixtures
 
@@ -62,13 +62,6 @@ class SmtpSink:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [mail for mail in self.received if mail["To"] == address]
-
-
-def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ with its countries and code pool; ``api_headers(user)`` returns a bearer-token h
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -202,29 +201,3 @@ def api_headers(app: Flask) -> Callable[[User], dict[str, str]]:
         return {"Authorization": f"Bearer {token}"}
 
     return make
-
-
-@pytest.fixture
-def count_queries(app: Flask) -> Callable[..., Any]:
-    """``with count_queries() as queries: ...`` then ``len(queries)`` SQL statements were run."""
-    from contextlib import contextmanager
-
-    from sqlalchemy import event
-
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        with app.app_context():
-            engine = db.engine
-        statements: list[str] = []
-
-        def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                statements.append(statement)
-
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-
-    return counting

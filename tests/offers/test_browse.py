@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from offers.models import OfferDailyStat
+from tests.conftest import counting_queries
 
 EN = {"Accept-Language": "en"}
-
-
-@contextmanager
-def count_queries(app) -> Iterator[list[str]]:
-    """Collect the SQL statements run (savepoint bookkeeping left out)."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not re.match(r"\s*(SAVEPOINT|RELEASE|ROLLBACK)", statement, re.IGNORECASE):
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def offer_ids(html: str) -> list[int]:
@@ -148,7 +129,7 @@ def test_pages_of_twenty_keep_the_filters(client, create_partner, create_offer):
 
 
 def _listing_queries(app, client) -> int:
-    with count_queries(app) as statements:
+    with counting_queries(app) as statements:
         response = client.get("/offers/?country=PT&sort=popular")
     assert response.status_code == 200
     return len(statements)
@@ -319,7 +300,7 @@ def test_each_view_is_counted_for_the_day_once_the_due_task_ran(
 
     offer = create_offer(create_partner())
 
-    with count_queries(app) as statements:
+    with counting_queries(app) as statements:
         client.get(f"/offers/{offer.id}")
         client.get(f"/offers/{offer.id}")
         client.get("/offers/999999999")
@@ -345,7 +326,7 @@ def test_views_served_from_the_page_cache_are_counted_too(
 
     offer = create_offer(create_partner())
     client.get(f"/offers/{offer.id}")
-    with count_queries(app) as statements:
+    with counting_queries(app) as statements:
         client.get(f"/offers/{offer.id}")  # from the cache
         client.get(f"/offers/{offer.id}")
     assert statements == []
@@ -355,7 +336,7 @@ def test_views_served_from_the_page_cache_are_counted_too(
 
 
 def _offer_page_queries(app, client, offer_id: int) -> int:
-    with count_queries(app) as statements:
+    with counting_queries(app) as statements:
         response = client.get(f"/offers/{offer_id}")
     assert response.status_code == 200
     return len(statements)

@@ -8,29 +8,19 @@ engine, fire requests from a thread pool with bearer tokens, then read the datab
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import AlumniProfile, ApiToken, User, VerificationStatus
 from marketplace.catalog.models import School
-from marketplace.config import normalise_database_url
 from marketplace.database import utcnow
 from marketplace.security import new_token
 from offers.models import (
@@ -42,9 +32,8 @@ from offers.models import (
     RedemptionMethod,
 )
 from partners.models import Partner, PartnerStatus
+from tests.live_server import Server, serve
 
-ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 60.0
 
 
@@ -53,107 +42,20 @@ def _transaction() -> None:
     """The rolled-back transaction of tests/conftest.py would hide the races: not here."""
 
 
-@dataclass
-class Server:
-    url: str
-    engine: Engine
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"gunicorn exited ({process.returncode}):\n{log.read_text()[-3000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer /healthz:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(
     make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """The app under gunicorn with threads, on a fresh migrated database."""
-    folder = tmp_path_factory.mktemp("concurrency")
-    database_url = make_database()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("FLASK_", "MAIL_", "STRIPE_"))
-    }
-    env.update(
-        APP_ENV="development",
-        DATABASE_URL=database_url,
+    with serve(
+        make_database,
+        tmp_path_factory.mktemp("concurrency"),
+        workers=2,
+        threads=8,
         SECRET_KEY="concurrency-secret-key-not-for-production-0123456789",
-        MAIL_SERVER="",
-        MAIL_OUTBOX_FOLDER=str(folder / "outbox"),
-        UPLOAD_FOLDER=str(folder / "uploads"),
-        REDIS_URL="",
         RATELIMIT_ENABLED="false",
-        PREFERRED_URL_SCHEME="http",
-        PYTHONUNBUFFERED="1",
-    )
-    migrated = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],  # noqa: S603
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    port = _free_port()
-    log = folder / "gunicorn.log"
-    with log.open("w") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and app
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                "2",
-                "--threads",
-                "8",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "60",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    engine = create_engine(normalise_database_url(database_url))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(url, process, log)
-        yield Server(url=url, engine=engine, log=log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        engine.dispose()
+    ) as running:
+        yield running
 
 
 def seed_offer(server: Server, *, codes: int = 0, **fields) -> int:

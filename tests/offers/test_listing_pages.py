@@ -12,7 +12,8 @@ from marketplace.database import utcnow
 from marketplace.extensions import db
 from offers import search
 from offers.models import Offer
-from tests.offers.test_browse import count_queries, offer_ids
+from tests.conftest import counting_queries
+from tests.offers.test_browse import offer_ids
 
 
 def _catalogue(app, create_partner, create_offer, *, featured: int, regular: int):
@@ -77,13 +78,13 @@ def test_the_listing_runs_the_same_queries_for_a_small_and_a_larger_catalogue(
     client.get("/offers/?country=FR&q=voyages")  # warm-up: first-request work out of the count
     with app.app_context():
         cache.clear()  # the budget of a listing computed afresh
-    with count_queries(app) as small:
+    with counting_queries(app) as small:
         client.get("/offers/?country=FR&q=voyages")
         client.get("/offers/")
     _catalogue(app, create_partner, create_offer, featured=4, regular=40)
     with app.app_context():
         cache.clear()
-    with count_queries(app) as large:
+    with counting_queries(app) as large:
         client.get("/offers/?country=FR&q=voyages")
         client.get("/offers/")
     assert len(large) == len(small)
@@ -94,7 +95,7 @@ def test_results_are_cached_per_reader_kind_and_a_published_offer_shows_at_once(
 ):
     ids = _catalogue(app, create_partner, create_offer, featured=0, regular=2)
     first = client.get("/offers/").get_data(as_text=True)
-    with count_queries(app) as again:
+    with counting_queries(app) as again:
         second = client.get("/offers/").get_data(as_text=True)
     assert offer_ids(second) == offer_ids(first) == ids["regular"]
     assert not any("FROM offers" in statement for statement in again)  # served from the cache

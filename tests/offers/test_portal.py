@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
-from offers.markdown import render_markdown
+from marketplace.markdown import render_markdown
 from offers.models import Offer, OfferCode, OfferStatus, OfferStatusChange
 
 EN = {"Accept-Language": "en"}

@@ -11,9 +11,11 @@ from sqlalchemy import inspect, select
 from marketplace import create_app
 from marketplace.database import utcnow
 from marketplace.extensions import db
+from marketplace.fulltext import fts5_match
+from marketplace.text import fold as folded
 from offers import search
 from offers.models import Offer
-from offers.search import OfferFilters, Sort, folded, fts5_match, search_offers
+from offers.search import OfferFilters, Sort, search_offers
 from tests.conftest import BACKEND
 from tests.conftest import test_config as make_test_config
 

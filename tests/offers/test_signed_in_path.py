@@ -9,7 +9,8 @@ import pytest
 
 from marketplace.extensions import db
 from marketplace.membership.services import grant_membership
-from tests.offers.test_browse import count_queries, offer_ids
+from tests.conftest import counting_queries
+from tests.offers.test_browse import offer_ids
 
 EN = {"Accept-Language": "en"}
 
@@ -31,7 +32,7 @@ def catalogue(create_partner, create_offer):
 
 def _listing_statements(app, client) -> list[str]:
     client.get("/offers/", headers=EN)  # the shared rendering is computed once
-    with count_queries(app) as statements:
+    with counting_queries(app) as statements:
         response = client.get("/offers/", headers=EN)
     assert response.status_code == 200
     return statements
@@ -107,7 +108,7 @@ def test_a_partner_representative_is_known_from_the_same_query(app, client, crea
     partner = create_partner()
     login(client, partner.owner)
     client.get("/offers/", headers=EN)
-    with count_queries(app) as statements:
+    with counting_queries(app) as statements:
         html = client.get("/offers/", headers=EN).get_data(as_text=True)
     assert 'id="nav-partner"' in html
     # The membership row itself is read once, by id, for the link.
@@ -118,7 +119,7 @@ def test_me_by_token_or_by_session_is_one_query(app, client, create_user, login,
     user = create_user(alumni=True, status="verified", locale="en")
     headers = api_headers(user)
     client.get("/api/v1/me", headers=headers)
-    with count_queries(app) as by_token:
+    with counting_queries(app) as by_token:
         body = client.get("/api/v1/me", headers=headers).get_json()
     assert body["id"] == user.id
     assert body["alumni"]["status"] == "verified"
@@ -126,7 +127,7 @@ def test_me_by_token_or_by_session_is_one_query(app, client, create_user, login,
     browser = app.test_client()
     login(browser, user)
     browser.get("/api/v1/me")
-    with count_queries(app) as by_session:
+    with counting_queries(app) as by_session:
         assert browser.get("/api/v1/me").get_json() == body
     assert len(by_session) == 1, by_session
 

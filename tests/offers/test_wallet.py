@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
@@ -26,26 +24,6 @@ def partner(create_partner):
 @pytest.fixture
 def member(create_user):
     return create_user(alumni=True, status="verified", locale="en", full_name="Alice Dupont")
-
-
-@pytest.fixture
-def count_statements(app):
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        with app.app_context():
-            engine = db.engine
-        seen: list[str] = []
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-
-    return counting
 
 
 def redeem_directly(app, offer_id: int, user: User) -> Redemption:
@@ -127,7 +105,7 @@ def test_wallet_lists_newest_first_with_empty_state(
 
 
 def test_wallet_query_count_does_not_grow(
-    app, client, login, partner, create_user, create_offer, count_statements
+    app, client, login, partner, create_user, create_offer, count_queries
 ):
     def queries_for(rows: int) -> int:
         person = create_user(alumni=True, status="verified")
@@ -135,7 +113,7 @@ def test_wallet_query_count_does_not_grow(
             offer = create_offer(partner, method="generated_codes")
             redeem_directly(app, offer.id, person)
         login(client, person)
-        with count_statements() as seen:
+        with count_queries() as seen:
             page = client.get("/offers/wallet/")
         assert page.status_code == 200
         assert page.text.count('class="wallet-item"') == rows

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 
 from marketplace.accounts.models import User
 from marketplace.accounts.services import issue_api_token
@@ -123,25 +121,3 @@ def logo_files(app: Flask) -> Callable[[], list[Path]]:
         return sorted(folder.iterdir()) if folder.is_dir() else []
 
     return files
-
-
-@pytest.fixture
-def count_queries(app: Flask) -> Callable[[], object]:
-    """``with count_queries() as statements:`` lists the SQL sent to the database."""
-
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        with app.app_context():
-            engine = db.engine
-        statements: list[str] = []
-
-        def listener(conn, cursor, statement, parameters, context, executemany) -> None:
-            statements.append(statement)
-
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-
-    return counting

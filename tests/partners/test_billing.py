@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event
 
 from marketplace.database import utcnow
 from marketplace.extensions import db
@@ -27,27 +27,9 @@ EN = {"Accept-Language": "en"}
 
 
 @pytest.fixture
-def count_selects(app):
+def count_selects(count_queries):
     """``with count_selects() as seen:`` lists the SELECT statements sent meanwhile."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def counting():
-        with app.app_context():
-            engine = db.engine
-        seen: list[str] = []
-
-        def listener(conn, cursor, statement, parameters, context, executemany):
-            if statement.lstrip().upper().startswith("SELECT"):
-                seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-
-    return counting
+    return partial(count_queries, selects_only=True)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from marketplace.payments import sync as payment_sync
 from marketplace.payments.gateway import EXTENSION_KEY
 from marketplace.payments.models import Payment, PaymentProfile, PaymentStatus
 from marketplace.tasks import run_due
+from tests.live_server import free_port
 from tests.payments.conftest import DECLINED, THREE_D_SECURE, card, reload, stripe_api
 
 
@@ -173,9 +174,7 @@ def test_an_intent_of_another_payment_is_flagged(stripe_app, localstripe, new_pa
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 @pytest.fixture

@@ -4,24 +4,19 @@ signed webhook, and a storm of 1,000 shuffled deliveries with duplicates."""
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from marketplace import create_app
 from marketplace.accounts.models import User
-from marketplace.config import normalise_database_url
 from marketplace.membership.models import Membership
 from marketplace.notifications.models import OutboxMessage
 from marketplace.payments import checkout as payment_checkout
@@ -34,12 +29,10 @@ from marketplace.payments.models import (
     PaymentStatus,
     StripeEvent,
 )
-from tests.conftest import free_port
 from tests.conftest import test_config as base_config
-from tests.offers.test_concurrency import Server, _wait_until_healthy
+from tests.live_server import Server, free_port, serve
 from tests.payments.conftest import card, event, sign, stripe_api
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_storm_test_secret"
 URL = "/payments/stripe/webhook"
 
@@ -55,74 +48,17 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
     localstripe: str,
 ) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("storm")
-    database_url = make_database()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("FLASK_", "MAIL_", "STRIPE_"))
-    }
-    env.update(
-        APP_ENV="development",
-        DATABASE_URL=database_url,
+    with serve(
+        make_database,
+        tmp_path_factory.mktemp("storm"),
+        workers=2,
+        threads=8,
         SECRET_KEY="storm-secret-key-not-for-production-0123456789",
-        MAIL_SERVER="",
-        MAIL_OUTBOX_FOLDER=str(folder / "outbox"),
-        UPLOAD_FOLDER=str(folder / "uploads"),
-        REDIS_URL="",
         RATELIMIT_ENABLED="false",
         STRIPE_API_BASE=localstripe,
         STRIPE_WEBHOOK_SECRET=SECRET,
-        PYTHONUNBUFFERED="1",
-    )
-    migrated = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],  # noqa: S603
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    port = free_port()
-    log = folder / "gunicorn.log"
-    with log.open("w") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and app
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                "2",
-                "--threads",
-                "8",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "60",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    engine = create_engine(normalise_database_url(database_url))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(url, process, log)
-        yield Server(url=url, engine=engine, log=log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        engine.dispose()
+    ) as running:
+        yield running
 
 
 def _payer(server: Server) -> int:

@@ -18,7 +18,7 @@ from flask_migrate import upgrade
 from marketplace import create_app
 from marketplace.extensions import db, limiter
 from tests.conftest import test_config
-from tests.offers.test_concurrency import Server
+from tests.live_server import Server
 
 
 @pytest.fixture(scope="session")

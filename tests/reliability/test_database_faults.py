@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from marketplace.database import utcnow
 from offers.models import Offer, OfferCode, OfferDailyStat, Redemption, RedemptionMethod
 from tests.conftest import BACKEND
-from tests.offers.test_concurrency import Server, seed_members, seed_offer
+from tests.live_server import Server
+from tests.offers.test_concurrency import seed_members, seed_offer
 from tests.reliability.conftest import admin_url
 
 REQUEST_TIMEOUT = 120.0

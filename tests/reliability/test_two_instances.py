@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,29 +26,20 @@ import pytest
 import requests
 from flask_migrate import upgrade
 from redis import Redis
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from marketplace import create_app
 from marketplace.accounts.models import User
-from marketplace.config import normalise_database_url
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.security import hash_password
 from offers.models import Offer, OfferCode, Redemption, RedemptionMethod
 from tests import conftest as harness
 from tests.conftest import BACKEND
-from tests.offers.test_concurrency import (
-    REQUEST_TIMEOUT,
-    Server,
-    _free_port,
-    _wait_until_healthy,
-    outcome,
-    seed_members,
-    seed_offer,
-)
+from tests.live_server import Server, serve
+from tests.offers.test_concurrency import REQUEST_TIMEOUT, outcome, seed_members, seed_offer
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "two instances, one passphrase"
 
@@ -86,72 +76,35 @@ def pair(
         db.engine.dispose()
         password_hash = hash_password(PASSWORD)
     prefix = f"two-instances-{uuid.uuid4().hex[:12]}"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("FLASK_", "MAIL_", "STRIPE_", "RATELIMIT_"))
-    }
-    env.update(
-        APP_ENV="development",
-        DATABASE_URL=database_url,
-        SECRET_KEY="two-instances-secret-key-not-for-production-0123456789",
-        REDIS_URL=REDIS_URL,
-        MAIL_SERVER="",
-        MAIL_OUTBOX_FOLDER=str(folder / "outbox"),
-        UPLOAD_FOLDER=str(folder / "uploads"),
-        PYTHONUNBUFFERED="1",
-    )
-    processes: list[subprocess.Popen] = []
-    urls: list[str] = []
-    logs: list[Path] = []
     try:
-        for name in ("a", "b"):
-            port = _free_port()
-            log = folder / f"gunicorn-{name}.log"
-            with log.open("w") as log_file:
-                processes.append(
-                    subprocess.Popen(  # noqa: S603 - our own interpreter and app
-                        [
-                            sys.executable,
-                            "-m",
-                            "gunicorn",
-                            "--worker-class",
-                            "gthread",
-                            "--workers",
-                            "2",
-                            "--threads",
-                            "4",
-                            "--bind",
-                            f"127.0.0.1:{port}",
-                            "--timeout",
-                            "60",
-                            # Two masters on one machine: no shared control socket path.
-                            "--no-control-socket",
-                            f"marketplace:create_app({{'RATELIMIT_KEY_PREFIX': '{prefix}', "
-                            f"'CACHE_KEY_PREFIX': '{prefix}:cache:'}})",
-                        ],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=log_file,
-                        stderr=subprocess.STDOUT,
+        with ExitStack() as stack:
+            servers = [
+                stack.enter_context(
+                    serve(
+                        None,
+                        folder,
+                        database_url=database_url,
+                        workers=2,
+                        threads=4,
+                        app=f"marketplace:create_app({{'RATELIMIT_KEY_PREFIX': '{prefix}', "
+                        f"'CACHE_KEY_PREFIX': '{prefix}:cache:'}})",
+                        # Two masters on one machine: no shared control socket path.
+                        gunicorn_args=("--no-control-socket",),
+                        log_name=f"gunicorn-{name}.log",
+                        SECRET_KEY="two-instances-secret-key-not-for-production-0123456789",
+                        REDIS_URL=REDIS_URL,
                     )
                 )
-            urls.append(f"http://127.0.0.1:{port}")
-            logs.append(log)
-        for url, process, log in zip(urls, processes, logs, strict=True):
-            _wait_until_healthy(url, process, log)
-        engine = create_engine(normalise_database_url(database_url))
-        yield Pair(a=urls[0], b=urls[1], engine=engine, logs=logs, password_hash=password_hash)
-        engine.dispose()
+                for name in ("a", "b")
+            ]
+            yield Pair(
+                a=servers[0].url,
+                b=servers[1].url,
+                engine=servers[0].engine,
+                logs=[server.log for server in servers],
+                password_hash=password_hash,
+            )
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
         redis = Redis.from_url(REDIS_URL)
         for key in redis.scan_iter(f"*{prefix}*"):
             redis.delete(key)

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from marketplace.accounts.services import issue_api_token
 from marketplace.cache import cache
 from marketplace.extensions import db
 from marketplace.payments.gateway import EXTENSION_KEY
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
+from tests.conftest import counting_queries
 
 
 @pytest.fixture
@@ -74,19 +74,9 @@ def count_selects(app) -> Callable[[], contextmanager]:
     @contextmanager
     def counting() -> Iterator[list[str]]:
         with app.app_context():
-            engine = db.engine
             cache.clear()
-        seen: list[str] = []
-
-        def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-            if statement.lstrip().upper().startswith("SELECT"):
-                seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", before_cursor_execute)
-        try:
+        with counting_queries(app, selects_only=True) as seen:
             yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", before_cursor_execute)
 
     return counting
 

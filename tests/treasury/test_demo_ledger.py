@@ -17,7 +17,8 @@ from marketplace.payments import documents
 from marketplace.payments.document_models import Document
 from marketplace.payments.identifiers import siren_is_valid, siret_is_valid, vat_number_is_valid
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
-from marketplace.treasury import dashboard, exceptions
+from marketplace.treasury import dashboard
+from marketplace.treasury import review_queue as exceptions
 from marketplace.treasury.demo import DEMO_LEDGER, seed_ledger
 from partners.models import Partner, PartnerBillingIdentity
 from tests import einvoice

@@ -16,7 +16,7 @@ from marketplace.extensions import db
 from marketplace.payments import checkout as payment_checkout
 from marketplace.payments import gateway
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, Refund
-from marketplace.treasury import exceptions
+from marketplace.treasury import review_queue as exceptions
 from tests.payments import conftest as payment_fixtures
 from tests.payments.conftest import THREE_D_SECURE, card, event, reload, sign, stripe_api
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -14,10 +14,11 @@ from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from jobs import services
+from jobs.access import get_job_or_404
 from jobs.forms import ActionForm, RejectForm, RequestChangesForm
 from jobs.labels import page_labels
 from jobs.models import Job, JobStatus
-from jobs.portal import history, job_helpers
+from jobs.portal_views import history, job_helpers
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.markdown import render_markdown
@@ -27,13 +28,6 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 bp.context_processor(job_helpers)
-
-
-def get_job_or_404(job_id: int) -> Job:
-    job = db.session.scalar(select(Job).where(Job.id == job_id).options(joinedload(Job.partner)))
-    if job is None:
-        abort(404)
-    return job
 
 
 @bp.get("/")

@@ -27,8 +27,9 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from jobs import application_services as services
-from jobs.applications import send_cv
-from jobs.models import Application, ApplicationStatus, Job
+from jobs.access import get_application_or_404, get_job_or_404
+from jobs.application_views import send_cv
+from jobs.models import Application, ApplicationStatus
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.errors import DomainError
@@ -62,34 +63,11 @@ class NoteForm(FlaskForm):
     )
 
 
-def get_job_or_404(job_id: int) -> Job:
-    """The caller's partner's job; another partner's is a 404."""
-    job = db.session.scalar(
-        select(Job).where(Job.id == job_id, Job.partner_id == current_partner().id)
-    )
-    if job is None:
-        abort(404)
-    return job
-
-
-def get_application_or_404(application_id: int) -> Application:
-    """An application to one of the caller's partner's jobs; any other is a 404."""
-    application = db.session.scalar(
-        select(Application)
-        .join(Job, Job.id == Application.job_id)
-        .options(joinedload(Application.job))
-        .where(Application.id == application_id, Job.partner_id == current_partner().id)
-    )
-    if application is None:
-        abort(404)
-    return application
-
-
 @bp.get("/<int:job_id>")
 @PARTNER
 def job(job_id: int) -> str:
     """The job's applications, filtered by status and candidate name, with bulk actions."""
-    job = get_job_or_404(job_id)
+    job = get_job_or_404(job_id, partner=current_partner())
     status = request.args.get("status", "")
     if status not in {s.value for s in ApplicationStatus}:
         status = ""
@@ -110,7 +88,7 @@ def job(job_id: int) -> str:
 @PARTNER
 def bulk_status(job_id: int) -> Response:
     """Give one status to every checked application of the job."""
-    job = get_job_or_404(job_id)
+    job = get_job_or_404(job_id, partner=current_partner())
     form = StatusForm()
     try:
         ids = {int(value) for value in request.form.getlist("application_ids")}
@@ -149,7 +127,7 @@ def bulk_status(job_id: int) -> Response:
 @PARTNER
 def application(application_id: int) -> str:
     """One application: cover letter, history, private notes, status."""
-    application = get_application_or_404(application_id)
+    application = get_application_or_404(application_id, partner=current_partner())
     candidate = db.session.get(User, application.user_id) if application.user_id else None
     form = StatusForm(status=application.status.value)
     return render_template(
@@ -168,7 +146,7 @@ def application(application_id: int) -> str:
 @PARTNER
 def status(application_id: int) -> Response:
     """Move one application; the candidate is e-mailed."""
-    application = get_application_or_404(application_id)
+    application = get_application_or_404(application_id, partner=current_partner())
     form = StatusForm()
     if not form.validate_on_submit():
         flash(_("Choose a status."), "error")
@@ -191,7 +169,7 @@ def status(application_id: int) -> Response:
 @PARTNER
 def note(application_id: int) -> Response:
     """Add a private note (never shown to the candidate)."""
-    application = get_application_or_404(application_id)
+    application = get_application_or_404(application_id, partner=current_partner())
     form = NoteForm()
     if not form.validate_on_submit():
         flash(_("Write a note of at most 5,000 characters."), "error")
@@ -211,14 +189,14 @@ def note(application_id: int) -> Response:
 @PARTNER
 def cv(application_id: int) -> Response:
     """The candidate's CV, for the partner's team only, as an attachment."""
-    return send_cv(get_application_or_404(application_id))
+    return send_cv(get_application_or_404(application_id, partner=current_partner()))
 
 
 @bp.get("/<int:job_id>/applications.csv")
 @PARTNER
 def export(job_id: int) -> Response:
     """The job's applications as CSV, streamed (no row cap)."""
-    job = get_job_or_404(job_id)
+    job = get_job_or_404(job_id, partner=current_partner())
     name = f"applications-job-{job.id}-{utcnow():%Y-%m-%d}.csv"
     return Response(
         stream_with_context(services.export_applications(job)),

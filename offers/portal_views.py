@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -13,11 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.i18n import country_name
+from marketplace.markdown import render_markdown
 from offers import code_pool, pictures, services
+from offers.access import get_offer_or_404
 from offers.forms import (
     AUDIENCE_LABELS,
     METHOD_LABELS,
@@ -27,10 +29,8 @@ from offers.forms import (
     OfferForm,
     PictureForm,
 )
-from offers.markdown import render_markdown
 from offers.models import Offer, OfferCode, OfferStatus, OfferStatusChange, RedemptionMethod
 from partners.access import current_partner, partner_required
-from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
@@ -99,16 +99,6 @@ def offer_helpers() -> dict[str, Any]:
         "render_markdown": render_markdown,
         "country_name": country_name,
     }
-
-
-def get_offer_or_404(offer_id: int, *, partner: Partner) -> Offer:
-    """The partner's offer, or 404 (another partner's offer does not exist for them)."""
-    offer = db.session.scalar(
-        select(Offer).where(Offer.id == offer_id, Offer.partner_id == partner.id)
-    )
-    if offer is None:
-        abort(404)
-    return offer
 
 
 def pool_left_query(offer_ids: list[int]) -> dict[int, int]:

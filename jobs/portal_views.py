@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from jobs import services
+from jobs.access import get_job_or_404
 from jobs.forms import (
     CONTRACT_LABELS,
     LANGUAGE_LABELS,
@@ -23,12 +24,11 @@ from jobs.forms import (
     JobForm,
 )
 from jobs.models import Application, Job, JobStatus, JobStatusChange
-from marketplace.accounts.forms import country_name
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.i18n import country_name
 from partners.access import current_partner, partner_required
-from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +75,6 @@ def job_helpers() -> dict[str, Any]:
 
 
 bp.context_processor(job_helpers)
-
-
-def get_job_or_404(job_id: int, *, partner: Partner) -> Job:
-    """The partner's job, or 404 (another partner's job does not exist for them)."""
-    job = db.session.scalar(select(Job).where(Job.id == job_id, Job.partner_id == partner.id))
-    if job is None:
-        abort(404)
-    return job
 
 
 def application_counts(job_ids: list[int]) -> dict[int, int]:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -16,12 +16,13 @@ from werkzeug.wrappers import Response
 
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.markdown import render_markdown
 from marketplace.security import moderator_required
 from offers import services
+from offers.access import get_offer_or_404
 from offers.forms import ActionForm, RejectForm, RequestChangesForm
-from offers.markdown import render_markdown
 from offers.models import Audience, Offer, OfferStatus
-from offers.portal import history, offer_helpers, pool_counts
+from offers.portal_views import history, offer_helpers, pool_counts
 from offers.reader_state import OfferReading, Reader, ReaderState
 
 logger = logging.getLogger(__name__)
@@ -54,15 +55,6 @@ def queue_query() -> Select[tuple[Offer]]:
         .options(joinedload(Offer.partner), joinedload(Offer.category))
         .order_by(Offer.submitted_at.asc().nulls_first(), Offer.id)
     )
-
-
-def get_offer_or_404(offer_id: int) -> Offer:
-    offer = db.session.scalar(
-        select(Offer).where(Offer.id == offer_id).options(joinedload(Offer.partner))
-    )
-    if offer is None:
-        abort(404)
-    return offer
 
 
 @bp.get("/")

@@ -20,23 +20,20 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BuildError
 from wtforms import BooleanField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from jobs import application_services as services
-from jobs.models import Application, Job, JobStatus
+from jobs.access import get_application_or_404, get_job_or_404
+from jobs.models import Application, Job
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.extensions import db, limiter
 from marketplace.security import login_required, verified_alumnus_required
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
-
-VISIBLE_JOB = {JobStatus.PUBLISHED, *services.ENDED_JOB}
 
 
 class ApplicationForm(FlaskForm):
@@ -97,25 +94,6 @@ def commit_application(application: Application) -> None:
         raise
 
 
-def get_job_or_404(job_id: int) -> Job:
-    job = db.session.scalar(select(Job).options(joinedload(Job.partner)).where(Job.id == job_id))
-    if job is None or job.status not in VISIBLE_JOB:
-        abort(404)
-    return job
-
-
-def get_own_application_or_404(application_id: int) -> Application:
-    """The caller's own application; another member's answers 404."""
-    application = db.session.scalar(
-        select(Application)
-        .options(joinedload(Application.job).joinedload(Job.partner))
-        .where(Application.id == application_id, Application.user_id == current_user.id)
-    )
-    if application is None:
-        abort(404)
-    return application
-
-
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(error: RequestEntityTooLarge):
     """A body over MAX_CONTENT_LENGTH never reaches the view: say why, plainly."""
@@ -134,7 +112,7 @@ def too_large(error: RequestEntityTooLarge):
 @limiter.limit("20/hour", methods=["POST"])
 def apply(job_id: int):
     """The application form of a job, and its submission."""
-    job = get_job_or_404(job_id)
+    job = get_job_or_404(job_id, published=True)
     try:
         services.check_job_open(job)
     except DomainError as error:
@@ -197,7 +175,7 @@ def index() -> str:
 @login_required
 def withdraw(application_id: int) -> Response:
     """The candidate withdraws one of their applications."""
-    application = get_own_application_or_404(application_id)
+    application = get_application_or_404(application_id, applicant=current_user)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -215,4 +193,4 @@ def withdraw(application_id: int) -> Response:
 @login_required
 def cv(application_id: int) -> Response:
     """The candidate downloads the CV they sent."""
-    return send_cv(get_own_application_or_404(application_id))
+    return send_cv(get_application_or_404(application_id, applicant=current_user))
