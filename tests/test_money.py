@@ -116,7 +116,9 @@ def test_a_tier_priced_in_yen_is_stored_in_yen_not_in_hundredths(app, client, lo
         )
 
 
-def test_a_plan_priced_in_cfa_francs_is_stored_as_typed(app, client, login, create_user):
+def test_a_partner_plan_is_priced_in_euros(app, client, login, create_user):
+    """Partner plans are invoiced in France (VAT, the 40 € indemnity, the FEC): a plan in CFA
+    francs is refused with the reason, the same plan in euros is stored in cents."""
     admin = create_user("plans-money@example.org", roles=("admin",), locale="en")
     login(client, admin, mfa=True)
     form = {
@@ -132,10 +134,15 @@ def test_a_plan_priced_in_cfa_francs_is_stored_as_typed(app, client, login, crea
         "position": "1",
         "active": "y",
     }
+    refused = client.post("/admin/partner-plans/", data=form)
+    assert refused.status_code == 422
+    with app.app_context():
+        assert db.session.scalar(select(PartnerPlan).where(PartnerPlan.code == "dakar")) is None
+    form.update(amount="99.50", currency="eur")
     assert client.post("/admin/partner-plans/", data=form).status_code == 302
     with app.app_context():
         plan = db.session.scalar(select(PartnerPlan).where(PartnerPlan.code == "dakar"))
-        assert (plan.amount, plan.currency.upper()) == (65000, "XOF")
+        assert (plan.amount, plan.currency.upper()) == (9950, "EUR")
 
 
 def test_admins_restrict_the_currencies_offered(app, client, login, create_user):
