@@ -42,7 +42,7 @@ from marketplace.payments.models import (
     PaymentStatus,
     Refund,
 )
-from marketplace.treasury import accounting, dashboard, exports
+from marketplace.treasury import accounting, dashboard, exports, fec
 from offers.models import (
     Audience,
     FeaturedPlacement,
@@ -453,7 +453,7 @@ def test_ledger_dashboard_documents_and_fec_agree_to_the_cent(
         assert invoice.total - credit_note.total == featured.amount - featured.refunded_amount
 
         # -- the FEC: every entry balanced, the clearing account moves as the Stripe balance
-        lines = list(exports.fec_lines(year))
+        lines = list(fec.fec_lines(year))
         header, body = lines[0], lines[1:]
         column = {name: index for index, name in enumerate(header)}
         chart = accounting.chart()
