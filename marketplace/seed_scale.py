@@ -39,7 +39,7 @@ from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.membership.models import MembershipTier
 from marketplace.payments.document_models import SERIES, DocumentCounter, DocumentKind
-from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES, format_number
+from marketplace.payments.document_series import ACCOUNTING_ZONE, DOCUMENT_STATUSES, format_number
 from marketplace.payments.models import PaymentStatus
 from marketplace.security import hash_password
 from marketplace.seed import seed_categories, seed_schools, seed_tiers

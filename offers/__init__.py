@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     from marketplace.cache import ignore_writes_to
     from marketplace.notifications.alerts import register_alert_source
     from marketplace.page_cache import register_hit_action
-    from marketplace.payments.documents import register_designation, register_service_period
+    from marketplace.payments.document_registry import register_designation, register_service_period
     from marketplace.payments.models import PaymentKind
     from marketplace.payments.services import register_fulfilment, register_reversal
     from marketplace.privacy.registry import register_personal_data

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.payments.documents import ACCOUNTING_ZONE
+from marketplace.payments.document_series import ACCOUNTING_ZONE
 from marketplace.payments.models import Payment
 from offers.models import FeaturedPlacement, Offer
 

@@ -48,7 +48,8 @@ from offers.models import (
     RedemptionMethod,
 )
 from offers.reader_state import is_outside_countries, period_key
-from partners.models import Partner, PartnerMember
+from partners.access import active_members
+from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
@@ -502,16 +503,8 @@ def _claim_alert(offer_id: int, column) -> bool:
 
 
 def _mail_team(offer: Offer, *, template: str, subject: str, **context) -> None:
-    members = db.session.scalars(
-        select(User)
-        .join(PartnerMember, PartnerMember.user_id == User.id)
-        .where(
-            PartnerMember.partner_id == offer.partner_id,
-            PartnerMember.disabled_at.is_(None),
-            User.disabled_at.is_(None),
-        )
-        .order_by(User.id)
-    ).all()
+    # The partner's active team, but not a representative whose account is disabled.
+    members = [user for user in active_members(offer.partner_id) if user.disabled_at is None]
     for member in members:
         queue_mail(
             to=member.email,

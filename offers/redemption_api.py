@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import jsonify
 from flask_login import current_user
-from marshmallow import EXCLUDE, Schema, fields, post_dump
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -15,70 +12,12 @@ from marketplace.extensions import db, limiter
 from offers import redemption as services
 from offers.access import get_offer_or_404
 from offers.models import Redemption
-from offers.wallet_views import check_url
+from offers.schemas import PartnerRedemptionSchema, RedemptionSchema
 from partners.access import current_partner, partner_required
 
 bp = Blueprint("redemptions_api", __name__, url_prefix="", description="Redemptions")
 
 BEARER = [{"bearer": []}]
-
-
-class RedemptionSchema(Schema):
-    """A member's redemption: the code, the pass address or the partner link they got."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.Integer(dump_only=True)
-    offer_id = fields.Integer(dump_only=True)
-    offer_title = fields.Method("_offer_title", dump_only=True)
-    code = fields.Method("_code", dump_only=True, allow_none=True)
-    voucher_url = fields.Method(
-        "_voucher_url",
-        dump_only=True,
-        metadata={"description": "the partner's check page, the address the QR pass holds"},
-    )
-    link = fields.Method("_link", dump_only=True)
-    redeemed_at = fields.DateTime(dump_only=True)
-    expires_at = fields.DateTime(dump_only=True)
-    validated_at = fields.DateTime(dump_only=True)
-
-    def _offer_title(self, redemption: Redemption) -> str:
-        return redemption.offer.title
-
-    def _code(self, redemption: Redemption) -> str | None:
-        if services.voucher_state(redemption) == "expired":
-            return None
-        return redemption.code
-
-    def _voucher_url(self, redemption: Redemption) -> str | None:
-        return check_url(redemption.voucher_token) if redemption.voucher_token else None
-
-    def _link(self, redemption: Redemption) -> str | None:
-        return redemption.offer.link_url
-
-    @post_dump
-    def _drop_empty(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """``code``, ``voucher_url`` and ``link`` appear only when the offer gives one."""
-        for key in ("code", "voucher_url", "link", "expires_at", "validated_at"):
-            if data.get(key) is None:
-                data.pop(key, None)
-        return data
-
-
-class PartnerRedemptionSchema(Schema):
-    """A redemption as the partner sees it: no member identity beyond a first name."""
-
-    id = fields.Integer(dump_only=True)
-    offer_id = fields.Integer(dump_only=True)
-    code = fields.String(dump_only=True, allow_none=True)
-    redeemed_at = fields.DateTime(dump_only=True)
-    expires_at = fields.DateTime(dump_only=True, allow_none=True)
-    validated_at = fields.DateTime(dump_only=True, allow_none=True)
-    state = fields.Method("_state", dump_only=True)
-
-    def _state(self, redemption: Redemption) -> str:
-        return services.voucher_state(redemption)
 
 
 def _page(query, pagination_parameters) -> list[Redemption]:

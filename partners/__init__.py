@@ -13,7 +13,7 @@ def init_app(app: Flask) -> None:
     """
     from marketplace.accounts.loader import register_reader_column
     from marketplace.api import register_api_blueprints
-    from marketplace.payments.documents import (
+    from marketplace.payments.document_registry import (
         register_designation,
         register_partner_billing,
         register_service_period,

@@ -1,4 +1,5 @@
-"""Who acts for which partner: team membership, and the guard of portal routes."""
+"""Who acts for which partner: team membership, the guard of portal routes, and the one loader
+of a partner by id (``get_partner_or_404``, for staff pages and the moderation API)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import date
 from functools import wraps
 from typing import Any, TypeVar
 
+import flask_smorest
 from flask import abort, g, request
 from flask_login import current_user
 from sqlalchemy import ColumnElement, select
@@ -74,6 +76,14 @@ def active_members(partner_id: int, *, role: TeamRole | None = None) -> list[Use
     if role is not None:
         query = query.where(PartnerMember.role == role)
     return list(db.session.scalars(query))
+
+
+def get_partner_or_404(partner_id: int) -> Partner:
+    """The partner ``partner_id`` (any status), or a 404 ("No such partner.")."""
+    partner = db.session.get(Partner, partner_id)
+    if partner is None:
+        flask_smorest.abort(404, message="No such partner.")
+    return partner
 
 
 def current_partner() -> Partner:

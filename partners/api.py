@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from marketplace.api import auth_required
 from marketplace.extensions import db
 from partners import services
+from partners.access import get_partner_or_404
 from partners.models import Partner
 from partners.schemas import (
     PartnerChangesRequestSchema,
@@ -35,13 +36,6 @@ def documented(view: Any) -> Any:
     for status, description in ERRORS:
         view = bp.alt_response(status, description=description)(view)
     return bp.doc(security=[{"bearer": []}])(view)
-
-
-def get_partner_or_404(partner_id: int) -> Partner:
-    partner = db.session.get(Partner, partner_id)
-    if partner is None:
-        abort(404, message="No such partner.")
-    return partner
 
 
 @bp.post("/<int:partner_id>/approve")

@@ -6,7 +6,7 @@ Endpoints ``partners.applications``, ``partners.application``, ``partners.approv
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -16,19 +16,13 @@ from marketplace.extensions import db
 from marketplace.routing import RouteTable
 from marketplace.security import moderator_required
 from partners import services
+from partners.access import get_partner_or_404
 from partners.forms import ActionForm, RefuseForm
 from partners.models import Partner, PartnerMember, PartnerStatus
 from partners.pages import me as _me
 from partners.pages import render_page as _render
 
 routes = RouteTable()
-
-
-def get_application_or_404(partner_id: int) -> Partner:
-    partner = db.session.get(Partner, partner_id)
-    if partner is None:
-        abort(404)
-    return partner
 
 
 @routes.get("/applications")
@@ -64,7 +58,7 @@ def _render_application(partner: Partner, *, refuse_form: RefuseForm | None = No
 @moderator_required
 def application(partner_id: int):
     """One application with the decision forms."""
-    return _render_application(get_application_or_404(partner_id))
+    return _render_application(get_partner_or_404(partner_id))
 
 
 def _decision_refused(partner: Partner, error: Conflict):
@@ -77,7 +71,7 @@ def _decision_refused(partner: Partner, error: Conflict):
 @moderator_required
 def approve(partner_id: int):
     """Approve an application."""
-    partner = get_application_or_404(partner_id)
+    partner = get_partner_or_404(partner_id)
     try:
         services.approve_partner(partner, actor=_me())
     except Conflict as error:
@@ -91,7 +85,7 @@ def approve(partner_id: int):
 @moderator_required
 def refuse(partner_id: int):
     """Refuse an application with a reason."""
-    partner = get_application_or_404(partner_id)
+    partner = get_partner_or_404(partner_id)
     form = RefuseForm(prefix="refuse")
     if not form.validate():
         return _render_application(partner, refuse_form=form, status=422)

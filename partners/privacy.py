@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.privacy.registry import row_dict
+from partners.access import active_members
 from partners.models import Partner, PartnerInvitation, PartnerMember, PartnerStatus, TeamRole
 
 
@@ -63,17 +64,8 @@ def last_owner_check(user: User) -> str | None:
         )
     ).all()
     for partner_id in owned:
-        others = db.session.scalar(
-            select(func.count())
-            .select_from(PartnerMember)
-            .where(
-                PartnerMember.partner_id == partner_id,
-                PartnerMember.user_id != user.id,
-                PartnerMember.role == TeamRole.OWNER,
-                PartnerMember.disabled_at.is_(None),
-            )
-        )
-        if not others:
+        owners = active_members(partner_id, role=TeamRole.OWNER)
+        if not any(owner.id != user.id for owner in owners):
             name = db.session.get(Partner, partner_id).name
             return str(
                 _l(

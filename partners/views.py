@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from marketplace.accounts.models import User
@@ -37,7 +37,12 @@ from marketplace.extensions import db, limiter
 from marketplace.i18n import country_name
 from marketplace.security import login_required
 from partners import billing_views, services
-from partners.access import current_membership, current_partner, partner_required
+from partners.access import (
+    active_members,
+    current_membership,
+    current_partner,
+    partner_required,
+)
 from partners.dashboard import RECENT_DAYS, dashboard_view
 from partners.forms import (
     ROLE_LABELS,
@@ -194,11 +199,7 @@ def application_status():
 def dashboard():
     """The partner's home: company, team size, offers by status."""
     partner = current_partner()
-    team_size = db.session.scalar(
-        select(func.count())
-        .select_from(PartnerMember)
-        .where(PartnerMember.partner_id == partner.id, PartnerMember.disabled_at.is_(None))
-    )
+    team_size = len(active_members(partner.id))
     recent = dashboard_view(partner)
     # The offers package registers its box (partners does not import offers).
     offer_counts = recent.counts.get("offers", [])

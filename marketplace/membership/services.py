@@ -18,6 +18,7 @@ from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.errors import Conflict, InvalidInput, NotFound, NotVerified, PermissionDenied
 from marketplace.extensions import db
+from marketplace.i18n import localized
 from marketplace.membership.models import Membership, MembershipTier
 from marketplace.payments.checkout import prepare_card_setup
 from marketplace.payments.gateway import SetupIntentInfo
@@ -303,3 +304,26 @@ def set_auto_renew(user: User, *, enabled: bool) -> PaymentProfile:
     db.session.flush()
     logger.info("auto-renewal of user %s: %s", user.id, enabled)
     return profile
+
+
+# ---------------------------------------------------------------- what its documents say
+
+
+def membership_paid_for(payment: Payment) -> tuple[date, date] | None:
+    """The days (start, end exclusive) a membership payment paid for, or None."""
+    membership = db.session.scalar(select(Membership).where(Membership.payment_id == payment.id))
+    if membership is None:
+        return None
+    return membership.starts_on, membership.ends_on
+
+
+def membership_designation(payment: Payment) -> str:
+    """What a membership payment bought, as its attestation names it."""
+    tier = db.session.scalar(
+        select(MembershipTier).where(MembershipTier.code == (payment.subject or {}).get("tier"))
+    )
+    if tier is not None:
+        name = localized(tier, "name") or tier.code
+    else:
+        name = str((payment.subject or {}).get("tier") or payment.description)
+    return _("Membership dues, %(tier)s", tier=name)

@@ -31,7 +31,7 @@ from sqlalchemy import and_, case, func, literal, null, or_, select
 
 from marketplace.cache import cached
 from marketplace.extensions import db
-from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
+from marketplace.payments.document_series import ACCOUNTING_ZONE, DOCUMENT_STATUSES
 from marketplace.payments.models import (
     Dispute,
     Payment,

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.extensions import db
-from marketplace.payments.documents import ACCOUNTING_ZONE
+from marketplace.payments.document_series import ACCOUNTING_ZONE
 from marketplace.routing import RouteTable
 from marketplace.security import admin_required, treasurer_required
 from marketplace.treasury import accounting, exports, fec, forms

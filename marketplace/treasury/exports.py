@@ -32,7 +32,7 @@ from sqlalchemy import and_, case, null, select
 from marketplace.extensions import db
 from marketplace.money import HOME_CURRENCY, from_minor, is_known
 from marketplace.payments.document_models import Document
-from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
+from marketplace.payments.document_series import ACCOUNTING_ZONE, DOCUMENT_STATUSES
 from marketplace.payments.models import (
     Dispute,
     Payment,

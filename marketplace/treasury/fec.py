@@ -38,7 +38,7 @@ from sqlalchemy.orm import aliased
 from marketplace.extensions import db
 from marketplace.money import HOME_CURRENCY
 from marketplace.payments.document_models import Document
-from marketplace.payments.documents import ACCOUNTING_ZONE, DOCUMENT_STATUSES
+from marketplace.payments.document_series import ACCOUNTING_ZONE, DOCUMENT_STATUSES
 from marketplace.payments.models import (
     AssociationDetails,
     Dispute,

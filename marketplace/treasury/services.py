@@ -20,7 +20,7 @@ from marketplace.accounts.models import User
 from marketplace.admin.services import Page
 from marketplace.admin.services import _contains as _like_pattern
 from marketplace.extensions import db
-from marketplace.payments.documents import ACCOUNTING_ZONE
+from marketplace.payments.document_series import ACCOUNTING_ZONE
 from marketplace.payments.models import (
     STATUS_RANK,
     Payment,

@@ -28,7 +28,7 @@ from marketplace.database import utcnow
 from marketplace.extensions import db, limiter
 from marketplace.security import hash_password
 from offers.models import Offer, OfferCode, OfferDailyStat, OfferStatus, Redemption
-from offers.redemption_api import RedemptionSchema
+from offers.schemas import RedemptionSchema
 from partners.models import Partner, PartnerStatus
 from tests import conftest
 

@@ -24,7 +24,7 @@ from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.membership.models import Membership
 from marketplace.notifications.models import OutboxAttachment, OutboxMessage
-from marketplace.payments import documents
+from marketplace.payments import document_series, document_snapshots, documents
 from marketplace.payments.document_models import Document, DocumentCounter, DocumentKind
 from marketplace.payments.models import (
     AssociationDetails,
@@ -199,8 +199,8 @@ def main(app, payment_id: int) -> Document:
 def test_each_series_is_numbered_from_one_per_year_without_gaps(app):
     with app.app_context():
         numbers = [
-            documents.format_number(
-                series, YEAR, documents.next_document_sequence(db.session, series, YEAR)
+            document_series.format_number(
+                series, YEAR, document_series.next_document_sequence(db.session, series, YEAR)
             )
             for series in ("F", "AT", "F", "AV", "AT", "F")
         ]
@@ -215,21 +215,21 @@ def test_each_series_is_numbered_from_one_per_year_without_gaps(app):
     ]
     with app.app_context():
         assert db.session.get(DocumentCounter, ("F", YEAR + 1)) is None
-        assert documents.next_document_sequence(db.session, "F", YEAR + 1) == 1
+        assert document_series.next_document_sequence(db.session, "F", YEAR + 1) == 1
 
 
 def test_a_rolled_back_issue_gives_its_number_back(app):
     with app.app_context():
         nested = db.session.begin_nested()
-        assert documents.next_document_sequence(db.session, "F", YEAR + 2) == 1
+        assert document_series.next_document_sequence(db.session, "F", YEAR + 2) == 1
         nested.rollback()
-        assert documents.next_document_sequence(db.session, "F", YEAR + 2) == 1
+        assert document_series.next_document_sequence(db.session, "F", YEAR + 2) == 1
 
 
 def test_the_year_is_the_one_of_paris():
     # 23:30 UTC on 31 December is already the next year in Paris.
-    assert documents.accounting_year(datetime(YEAR, 12, 31, 22, 30, tzinfo=UTC)) == YEAR
-    assert documents.accounting_year(datetime(YEAR, 12, 31, 23, 30, tzinfo=UTC)) == YEAR + 1
+    assert document_series.accounting_year(datetime(YEAR, 12, 31, 22, 30, tzinfo=UTC)) == YEAR
+    assert document_series.accounting_year(datetime(YEAR, 12, 31, 23, 30, tzinfo=UTC)) == YEAR + 1
 
 
 def test_invoices_attestations_and_credit_notes_have_their_own_series(
@@ -278,14 +278,14 @@ def test_concurrent_issuing_keeps_each_series_gap_free(app):
         try:
             with Session(engine) as session:
                 barrier.wait(timeout=10)
-                sequence = documents.next_document_sequence(session, "F", year)
+                sequence = document_series.next_document_sequence(session, "F", year)
                 session.add(
                     Document(
                         kind=DocumentKind.INVOICE,
                         series="F",
                         year=year,
                         sequence=sequence,
-                        number=documents.format_number("F", year, sequence),
+                        number=document_series.format_number("F", year, sequence),
                         payment_id=payment_ids[index],
                         currency="EUR",
                         total=100,
@@ -451,10 +451,10 @@ def test_vat_at_the_kind_s_rate_shows_net_and_vat(app, association, paid, french
 
 
 def test_vat_is_split_from_prices_tax_included():
-    assert documents.split_gross(120000, 2000) == (100000, 20000)
-    assert documents.split_gross(4900, 2000) == (4083, 817)
-    assert documents.split_gross(4900, 550) == (4645, 255)
-    assert documents.split_gross(4900, 0) == (4900, 0)
+    assert document_snapshots.split_gross(120000, 2000) == (100000, 20000)
+    assert document_snapshots.split_gross(4900, 2000) == (4083, 817)
+    assert document_snapshots.split_gross(4900, 550) == (4645, 255)
+    assert document_snapshots.split_gross(4900, 0) == (4900, 0)
 
 
 def test_a_buyer_abroad_is_addressed_by_e_mail_and_marked_international(
@@ -876,7 +876,7 @@ def test_a_second_issue_of_the_same_document_is_refused_and_gives_its_number_bac
             documents._issue(
                 DocumentKind.INVOICE,
                 payment,
-                lambda number, today: documents.invoice_snapshot(
+                lambda number, today: document_snapshots.invoice_snapshot(
                     payment, number=number, issued_on=today, language="fr"
                 ),
                 total=payment.amount,

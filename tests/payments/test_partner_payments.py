@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from marketplace.accounts.models import User
 from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.payments import documents, refunds, sync
+from marketplace.payments import document_series, documents, refunds, sync
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from offers import featured
 from offers.models import FeaturedPlacement, Offer
@@ -264,11 +264,11 @@ def test_featured_placement_extends_and_lists_the_offer_first(
         paid = db.session.get(Payment, second)
         start, end = featured.placement_paid_for(paid)
         body = pdf_text(documents.main_document(paid).pdf)
-    assert start == until.astimezone(documents.ACCOUNTING_ZONE).date()
+    assert start == until.astimezone(document_series.ACCOUNTING_ZONE).date()
     # The last day printed is the one the site names ("featured until ..."): the placement
     # runs into the day of its end, unless it ends at midnight.
     ends = featured_until(app, offer_id)
-    last = (ends - timedelta(microseconds=1)).astimezone(documents.ACCOUNTING_ZONE).date()
+    last = (ends - timedelta(microseconds=1)).astimezone(document_series.ACCOUNTING_ZONE).date()
     assert last == end - timedelta(days=1)
     assert f"Period: {long_date(start)} to {long_date(last)} inclusive" in body
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from marketplace.admin.forms import siret_is_valid
 from marketplace.extensions import db
-from marketplace.payments.documents import association_details
+from marketplace.payments.document_snapshots import association_details
 from marketplace.payments.models import AssociationDetails, PaymentKind, PaymentStatus
 from marketplace.seed import DEMO_STEPS
 from marketplace.treasury import services
