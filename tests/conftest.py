@@ -423,3 +423,14 @@ def strict_stripe(localstripe_server: str) -> Iterator[Any]:
 def localstripe(strict_stripe: Any) -> str:
     """The Stripe every test, live server and browser talks to: the strict proxy's URL."""
     return strict_stripe.base
+
+
+@pytest.fixture
+def cli(app):
+    """Runs the app's commands in-process (tests/test_cli*.py)."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str):
+        return runner.invoke(args=list(args))
+
+    return invoke
