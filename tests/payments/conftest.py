@@ -1,4 +1,5 @@
-"""Payment fixtures: the app pointed at the session's localstripe, cards, signed webhook events."""
+"""Payment fixtures: the app pointed at the session's localstripe, cards, signed webhook events,
+and the payment documents' association, French partner and paid payments."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -15,10 +17,25 @@ import requests
 from flask import Flask
 
 from marketplace.accounts.models import User
+from marketplace.database import utcnow
 from marketplace.extensions import db
-from marketplace.payments import services
+from marketplace.membership.models import Membership
+from marketplace.payments import documents, services
 from marketplace.payments.gateway import API_VERSION, EXTENSION_KEY
-from marketplace.payments.models import Payment, PaymentKind
+from marketplace.payments.models import (
+    AssociationDetails,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+)
+from partners.models import (
+    Partner,
+    PartnerBillingIdentity,
+    PartnerMember,
+    PartnerStatus,
+    TeamRole,
+)
+from tests.payments.documents_support import ASSOCIATION
 from tests.strict_stripe import flatten
 
 API_KEY = "sk_test_localstripe"
@@ -160,3 +177,103 @@ def reload(app: Flask, payment_id: int) -> Payment:
         assert payment is not None
         db.session.expunge(payment)
         return payment
+
+
+# ---------------------------------------------------------------- payment documents
+
+
+@pytest.fixture
+def association(app) -> None:
+    with app.app_context():
+        db.session.add(AssociationDetails(**ASSOCIATION))
+        db.session.commit()
+
+
+@pytest.fixture
+def french_partner(app, create_user) -> Callable[..., tuple[int, object]]:
+    """``french_partner()`` → (partner id, owner): a French company with its billing identity."""
+
+    def make(*, locale: str = "fr") -> tuple[int, object]:
+        owner = create_user(full_name="Olga Owner", locale=locale)
+        with app.app_context():
+            partner = Partner(
+                name="Voyages Éclair",
+                slug=f"voyages-eclair-{uuid.uuid4().hex[:6]}",
+                country="FR",
+                contact_name="Olga Owner",
+                contact_email=owner.email,
+                status=PartnerStatus.APPROVED,
+            )
+            db.session.add(partner)
+            db.session.flush()
+            db.session.add(
+                PartnerMember(partner_id=partner.id, user_id=owner.id, role=TeamRole.OWNER)
+            )
+            db.session.add(
+                PartnerBillingIdentity(
+                    partner_id=partner.id,
+                    legal_name="Voyages Éclair SAS",
+                    address="8 avenue du Départ",
+                    postal_code="69002",
+                    city="Lyon",
+                    country="FR",
+                    siren="732829320",
+                    siret="73282932000074",
+                    vat_number="FR44732829320",
+                    po_reference="BC-2091-17",
+                )
+            )
+            db.session.commit()
+            return partner.id, owner
+
+    return make
+
+
+@pytest.fixture
+def paid(app) -> Callable[..., int]:
+    """``paid(kind=..., amount=..., payer=..., partner_id=...)``: a succeeded payment, fulfilled
+    and issued its document as the success transaction does; its id."""
+
+    def make(
+        *,
+        kind: PaymentKind = PaymentKind.PARTNER_PLAN,
+        amount: int = 120000,
+        payer=None,
+        partner_id: int | None = None,
+        subject: dict | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        with app.app_context():
+            payment = Payment(
+                kind=kind,
+                status=PaymentStatus.SUCCEEDED,
+                amount=amount,
+                currency="eur",
+                payer_id=payer.id if payer else None,
+                payer_name=payer.full_name if payer else "Élodie Crédit",
+                payer_email=payer.email if payer else "elodie@example.org",
+                partner_id=partner_id,
+                subject=subject if subject is not None else {"plan": "annual", "days": 365},
+                description="test",
+                succeeded_at=at or utcnow(),
+                stripe_payment_intent_id=f"pi_doc_{uuid.uuid4().hex[:10]}",
+            )
+            db.session.add(payment)
+            db.session.flush()
+            if kind == PaymentKind.MEMBERSHIP:
+                day = (at or utcnow()).date()
+                db.session.add(
+                    Membership(
+                        user_id=payer.id,
+                        starts_on=day,
+                        ends_on=date(day.year + 1, day.month, day.day),
+                        source="payment",
+                        payment_id=payment.id,
+                    )
+                )
+                db.session.flush()
+            documents.issue_payment_document(payment, at=at)
+            db.session.commit()
+            return payment.id
+
+    return make
