@@ -87,6 +87,11 @@ def treasurer(create_user):
 
 
 @pytest.fixture
+def signed_in(client, login, treasurer):
+    return login(client, treasurer)
+
+
+@pytest.fixture
 def bearer(app) -> Callable[..., dict[str, str]]:
     """``bearer(user)``: the Authorization header of a fresh API token of ``user``."""
 

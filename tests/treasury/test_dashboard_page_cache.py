@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from marketplace.extensions import db
 from marketplace.payments.models import PaymentKind
-from tests.treasury.test_dashboard import elements
+from tests.treasury.dashboard_support import elements
 
 YEAR = "?period=custom&start=2031-01-01&end=2031-12-31"
 

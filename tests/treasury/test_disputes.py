@@ -23,7 +23,7 @@ from marketplace.treasury import dashboard
 from marketplace.treasury.models import Payout
 from tests.payments import conftest as payment_fixtures
 from tests.payments.conftest import card, event, reload, sign, stripe_api
-from tests.treasury.test_dashboard import elements
+from tests.treasury.dashboard_support import elements
 from tests.treasury.test_fec import cents, parse
 
 WEBHOOK = "/payments/stripe/webhook"

@@ -9,8 +9,8 @@ import pytest
 from marketplace.accounts.services import issue_api_token
 from marketplace.extensions import db
 from marketplace.payments.models import PaymentKind
-from tests.treasury import test_dashboard as dashboard_tests
-from tests.treasury.test_dashboard import (
+from tests.treasury import dashboard_support
+from tests.treasury.dashboard_support import (
     _bulk,
     expected_membership_counts,
     expected_month,
@@ -21,8 +21,8 @@ from tests.treasury.test_dashboard import (
 )
 
 # The seeded ledger and members of the dashboard tests.
-ledger = dashboard_tests.ledger
-members = dashboard_tests.members
+ledger = dashboard_support.ledger
+members = dashboard_support.members
 
 URL = "/api/v1/treasury/summary"
 
