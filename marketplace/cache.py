@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from flask import has_app_context
 from flask_caching import Cache
@@ -87,6 +87,43 @@ def _failed(what: str, error: Exception) -> None:
     _unavailable_until = time.monotonic() + RETRY_AFTER_SECONDS
 
 
+class Slot(NamedTuple):
+    """Where ``lookup`` found (or did not find) a value: its key and the versions it needs."""
+
+    key: str
+    versions: tuple[int, ...]
+
+
+def lookup(name: str, tables: Iterable[str], key: Iterable[Any]) -> tuple[Slot | None, Any]:
+    """The value kept for ``key`` while ``tables`` have not changed (None when missing), and
+    the slot to ``store`` a fresh one in (None when the cache is unavailable).
+
+    One round trip: the value is kept beside the versions it was computed under, and read
+    with the current versions in one ``MGET``; it counts only if they are the same."""
+    if not available():
+        return None, None
+    names = list(tables)
+    cache_key = f"{name}:{':'.join(map(str, key))}"
+    try:
+        *raw, kept = cache.get_many(*[_version_key(table) for table in names], cache_key)
+    except Exception as error:
+        _failed(f"reading {name}", error)
+        return None, None
+    versions = tuple(int(value or 0) for value in raw)
+    value = kept[1] if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == versions else None
+    return Slot(cache_key, versions), value
+
+
+def store(slot: Slot | None, value: Any, *, timeout: int | None = None) -> None:
+    """Keep ``value``, computed after ``lookup`` gave ``slot``, under that slot's versions."""
+    if slot is None:
+        return
+    try:
+        cache.set(slot.key, (slot.versions, value), timeout=timeout)
+    except Exception as error:
+        _failed(f"storing {slot.key.split(':', 1)[0]}", error)
+
+
 def cached(
     name: str,
     tables: Iterable[str],
@@ -97,22 +134,10 @@ def cached(
 ) -> T:
     """``compute()``, or its cached value for ``key`` while ``tables`` have not changed (and
     for at most ``timeout`` seconds; the configured default when None)."""
-    if not available():
-        return compute()
-    names = tuple(tables)
-    try:
-        versions = table_versions(names)
-        cache_key = f"{name}:{'.'.join(map(str, versions))}:{':'.join(map(str, key))}"
-        value = cache.get(cache_key)
-    except Exception as error:
-        _failed(f"reading {name}", error)
-        return compute()
+    slot, value = lookup(name, tables, key)
     if value is None:
         value = compute()
-        try:
-            cache.set(cache_key, value, timeout=timeout)
-        except Exception as error:
-            _failed(f"storing {name}", error)
+        store(slot, value, timeout=timeout)
     return value
 
 
@@ -131,6 +156,13 @@ def ignore_writes_to(table: str, columns: Iterable[str]) -> None:
 
 def _note(session: Session, tables: Iterable[str]) -> None:
     session.info.setdefault(_CHANGED, set()).update(tables)
+
+
+def written(session: Session, *names: str) -> None:
+    """Note that ``session``'s transaction changed ``names``, tables or named sets of rows
+    that SQLAlchemy's events do not see (one member's redemptions, written by a Core
+    statement): their versions move when it commits."""
+    _note(session, names)
 
 
 def _only_ignored(table: str, columns: Iterable[str]) -> bool:
