@@ -115,6 +115,8 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "CACHE_THRESHOLD": 10_000,
         # Visitors' public pages whole from that cache (marketplace/page_cache.py).
         "PAGE_CACHE_ENABLED": _bool(env.get("PAGE_CACHE_ENABLED"), True),
+        # Signed-in pages that only read take their reader from that cache (accounts/loader.py).
+        "READER_CACHE_ENABLED": _bool(env.get("READER_CACHE_ENABLED"), True),
         # A sliding window: ten attempts are ten, even across a minute boundary.
         "RATELIMIT_STRATEGY": "moving-window",
         "API_TOKEN_DAYS": 30,

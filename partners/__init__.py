@@ -60,7 +60,9 @@ def init_app(app: Flask) -> None:
 
     add_due_task("partner-applications", tasks.delete_orphan_applications)
     # Who is a partner is loaded with the signed-in user, in the same query.
-    register_reader_column("partner_member_id", access.active_membership_id)
+    register_reader_column(
+        "partner_member_id", access.active_membership_id, tables=("partner_members", "partners")
+    )
     register_personal_data(
         "partner_memberships",
         export=privacy.export_partner_memberships,

@@ -92,6 +92,9 @@ def test_config(database_url: str, folder: Path) -> dict[str, Any]:
         # Whole visitor pages from the cache: on for the tests that ask (fixture page_cache),
         # off elsewhere, where a test writes rows without a commit and reads the page again.
         "PAGE_CACHE_ENABLED": False,
+        # The signed-in reader from its cached row on GETs: on for the tests that ask (fixture
+        # reader_cache), off elsewhere, where query counts compare a first and a second page.
+        "READER_CACHE_ENABLED": False,
         # The test client's host: links in mails read http://localhost/...
         "SITE_URL": "http://localhost",
     }
@@ -199,6 +202,16 @@ def page_cache(app: Flask) -> Iterator[None]:
         yield
     finally:
         app.config["PAGE_CACHE_ENABLED"] = False
+
+
+@pytest.fixture
+def reader_cache(app: Flask) -> Iterator[None]:
+    """Take signed-in readers of GETs from their cached row for one test (accounts/loader.py)."""
+    app.config["READER_CACHE_ENABLED"] = True
+    try:
+        yield
+    finally:
+        app.config["READER_CACHE_ENABLED"] = False
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The signed-in reader in one query: the user, roles, alumni profile, paid membership and
-whatever the domains register (the partner team), for the session and bearer-token loaders.
+whatever the domains register (the partner team), for the session and bearer-token loaders;
+for the pages that only read (GET), one cached row per user instead.
 
 A page used to load the user, then its roles, then its profile, then ask for its membership
 and its partner team, five round trips before the view ran (issue 17). Here one ``SELECT``
@@ -8,6 +9,14 @@ are kept on the user object (``reader_fact``) so the code that asked the databas
 asks the object first. A fact holds for the request that loaded it: a request that changes it
 (a membership paid, a team joined) reads it from the database again through the usual
 functions when it does not go through ``reader_fact``.
+
+A page that only reads (a GET) takes the reader from the application cache instead
+(``load_cached_reader``): the row, roles, profile, school and facts as plain values, stored
+under the versions of ``READER_TABLES`` (a committed write to one of them, a login, a role
+granted, a profile verified, a membership paid, moves its version and the next page loads the
+reader from the database again), and rebuilt into the same ORM objects without a query. The
+password hash and the two-factor secret are never stored there: they stay unloaded, and a
+page that reads them (none that is a GET does) loads them from the database.
 """
 
 from __future__ import annotations
@@ -16,10 +25,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, bindparam, exists, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import ColumnElement, Date, Select, bindparam, exists, inspect, select
+from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
-from marketplace.accounts.models import AlumniProfile, ApiToken, User
+from marketplace import cache as cache_module
+from marketplace.accounts.models import AlumniProfile, ApiToken, User, UserRole
+from marketplace.catalog.models import School
 from marketplace.database import utcnow
 from marketplace.extensions import db
 from marketplace.membership.models import Membership
@@ -33,9 +45,21 @@ FACTS = "_reader_facts"
 MISSING = object()
 
 
-def register_reader_column(name: str, factory: ReaderColumn) -> None:
-    """Load ``factory(User.id, today)`` with every signed-in user, as the fact ``name``."""
+# What a reader is read from: a committed write to one of these tables loads every reader
+# from the database again (domains add the tables of their facts).
+READER_TABLES = ["users", "user_roles", "alumni_profiles", "schools", "memberships"]
+# Never copied into the cache: secrets that no page reading its reader needs.
+UNCACHED_COLUMNS = frozenset({"password_hash", "totp_secret"})
+READER_CACHE_SECONDS = 300
+
+
+def register_reader_column(
+    name: str, factory: ReaderColumn, *, tables: tuple[str, ...] = ()
+) -> None:
+    """Load ``factory(User.id, today)`` with every signed-in user, as the fact ``name``;
+    ``tables``: what the fact is read from (a write to them reloads cached readers)."""
     _COLUMNS[name] = factory
+    READER_TABLES.extend(table for table in tables if table not in READER_TABLES)
 
 
 def _paid_member(user_id: Any, today: Any) -> ColumnElement[bool]:
@@ -122,3 +146,75 @@ def forget_facts(user: Any) -> None:
     """Drop the facts loaded with ``user`` (after a change to one of them)."""
     if getattr(user, FACTS, None) is not None:
         setattr(user, FACTS, None)
+
+
+# ---------------------------------------------------------------- the cached reader
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {
+        attribute.key: getattr(row, attribute.key)
+        for attribute in inspect(type(row)).column_attrs
+        if attribute.key not in UNCACHED_COLUMNS
+    }
+
+
+def _snapshot(user: User) -> dict[str, Any]:
+    """The reader as plain values (what ``_rebuild`` turns back into ORM objects)."""
+    profile = user.alumni_profile
+    return {
+        "user": _columns(user),
+        "roles": [_columns(row) for row in user.role_rows],
+        "profile": _columns(profile) if profile is not None else None,
+        "school": _columns(profile.school) if profile is not None and profile.school else None,
+        "facts": dict(getattr(user, FACTS, None) or {}),
+    }
+
+
+def _rebuild(snapshot: dict[str, Any]) -> User:
+    """The ORM objects of a snapshot, in the session as if a query had loaded them."""
+    user = User(**snapshot["user"])
+    rows: list[Any] = [user]
+    user.role_rows = [UserRole(**values) for values in snapshot["roles"]]
+    rows.extend(user.role_rows)
+    profile = None
+    if snapshot["profile"] is not None:
+        profile = AlumniProfile(**snapshot["profile"])
+        profile.school = School(**snapshot["school"]) if snapshot["school"] else None
+        rows.append(profile)
+        if profile.school is not None:
+            rows.append(profile.school)
+    user.alumni_profile = profile
+    for row in rows:
+        # Persistent without a query: the values count as loaded, the secrets left out are
+        # expired (loaded from the database if something reads them).
+        make_transient_to_detached(row)
+    db.session.add(user)
+    setattr(user, FACTS, dict(snapshot["facts"]))
+    return user
+
+
+def load_cached_reader(user_id: int) -> User | None:
+    """``load_reader`` through the application cache (for pages that only read)."""
+    if db.session.identity_map.get(identity_key(User, user_id)) is not None:
+        return load_reader(user_id)  # already in this session: its own state wins
+    loaded: list[User | None] = []
+
+    def load() -> dict[str, Any] | bool:
+        user = load_reader(user_id)
+        loaded.append(user)
+        return _snapshot(user) if user is not None else False  # False: no such user
+
+    today = utcnow().date()
+    snapshot = cache_module.cached(
+        "reader",
+        READER_TABLES,
+        (user_id, today.isoformat()),
+        load,
+        timeout=READER_CACHE_SECONDS,
+    )
+    if loaded:  # loaded from the database by this request: those objects
+        return loaded[0]
+    if snapshot is False:
+        return None
+    return _rebuild(snapshot)

@@ -103,15 +103,19 @@ def token_digest(token: str) -> str:
 @login_manager.user_loader
 def load_user(user_id: str):
     """Accept a session only if its version still matches the user's (logout, disable)."""
-    from marketplace.accounts.loader import load_reader
+    from marketplace.accounts.loader import load_cached_reader, load_reader
 
     try:
         raw_id, raw_version = user_id.split(":", 1)
         uid, version = int(raw_id), int(raw_version)
     except ValueError:
         return None
-    # The user, roles, profile, membership and partner team: one query (accounts/loader.py).
-    user = load_reader(uid)
+    # The user, roles, profile, membership and partner team: one query (accounts/loader.py),
+    # or none for a page that only reads, from the cached row (invalidated on change).
+    if request.method in ("GET", "HEAD") and current_app.config.get("READER_CACHE_ENABLED", True):
+        user = load_cached_reader(uid)
+    else:
+        user = load_reader(uid)
     if user is None or user.session_version != version or not user.is_active:
         return None
     return user
@@ -176,6 +180,10 @@ def end_all_sessions(user: Any) -> int:
     return revoked.rowcount
 
 
+# How stale the session's last-seen time may be (the idle limit is counted from it).
+SEEN_AT_PRECISION_SECONDS = 60
+
+
 def _check_session_age(app: Flask) -> None:
     if not current_user.is_authenticated or g.get("auth_by_token"):
         return
@@ -194,7 +202,10 @@ def _check_session_age(app: Flask) -> None:
         logout_user()
         session.clear()
         return
-    session["seen_at"] = now
+    if now - seen_at >= SEEN_AT_PRECISION_SECONDS:
+        # A minute's precision on a two-hour idle limit: most pages leave the session as it
+        # was and send no cookie (signing and sending it on every page cost more than that).
+        session["seen_at"] = now
 
 
 def _stripe_origins(app: Flask) -> str:
