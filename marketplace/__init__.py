@@ -142,7 +142,7 @@ def register_commands(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from marketplace import page_cache
+    from marketplace import page_cache, reader_pages
     from marketplace.notifications.services import deliver_after_request
     from marketplace.payments.documents import issue_due_documents
     from marketplace.routing import absolute_url
@@ -168,6 +168,8 @@ def register_hooks(app: Flask) -> None:
     # Visitors' public pages from the cache, before the app's request work (the middleware
     # sits inside ProxyFix, which is installed after it, so it sees the forwarded host).
     page_cache.init_app(app)
+    # Signed-in pages rendered once per kind of reader (views opt in with its decorator).
+    reader_pages.init_app(app)
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

@@ -32,7 +32,8 @@ import pickle
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, request, session
@@ -296,3 +297,32 @@ def init_app(app: Flask) -> None:
 def clear(app: Flask) -> None:
     """Forget this process's pages (tests; Redis pages go with the versions or in 60 s)."""
     app.extensions["page_cache"].local.clear()
+
+
+@contextmanager
+def collecting_hit_actions() -> Iterator[list[tuple[str, Any]]]:
+    """The hit actions (``when_served``) of the page rendered inside the block, for a cache
+    of signed-in pages (``marketplace/reader_pages.py``) to replay."""
+    environ = request.environ
+    saved = environ.get(_ENVIRON_KEY)
+    state: dict[str, Any] = {}
+    environ[_ENVIRON_KEY] = state
+    actions: list[tuple[str, Any]] = []
+    try:
+        yield actions
+    finally:
+        actions.extend(state.get("actions", []))
+        if saved is None:
+            environ.pop(_ENVIRON_KEY, None)
+        else:
+            environ[_ENVIRON_KEY] = saved
+
+
+def replay_hit_actions(actions: Iterable[tuple[str, Any]]) -> None:
+    """Run the hit actions of a stored page served by the app itself (a signed-in page)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for name, argument in actions:
+        try:
+            _HIT_ACTIONS[name](app, argument)
+        except Exception:  # a counter must never cost the page
+            logger.exception("page cache: %s failed", name)

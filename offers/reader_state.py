@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 
 from sqlalchemy import select
 
+from marketplace import cache as cache_module
 from marketplace.accounts.models import User, VerificationStatus
 from marketplace.database import utcnow
 from marketplace.extensions import db
@@ -94,18 +96,33 @@ class Reader:
         return ("member" if self.member else "verified", self.country or "")
 
 
-def has_redeemed_any(user_id: int, offer_ids: list[int]) -> bool:
-    """Whether the user redeemed one of these offers (one query)."""
-    if not offer_ids:
-        return False
-    return (
-        db.session.scalar(
-            select(Redemption.id)
-            .where(Redemption.user_id == user_id, Redemption.offer_id.in_(offer_ids))
-            .limit(1)
-        )
-        is not None
+def redeemed_by(user_id: int) -> str:
+    """The cache's name of one member's redemptions (its version moves when they redeem)."""
+    return f"redemptions-of-user:{user_id}"
+
+
+# A member's redeemed offers, kept until they redeem again (their version moves then).
+REDEEMED_CACHE_SECONDS = 3600
+
+
+def redeemed_offer_ids(user_id: int) -> frozenset[int]:
+    """The offers the user ever redeemed (one query, then cached until their next one)."""
+    return cache_module.cached(
+        "redeemed-offers",
+        (redeemed_by(user_id),),
+        (user_id,),
+        lambda: frozenset(
+            db.session.scalars(
+                select(Redemption.offer_id).where(Redemption.user_id == user_id).distinct()
+            )
+        ),
+        timeout=REDEEMED_CACHE_SECONDS,
     )
+
+
+def has_redeemed_any(user_id: int, offer_ids: Iterable[int]) -> bool:
+    """Whether the user redeemed one of these offers."""
+    return not redeemed_offer_ids(user_id).isdisjoint(offer_ids)
 
 
 @dataclass(frozen=True)
@@ -192,12 +209,16 @@ def read_offers(
     now: datetime | None = None,
     without_redemptions: bool = False,
 ) -> dict[int, OfferReading]:
-    """Each offer's reading for ``reader``: one query for a signed-in reader, none otherwise
-    (nor when ``without_redemptions``: the readings of a reader who redeemed none of them)."""
+    """Each offer's reading for ``reader``: one query for a signed-in reader who redeemed one
+    of them, none otherwise (nor when ``without_redemptions``: the readings of a reader who
+    redeemed none of them)."""
     now = now or utcnow()
+    ids = [offer.id for offer in offers]
     by_offer = (
-        _redemptions_by_offer([offer.id for offer in offers], reader.user.id)
-        if reader.user is not None and not without_redemptions
+        _redemptions_by_offer(ids, reader.user.id)
+        if reader.user is not None
+        and not without_redemptions
+        and has_redeemed_any(reader.user.id, ids)  # cached: no query for a newcomer
         else {}
     )
     return {offer.id: _read(offer, reader, by_offer.get(offer.id, []), now) for offer in offers}

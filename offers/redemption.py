@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
+from marketplace import cache as cache_module
 from marketplace.accounts.models import User
 from marketplace.database import UTCDateTime, utcnow
 from marketplace.errors import Conflict, DomainError, NotFound, NotVerified, PermissionDenied
@@ -47,7 +48,7 @@ from offers.models import (
     Redemption,
     RedemptionMethod,
 )
-from offers.reader_state import is_outside_countries, period_key
+from offers.reader_state import is_outside_countries, period_key, redeemed_by
 from partners.access import active_members
 from partners.models import Partner
 
@@ -259,6 +260,8 @@ def redeem(offer_id: int, *, user: User, now: datetime | None = None) -> Benefit
             raise OfferSoldOut()
         _alert_pool(offer_id)
     connection.execute(_count_statement(dialect), {"offer_id": offer_id, "day": now.date()})
+    # The member's redeemed offers, cached for their pages, are read afresh after the commit.
+    cache_module.written(db.session(), redeemed_by(user.id))
     logger.info("offer %s redeemed by user %s (redemption %s)", offer_id, user.id, redemption_id)
     return Benefit(
         id=redemption_id,

@@ -11,7 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from marketplace import page_cache
+from marketplace import page_cache, reader_pages
 from marketplace.cache import cached
 from marketplace.catalog.models import Category
 from marketplace.extensions import db
@@ -136,9 +136,9 @@ def _shared_results(
         lambda: _results(filters, page_number, reader, shared=True),
         timeout=LISTING_CACHE_SECONDS,
     )
-    if reader.user is not None and reader_state.has_redeemed_any(
-        reader.user.id, list(results.offer_ids)
-    ):
+    reader_pages.shows_offers(results.offer_ids)
+    if reader.user is not None and reader_state.has_redeemed_any(reader.user.id, results.offer_ids):
+        reader_pages.personal_rendering()
         results = _results(filters, page_number, reader)
     return results.html
 
@@ -170,7 +170,30 @@ def _reader() -> reader_state.Reader:
     return reader_state.Reader.load(current_user)
 
 
+def _reader_kind() -> tuple[object, ...]:
+    """What an offer page depends on about its signed-in reader (``reader_pages``)."""
+    reader = _reader()
+    return (
+        reader.verified,
+        reader.country or "",
+        str(reader.verification or ""),
+        reader.email_confirmed,
+        reader.verified and reader.member,
+    )
+
+
+def _redeemed_any(offer_ids: tuple[int, ...]) -> bool:
+    return reader_state.has_redeemed_any(current_user.id, offer_ids)
+
+
+# Signed-in readers of one kind share a rendering of these pages (marketplace/reader_pages.py).
+reader_page = reader_pages.reader_page(
+    page_cache.PAGE_TABLES, signature=_reader_kind, personal=_redeemed_any
+)
+
+
 @bp.get("/")
+@reader_page
 def index():
     reader = _reader()
     filters = search.OfferFilters.from_args(request.args)
@@ -221,10 +244,12 @@ def picture(name: str):
 
 
 @bp.get("/<int:offer_id>")
+@reader_page
 def detail(offer_id: int):
     offer = get_offer_or_404(offer_id, published=True)
     state = search.offer_state(offer)
     reader = _reader()
+    reader_pages.shows_offers((offer.id,))
     reading = reader_state.read_offer(offer, reader)
     page = render_template(
         "offers/detail.html",
