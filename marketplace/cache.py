@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import has_app_context
+from flask import Flask, has_app_context
 from flask_caching import Cache
 from flask_caching.backends.rediscache import RedisCache
 from sqlalchemy import event, inspect
@@ -36,6 +36,21 @@ _CHANGED = "cache_changed_tables"
 
 def _version_key(table: str) -> str:
     return f"table-version:{table}"
+
+
+def redis_of(app: Flask) -> tuple[Any, str] | None:
+    """The Redis client and key prefix of ``app``'s cache, when that cache is Redis: for the
+    hot paths that batch their commands in one pipeline (``marketplace.page_cache``)."""
+    backend = app.extensions["cache"][cache]
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._write_client, backend._get_prefix()
+
+
+def raw_version_keys(prefix: str, tables: Iterable[str]) -> list[str]:
+    """The Redis keys of ``tables``' versions: plain integers (``INCRBY``), read without the
+    cache's unpickling by one ``MGET``."""
+    return [prefix + _version_key(table) for table in tables]
 
 
 def table_versions(tables: Iterable[str]) -> tuple[int, ...]:
