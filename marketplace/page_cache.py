@@ -85,10 +85,12 @@ LANGUAGE_COOKIE = "locale"
 _LANGUAGES_REMEMBERED = 512
 
 _ENVIRON_KEY = "marketplace.page_cache"
+# One version for all of PAGE_TABLES (``marketplace.cache.version_group``): one key to read.
+_VERSION_KEY = cache_module.group_version_key("pages")
 _HIT_ACTIONS: dict[str, Callable[[Flask, Any], None]] = {}
-# ``rider(app, pipeline)`` queues its commands and returns what puts them back if the round
-# trip fails (None when it had nothing to send).
-Rider = Callable[[Flask, Any], Callable[[], None] | None]
+# ``rider(app)``: the Redis commands it has waiting, and what keeps them if the round trip
+# fails (None when nothing waits).
+Rider = Callable[[Flask], tuple[list[tuple[Any, ...]], Callable[[], None]] | None]
 _RIDERS: dict[str, Rider] = {}
 
 
@@ -98,8 +100,8 @@ def register_hit_action(name: str, action: Callable[[Flask, Any], None]) -> None
 
 
 def register_rider(name: str, rider: Rider) -> None:
-    """Let ``rider`` add Redis writes that may wait to the next page lookup's pipeline: they
-    cost no round trip of their own (the offer views, ``offers.view_counts``)."""
+    """Let ``rider`` send Redis writes that may wait with the next page lookup, in one
+    pipeline: they cost no round trip of their own (the offer views, ``offers.view_counts``)."""
     _RIDERS[name] = rider
 
 
@@ -264,36 +266,40 @@ class PageCache:
         return self._render_and_store(environ, start_response, key, versions, redis)
 
     def _lookup_here(self, key: str) -> tuple[bytes, Page | None]:
-        """Without Redis: the versions from the in-process cache, the page from this process."""
+        """Without Redis: the version from the in-process cache, the page from this process."""
         backend = self.app.extensions["cache"][cache_module.cache]  # no app context here
-        values = backend.get_many(*[cache_module._version_key(t) for t in PAGE_TABLES])
-        versions = ".".join(str(int(value or 0)) for value in values).encode()
+        versions = str(int(backend.get(_VERSION_KEY) or 0)).encode()
         page = self.local.get(key)
         return versions, page if page is not None and page.versions == versions else None
 
     def _lookup_in_redis(self, key: str, client: Any, prefix: str) -> tuple[bytes, Page | None]:
-        """The current versions and the page, in one round trip while nothing was written."""
+        """The current version and the page, in one round trip while nothing was written."""
         kept = self.local.get(key)
-        pipe = client.pipeline(transaction=False)
-        pipe.mget(cache_module.raw_version_keys(prefix, PAGE_TABLES))
-        if kept is None:
-            pipe.get(f"{prefix}page:{key}")
-        put_back = [rider(self.app, pipe) for rider in _RIDERS.values()]
-        try:
-            results = pipe.execute()
-        except Exception:
-            for undo in put_back:
-                if undo is not None:
-                    undo()
-            raise
-        versions = b".".join(value or b"0" for value in results[0])
+        page_key = f"{prefix}page:{key}"
+        lookup = (
+            ("GET", prefix + _VERSION_KEY) if kept else ("MGET", prefix + _VERSION_KEY, page_key)
+        )
+        rides = [ride for ride in (rider(self.app) for rider in _RIDERS.values()) if ride]
+        if rides:
+            pipe = client.pipeline(transaction=False)
+            for command in (lookup, *(command for commands, _ in rides for command in commands)):
+                pipe.execute_command(*command)
+            try:
+                found = pipe.execute()[0]
+            except Exception:
+                for _, put_back in rides:
+                    put_back()
+                raise
+        else:
+            found = client.execute_command(*lookup)
         if kept is not None:
+            versions = found or b"0"
             if kept.versions == versions:
                 return versions, kept
             # A write since: another process may have rendered the page already.
-            raw = client.get(f"{prefix}page:{key}")
+            raw = client.get(page_key)
         else:
-            raw = results[1]
+            versions, raw = found[0] or b"0", found[1]
         page = Page.load(raw, versions)
         if page is not None:
             self.local.set(key, page)
@@ -406,6 +412,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("PAGE_CACHE_ENABLED", True)
     app.config.setdefault("PAGE_CACHE_SECONDS", DEFAULT_SECONDS)
     app.config.setdefault("PAGE_CACHE_LOCAL_BYTES", DEFAULT_LOCAL_BYTES)
+    cache_module.version_group("pages", PAGE_TABLES)
     app.after_request(mark_cacheable)
     middleware = PageCache(app, app.wsgi_app)
     app.extensions["page_cache"] = middleware

@@ -46,7 +46,11 @@ logger = logging.getLogger(__name__)
 
 REDIS_KEY = "offer-views"
 FLUSH_SECONDS = 60.0
+# With Redis: views wait this long at most in the process (a thread sends them), and ride
+# with a page lookup once the first of them is RIDE_SECONDS old: one HINCRBY per offer and
+# batch, not one per view, and most lookups stay a single command.
 SEND_SECONDS = 1.0
+RIDE_SECONDS = 0.5
 
 _lock = threading.Lock()
 _buffer: Counter[str] = Counter()
@@ -67,11 +71,13 @@ def _redis(app: Flask) -> tuple[Any, str] | None:
 
 class RedisViews:
     """Views of one app waiting in this process for Redis, sent in one pipeline: with a page
-    lookup (``ride``), else by a thread ``SEND_SECONDS`` after the first (``send``)."""
+    lookup once ``RIDE_SECONDS`` old (``ride``), else by a thread ``SEND_SECONDS`` after the
+    first (``send``)."""
 
     def __init__(self, app: Flask, client: Any, key: str) -> None:
         self.app, self.client, self.key = app, client, key
         self._counts: Counter[str] = Counter()
+        self._since = 0.0  # monotonic time of the first waiting view
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._sender_pid = 0  # the process whose thread sends (a forked worker starts its own)
@@ -79,6 +85,8 @@ class RedisViews:
     def add(self, field: str) -> None:
         with self._lock:
             first = not self._counts
+            if first:
+                self._since = time.monotonic()
             self._counts[field] += 1
         if first:
             if self._sender_pid != os.getpid():
@@ -90,17 +98,17 @@ class RedisViews:
             taken, self._counts = self._counts, Counter()
         return taken
 
-    def queue(self, pipe: Any, counts: Counter[str]) -> None:
-        for field, views in counts.items():
-            pipe.hincrby(self.key, field, views)
+    def commands(self, counts: Counter[str]) -> list[tuple[Any, ...]]:
+        return [("HINCRBY", self.key, field, views) for field, views in counts.items()]
 
-    def ride(self, pipe: Any) -> Callable[[], None] | None:
-        """Queue the waiting views on a page lookup's pipeline; returns their way back."""
+    def ride(self) -> tuple[list[tuple[Any, ...]], Callable[[], None]] | None:
+        """The waiting views as commands for a page lookup's pipeline, and their way back."""
+        if not self._counts or time.monotonic() - self._since < RIDE_SECONDS:
+            return None
         counts = self.take()
         if not counts:
             return None
-        self.queue(pipe, counts)
-        return lambda: _buffer_views(self.app, counts)  # the round trip failed: Redis down
+        return self.commands(counts), lambda: _buffer_views(self.app, counts)  # Redis down
 
     def send(self) -> None:
         counts = self.take()
@@ -108,7 +116,8 @@ class RedisViews:
             return
         try:
             pipe = self.client.pipeline(transaction=False)
-            self.queue(pipe, counts)
+            for command in self.commands(counts):
+                pipe.execute_command(*command)
             pipe.execute()
         except Exception as error:  # Redis down: the views wait in this process
             cache_module._failed("counting offer views", error)
@@ -124,7 +133,12 @@ class RedisViews:
                 return
             self._sender_pid = os.getpid()
         threading.Thread(target=self._send_forever, name="offer-views-sender", daemon=True).start()
-        atexit.register(self.send)  # a worker that stops sends what it still holds
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        """A worker that stops sends what it still holds (to the database if Redis is down)."""
+        self.send()
+        _write_at_exit(self.app)
 
     def _send_forever(self) -> None:
         while True:
@@ -149,10 +163,10 @@ def _queue(app: Flask) -> RedisViews | None:
     return queue if cache_module.available() else None
 
 
-def ride(app: Flask, pipe: Any) -> Callable[[], None] | None:
+def ride(app: Flask) -> tuple[list[tuple[Any, ...]], Callable[[], None]] | None:
     """``marketplace.page_cache``'s rider: the waiting views go with the page lookup."""
     queue = app.extensions.get("offer_views")
-    return queue.ride(pipe) if queue is not None else None
+    return queue.ride() if queue is not None else None
 
 
 def send(app: Flask) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from marketplace import cache as cache_module
 from marketplace import create_app
 from marketplace import page_cache as page_cache_module
+from marketplace.database import utcnow
 from marketplace.extensions import db
 from offers import view_counts
 from offers.models import Offer, OfferDailyStat, OfferStatus
@@ -154,6 +155,25 @@ def test_a_page_another_process_stored_costs_one_round_trip_too(
     assert again.data == first.data
     assert len(round_trips) == 1, round_trips.sent
     assert _views(served, offer.id) == [2]
+
+
+def test_offer_views_ride_with_a_page_lookup(served, round_trips, offer, monkeypatch):
+    """A view waits in the process, then goes with a lookup's round trip (one HINCRBY per
+    offer and batch), not in one of its own."""
+    monkeypatch.setattr(view_counts, "SEND_SECONDS", 600.0)  # no sender thread meanwhile
+    path = f"/offers/{offer.id}"
+    served.test_client().get(path, headers=EN)  # rendered: its view waits
+    served.test_client().get(path, headers=EN)  # served: its view waits too
+    client = served.extensions["cache"][cache_module.cache]._write_client
+    prefix = served.config["CACHE_KEY_PREFIX"]
+    assert client.hgetall(f"{prefix}offer-views") == {}
+    monkeypatch.setattr(view_counts, "RIDE_SECONDS", 0.0)  # they are old enough now
+    round_trips.clear()
+    served.test_client().get(path, headers=EN)
+    assert round_trips.sent == [["GET", "HINCRBY"]]
+    field = f"{offer.id}:{utcnow().date().isoformat()}".encode()
+    assert client.hgetall(f"{prefix}offer-views") == {field: b"2"}
+    assert _views(served, offer.id) == [3]
 
 
 def test_a_committed_write_is_seen_by_visitors_at_the_next_request(served, offer):
