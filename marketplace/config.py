@@ -115,6 +115,8 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "CACHE_THRESHOLD": 10_000,
         # Visitors' public pages whole from that cache (marketplace/page_cache.py).
         "PAGE_CACHE_ENABLED": _bool(env.get("PAGE_CACHE_ENABLED"), True),
+        # Per worker: the visitor pages it keeps ready to send (checked against Redis's version).
+        "PAGE_CACHE_LOCAL_BYTES": int(env.get("PAGE_CACHE_LOCAL_BYTES", str(32 * 1024 * 1024))),
         # A sliding window: ten attempts are ten, even across a minute boundary.
         "RATELIMIT_STRATEGY": "moving-window",
         "API_TOKEN_DAYS": 30,
