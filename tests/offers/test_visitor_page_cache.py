@@ -175,6 +175,7 @@ def test_without_a_working_cache_pages_are_rendered(app, client, page_cache, off
     def down(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("redis is down")
 
+    monkeypatch.setattr(backend, "get", down)  # the pages' version
     monkeypatch.setattr(backend, "get_many", down)
     monkeypatch.setattr(cache_module, "_unavailable_until", 0.0)
     try:
