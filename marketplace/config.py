@@ -117,6 +117,8 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None = None) ->
         "PAGE_CACHE_ENABLED": _bool(env.get("PAGE_CACHE_ENABLED"), True),
         # Signed-in pages that only read take their reader from that cache (accounts/loader.py).
         "READER_CACHE_ENABLED": _bool(env.get("READER_CACHE_ENABLED"), True),
+        # Per worker: the visitor pages it keeps ready to send (checked against Redis's version).
+        "PAGE_CACHE_LOCAL_BYTES": int(env.get("PAGE_CACHE_LOCAL_BYTES", str(32 * 1024 * 1024))),
         # A sliding window: ten attempts are ten, even across a minute boundary.
         "RATELIMIT_STRATEGY": "moving-window",
         "API_TOKEN_DAYS": 30,

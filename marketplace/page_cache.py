@@ -11,10 +11,17 @@ before sessions, CSRF, Babel, the user loader and the database are touched.
   empty (no flashed message, no CSRF token, no form state). Anyone else goes through the app.
 - The key is the host, the path, the query string and the language (the ``locale`` cookie
   set by the language switch, else the best match of ``Accept-Language``, else the default:
-  the same choice ``marketplace.i18n.select_locale`` makes for a visitor), under the current
-  versions of ``PAGE_TABLES``: a committed write to one of them moves its version, so the
+  the same choice ``marketplace.i18n.select_locale`` makes for a visitor). A page is kept
+  with the versions of ``PAGE_TABLES`` it was rendered under, and served only while they are
+  still the current ones: a committed write to one of those tables moves its version, so the
   next request renders the page afresh. A page lives ``PAGE_CACHE_SECONDS`` at most (60 s:
   offers and jobs start and end with the clock, not with a write).
+- A hit costs one Redis round trip (issue 17): one pipeline reads the versions (a plain
+  ``MGET``, no unpickling) and, unless this process still holds the page, the page itself;
+  writes that may wait a second ride along (``register_rider``: the offer views). Each
+  process keeps the pages it served last, ready to send (``PAGE_CACHE_LOCAL_BYTES``), so the
+  page's 30-60 KB cross the network and are unpickled only when this process lacks them.
+  Without Redis those kept pages are the only store.
 - The app decides what may be stored (``mark_cacheable`` in an ``after_request``): a 200 of
   a listed endpoint, for a visitor, that wrote nothing to the session (a form with a CSRF
   token, a flashed message) and sets no cookie. Such an answer says ``Cache-Control:
@@ -34,10 +41,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, request, session
-from flask_caching.backends.rediscache import RedisCache
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header, parse_cookie
 
@@ -73,15 +80,30 @@ PAGE_TABLES = (
     "schools",
 )
 DEFAULT_SECONDS = 60
+DEFAULT_LOCAL_BYTES = 32 * 1024 * 1024
 LANGUAGE_COOKIE = "locale"
+# Distinct Accept-Language values remembered with their language (browsers send a handful).
+_LANGUAGES_REMEMBERED = 512
 
 _ENVIRON_KEY = "marketplace.page_cache"
+# One version for all of PAGE_TABLES (``marketplace.cache.version_group``): one key to read.
+_VERSION_KEY = cache_module.group_version_key("pages")
 _HIT_ACTIONS: dict[str, Callable[[Flask, Any], None]] = {}
+# ``rider(app)``: the Redis commands it has waiting, and what keeps them if the round trip
+# fails (None when nothing waits).
+Rider = Callable[[Flask], tuple[list[tuple[Any, ...]], Callable[[], None]] | None]
+_RIDERS: dict[str, Rider] = {}
 
 
 def register_hit_action(name: str, action: Callable[[Flask, Any], None]) -> None:
     """Run ``action(app, argument)`` when a stored page that asked for ``name`` is served."""
     _HIT_ACTIONS[name] = action
+
+
+def register_rider(name: str, rider: Rider) -> None:
+    """Let ``rider`` send Redis writes that may wait with the next page lookup, in one
+    pipeline: they cost no round trip of their own (the offer views, ``offers.view_counts``)."""
+    _RIDERS[name] = rider
 
 
 def when_served(name: str, argument: Any) -> None:
@@ -106,37 +128,78 @@ def visitor_language(app: Flask, environ: dict[str, Any], cookies: dict[str, str
     return app.config["BABEL_DEFAULT_LOCALE"]
 
 
-class LocalPages:
-    """Pages of this process when there is no Redis: at most ``size`` of them, the least
-    recently served leaving first. Kept apart from the in-process application cache, whose
-    pruning would otherwise evict the table versions (they never expire) before any page."""
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A stored answer, ready to send: the versions it was rendered under, when it expires
+    (wall clock: shared by every process through Redis), and what is replayed on a hit."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._pages: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+    versions: bytes
+    expires: float
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    actions: tuple[tuple[str, Any], ...]
+
+    def size(self) -> int:
+        return len(self.body) + sum(len(n) + len(v) for n, v in self.headers) + 256
+
+    def dump(self) -> bytes:
+        """Redis's copy: the versions first, so a stale copy is told apart before unpickling."""
+        fields = (self.expires, self.status, self.headers, self.body, self.actions)
+        return self.versions + b"\n" + pickle.dumps(fields, pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load(cls, raw: bytes | None, versions: bytes) -> Page | None:
+        """The page in ``raw`` when it was rendered under ``versions`` and has not expired."""
+        head = versions + b"\n"
+        if raw is None or not raw.startswith(head):
+            return None
+        fields = pickle.loads(memoryview(raw)[len(head) :])  # noqa: S301 - our own cache
+        page = cls(versions, *fields)
+        return page if page.expires > time.time() else None
+
+
+class LocalPages:
+    """The pages this process served last, keyed by request (language, host, path, query),
+    at most ``max_bytes`` of them, the least recently served leaving first. A page is sent
+    from here only when its versions are the current ones (read on every request)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> Page | None:
         with self._lock:
-            found = self._pages.get(key)
-            if found is None:
+            page = self._pages.get(key)
+            if page is None:
                 return None
-            if found[0] < time.monotonic():
-                del self._pages[key]
+            if page.expires <= time.time():
+                self._drop(key)
                 return None
             self._pages.move_to_end(key)
-            return found[1]
+            return page
 
-    def set(self, key: str, value: bytes, timeout: int) -> None:
+    def set(self, key: str, page: Page) -> None:
+        size = page.size()
+        if size > self.max_bytes:
+            return
         with self._lock:
-            self._pages[key] = (time.monotonic() + timeout, value)
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
+            if key in self._pages:
+                self._drop(key)
+            self._pages[key] = page
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._pages)))
+
+    def _drop(self, key: str) -> None:
+        self._bytes -= self._pages.pop(key).size()
 
     def clear(self) -> None:
         with self._lock:
             self._pages.clear()
+            self._bytes = 0
 
 
 class PageCache:
@@ -145,31 +208,43 @@ class PageCache:
     def __init__(self, app: Flask, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        self.local = LocalPages(int(app.config.get("PAGE_CACHE_LOCAL_PAGES", 2000)))
+        self.local = LocalPages(int(app.config["PAGE_CACHE_LOCAL_BYTES"]))
+        self._languages: dict[str, str] = {}
 
-    def _backend(self) -> Any:
-        return self.app.extensions["cache"][cache_module.cache]
-
-    def _pages(self, backend: Any) -> Any:
-        """Where pages are kept: Redis when the cache is Redis, else this process."""
-        return backend if isinstance(backend, RedisCache) else self.local
+    def _language(self, environ: dict[str, Any], cookies: dict[str, str]) -> str:
+        """``visitor_language``, remembered per ``Accept-Language`` value."""
+        if cookies.get(LANGUAGE_COOKIE) in self.app.config["LANGUAGES"]:
+            return cookies[LANGUAGE_COOKIE]
+        accept = environ.get("HTTP_ACCEPT_LANGUAGE", "")
+        language = self._languages.get(accept)
+        if language is None:
+            language = visitor_language(self.app, environ, {})
+            if len(self._languages) >= _LANGUAGES_REMEMBERED:
+                self._languages.clear()
+            self._languages[accept] = language
+        return language
 
     def _key(self, environ: dict[str, Any]) -> str | None:
         """The request's page key, or None when it is no visitor's GET."""
         config = self.app.config
-        if not config.get("PAGE_CACHE_ENABLED", True) or environ.get("REQUEST_METHOD") != "GET":
+        if not config["PAGE_CACHE_ENABLED"] or environ.get("REQUEST_METHOD") != "GET":
             return None
         if environ.get("HTTP_AUTHORIZATION"):
-            return None
-        cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
-        if config["SESSION_COOKIE_NAME"] in cookies:
-            return None
-        if config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies:
             return None
         path = environ.get("PATH_INFO", "")
         if path.startswith(("/static/", "/api/")):
             return None
-        language = visitor_language(self.app, environ, cookies)
+        cookies: dict[str, str] = {}
+        raw = environ.get("HTTP_COOKIE")
+        if raw:
+            session_name = config["SESSION_COOKIE_NAME"]
+            remember_name = config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            # Parsed only when one of the names we look for is in the header at all.
+            if session_name in raw or remember_name in raw or LANGUAGE_COOKIE in raw:
+                cookies = parse_cookie(raw)
+                if session_name in cookies or remember_name in cookies:
+                    return None
+        language = self._language(environ, cookies)
         host = environ.get("HTTP_HOST", "")
         query = environ.get("QUERY_STRING", "")
         return f"{language}:{host}:{path}?{query}"
@@ -178,34 +253,75 @@ class PageCache:
         key = self._key(environ)
         if key is None or not cache_module.available():
             return self.wsgi_app(environ, start_response)
-        backend = self._backend()
+        redis = cache_module.redis_of(self.app)
         try:
-            versions = backend.get_many(*[cache_module._version_key(t) for t in PAGE_TABLES])
-            full_key = "page:" + ".".join(str(int(v or 0)) for v in versions) + ":" + key
-            entry = self._pages(backend).get(full_key)
+            if redis is None:
+                versions, page = self._lookup_here(key)
+            else:
+                versions, page = self._lookup_in_redis(key, *redis)
         except Exception as error:  # Redis down: no cache, the page is rendered
             cache_module._failed("reading a page", error)
             return self.wsgi_app(environ, start_response)
-        if entry is not None:
-            return self._serve(entry, start_response)
-        return self._render_and_store(environ, start_response, backend, full_key)
+        if page is not None:
+            return self._serve(page, start_response)
+        return self._render_and_store(environ, start_response, key, versions, redis)
 
-    def _serve(self, entry: bytes, start_response: Callable[..., Any]) -> list[bytes]:
-        status, headers, body, actions = pickle.loads(entry)  # noqa: S301 - our own cache
-        for name, argument in actions:
+    def _lookup_here(self, key: str) -> tuple[bytes, Page | None]:
+        """Without Redis: the version from the in-process cache, the page from this process."""
+        backend = self.app.extensions["cache"][cache_module.cache]  # no app context here
+        versions = str(int(backend.get(_VERSION_KEY) or 0)).encode()
+        page = self.local.get(key)
+        return versions, page if page is not None and page.versions == versions else None
+
+    def _lookup_in_redis(self, key: str, client: Any, prefix: str) -> tuple[bytes, Page | None]:
+        """The current version and the page, in one round trip while nothing was written."""
+        kept = self.local.get(key)
+        page_key = f"{prefix}page:{key}"
+        lookup = (
+            ("GET", prefix + _VERSION_KEY) if kept else ("MGET", prefix + _VERSION_KEY, page_key)
+        )
+        rides = [ride for ride in (rider(self.app) for rider in _RIDERS.values()) if ride]
+        if rides:
+            pipe = client.pipeline(transaction=False)
+            for command in (lookup, *(command for commands, _ in rides for command in commands)):
+                pipe.execute_command(*command)
+            try:
+                found = pipe.execute()[0]
+            except Exception:
+                for _, put_back in rides:
+                    put_back()
+                raise
+        else:
+            found = client.execute_command(*lookup)
+        if kept is not None:
+            versions = found or b"0"
+            if kept.versions == versions:
+                return versions, kept
+            # A write since: another process may have rendered the page already.
+            raw = client.get(page_key)
+        else:
+            versions, raw = found[0] or b"0", found[1]
+        page = Page.load(raw, versions)
+        if page is not None:
+            self.local.set(key, page)
+        return versions, page
+
+    def _serve(self, page: Page, start_response: Callable[..., Any]) -> list[bytes]:
+        for name, argument in page.actions:
             try:
                 _HIT_ACTIONS[name](self.app, argument)
             except Exception:  # a counter must never cost the page
                 logger.exception("page cache: %s failed", name)
-        start_response(status, headers)
-        return [body]
+        start_response(page.status, list(page.headers))
+        return [page.body]
 
     def _render_and_store(
         self,
         environ: dict[str, Any],
         start_response: Callable[..., Any],
-        backend: Any,
-        full_key: str,
+        key: str,
+        versions: bytes,
+        redis: tuple[Any, str] | None,
     ) -> Any:
         state: dict[str, Any] = {}
         environ[_ENVIRON_KEY] = state
@@ -231,13 +347,21 @@ class PageCache:
         finally:
             if hasattr(result, "close"):
                 result.close()
-        entry = pickle.dumps(
-            (captured["status"], captured["headers"], body, state.get("actions", []))
+        page = Page(
+            versions,
+            time.time() + state["seconds"],
+            captured["status"],
+            list(captured["headers"]),
+            body,
+            tuple(state.get("actions", ())),
         )
-        try:
-            self._pages(backend).set(full_key, entry, timeout=state["seconds"])
-        except Exception as error:
-            cache_module._failed("storing a page", error)
+        self.local.set(key, page)
+        if redis is not None:
+            client, prefix = redis
+            try:
+                client.set(f"{prefix}page:{key}", page.dump(), ex=state["seconds"])
+            except Exception as error:
+                cache_module._failed("storing a page", error)
         return [body]
 
 
@@ -288,6 +412,8 @@ def mark_cacheable(response: Any) -> Any:
 def init_app(app: Flask) -> None:
     app.config.setdefault("PAGE_CACHE_ENABLED", True)
     app.config.setdefault("PAGE_CACHE_SECONDS", DEFAULT_SECONDS)
+    app.config.setdefault("PAGE_CACHE_LOCAL_BYTES", DEFAULT_LOCAL_BYTES)
+    cache_module.version_group("pages", PAGE_TABLES)
     app.after_request(mark_cacheable)
     middleware = PageCache(app, app.wsgi_app)
     app.extensions["page_cache"] = middleware
@@ -295,7 +421,7 @@ def init_app(app: Flask) -> None:
 
 
 def clear(app: Flask) -> None:
-    """Forget this process's pages (tests; Redis pages go with the versions or in 60 s)."""
+    """Forget this process's pages (tests; Redis's go in 60 s or when rendered again)."""
     app.extensions["page_cache"].local.clear()
 
 

@@ -18,7 +18,7 @@ def init_app(app: Flask) -> None:
     from marketplace.api import register_api_blueprints
     from marketplace.cache import ignore_writes_to
     from marketplace.notifications.alerts import register_alert_source
-    from marketplace.page_cache import register_hit_action
+    from marketplace.page_cache import register_hit_action, register_rider
     from marketplace.payments.document_registry import register_designation, register_service_period
     from marketplace.payments.models import PaymentKind
     from marketplace.payments.services import register_fulfilment, register_reversal
@@ -69,9 +69,11 @@ def init_app(app: Flask) -> None:
 
     add_due_task("offer-expiry", tasks.run_offer_expiry)
     # Offer views are counted in Redis (or a buffer) and written to the statistics by a task;
-    # a page served whole from the cache still counts its view.
+    # a page served whole from the cache still counts its view, and the views go to Redis
+    # with the page lookups' round trips.
     add_due_task("offer-views", view_counts.flush)
     register_hit_action("offer-view", view_counts.served_from_cache)
+    register_rider("offer-views", view_counts.ride)
     register_alert_source(
         "offers",
         find=alerts.find_offers,

@@ -1,12 +1,17 @@
 """Offer views counted without a write per view.
 
 The public offer page adds one view to a counter instead of writing ``offer_daily_stats``:
-in Redis (one ``HINCRBY`` on one hash, shared by every worker) when the application cache is
-Redis, else in a buffer of this process. The due task ``offer-views`` (``flask tasks
-run-due``) moves the counts into the daily statistics, in one upsert per offer and day. An
-in-process buffer is also written by the process itself once its oldest view is
-``FLUSH_SECONDS`` old, and when the process exits (cron runs in another process, which
-cannot see it).
+in Redis (a hash shared by every worker, ``HINCRBY``) when the application cache is Redis,
+else in a buffer of this process. The due task ``offer-views`` (``flask tasks run-due``)
+moves the counts into the daily statistics, in one upsert per offer and day. An in-process
+buffer is also written by the process itself once its oldest view is ``FLUSH_SECONDS`` old,
+and when the process exits (cron runs in another process, which cannot see it).
+
+With Redis, a view costs no round trip of its own either: the process keeps its views for
+Redis a moment (``RedisViews``) and sends them with the next page lookup's pipeline
+(``marketplace.page_cache.register_rider``), or from a thread of its own ``SEND_SECONDS``
+after the first of them when no lookup came, or when the process exits. Redis down: they
+join the in-process buffer, written to the database by the process.
 
 A view is counted when the page is served from the whole-page cache too
 (``marketplace.page_cache.register_hit_action``, from ``offers.init_app``): the page says so
@@ -17,10 +22,13 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 import uuid
+import weakref
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -38,6 +46,11 @@ logger = logging.getLogger(__name__)
 
 REDIS_KEY = "offer-views"
 FLUSH_SECONDS = 60.0
+# With Redis: views wait this long at most in the process (a thread sends them), and ride
+# with a page lookup once the first of them is RIDE_SECONDS old: one HINCRBY per offer and
+# batch, not one per view, and most lookups stay a single command.
+SEND_SECONDS = 1.0
+RIDE_SECONDS = 0.5
 
 _lock = threading.Lock()
 _buffer: Counter[str] = Counter()
@@ -56,21 +69,129 @@ def _redis(app: Flask) -> tuple[Any, str] | None:
     return None
 
 
+class RedisViews:
+    """Views of one app waiting in this process for Redis, sent in one pipeline: with a page
+    lookup once ``RIDE_SECONDS`` old (``ride``), else by a thread ``SEND_SECONDS`` after the
+    first (``send``)."""
+
+    def __init__(self, app: Flask, client: Any, key: str) -> None:
+        self.app, self.client, self.key = app, client, key
+        self._counts: Counter[str] = Counter()
+        self._since = 0.0  # monotonic time of the first waiting view
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._sender_pid = 0  # the process whose thread sends (a forked worker starts its own)
+
+    def add(self, field: str) -> None:
+        with self._lock:
+            first = not self._counts
+            if first:
+                self._since = time.monotonic()
+            self._counts[field] += 1
+        if first:
+            if self._sender_pid != os.getpid():
+                self._start_sender()
+            self._wake.set()
+
+    def take(self) -> Counter[str]:
+        with self._lock:
+            taken, self._counts = self._counts, Counter()
+        return taken
+
+    def commands(self, counts: Counter[str]) -> list[tuple[Any, ...]]:
+        return [("HINCRBY", self.key, field, views) for field, views in counts.items()]
+
+    def ride(self) -> tuple[list[tuple[Any, ...]], Callable[[], None]] | None:
+        """The waiting views as commands for a page lookup's pipeline, and their way back."""
+        if not self._counts or time.monotonic() - self._since < RIDE_SECONDS:
+            return None
+        counts = self.take()
+        if not counts:
+            return None
+        return self.commands(counts), lambda: _buffer_views(self.app, counts)  # Redis down
+
+    def send(self) -> None:
+        counts = self.take()
+        if not counts:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for command in self.commands(counts):
+                pipe.execute_command(*command)
+            pipe.execute()
+        except Exception as error:  # Redis down: the views wait in this process
+            cache_module._failed("counting offer views", error)
+            _buffer_views(self.app, counts)
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+    def _start_sender(self) -> None:
+        with self._lock:
+            if self._sender_pid == os.getpid():
+                return
+            self._sender_pid = os.getpid()
+        threading.Thread(target=self._send_forever, name="offer-views-sender", daemon=True).start()
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        """A worker that stops sends what it still holds (to the database if Redis is down)."""
+        self.send()
+        _write_at_exit(self.app)
+
+    def _send_forever(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(SEND_SECONDS)  # what comes meanwhile goes in the same pipeline
+            self._wake.clear()
+            self.send()
+
+
+_queues: weakref.WeakSet[RedisViews] = weakref.WeakSet()
+
+
+def _queue(app: Flask) -> RedisViews | None:
+    """The app's views waiting for Redis, when its cache is Redis and answering."""
+    queue = app.extensions.get("offer_views")
+    if queue is None:
+        redis = _redis(app)
+        if redis is None:
+            return None
+        queue = app.extensions.setdefault("offer_views", RedisViews(app, *redis))
+        _queues.add(queue)
+    return queue if cache_module.available() else None
+
+
+def ride(app: Flask) -> tuple[list[tuple[Any, ...]], Callable[[], None]] | None:
+    """``marketplace.page_cache``'s rider: the waiting views go with the page lookup."""
+    queue = app.extensions.get("offer_views")
+    return queue.ride() if queue is not None else None
+
+
+def send(app: Flask) -> None:
+    """Send the views waiting for Redis now (what the sender thread does within a second)."""
+    queue = app.extensions.get("offer_views")
+    if queue is not None:
+        queue.send()
+
+
 def record(offer_id: int, *, app: Flask | None = None, day: date | None = None) -> None:
-    """One view of the offer today: a Redis increment, or one more in this process's buffer."""
-    global _oldest
+    """One view of the offer today: on its way to Redis, or one more in this process's buffer."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     field = _field(offer_id, day or utcnow().date())
-    redis = _redis(app)
-    if redis is not None:
-        client, key = redis
-        try:
-            client.hincrby(key, field, 1)
-            return
-        except Exception as error:  # Redis down: the view waits in this process
-            cache_module._failed("counting an offer view", error)
+    queue = _queue(app)
+    if queue is not None:
+        queue.add(field)
+        return
+    _buffer_views(app, Counter({field: 1}))
+
+
+def _buffer_views(app: Flask, counts: Counter[str]) -> None:
+    """Views for the database, written by this process within ``FLUSH_SECONDS``."""
+    global _oldest
     with _lock:
-        _buffer[field] += 1
+        _buffer.update(counts)
         if _oldest is None:
             _oldest = time.monotonic()
         due = time.monotonic() - _oldest >= FLUSH_SECONDS
@@ -180,7 +301,8 @@ def _write_buffer_quietly() -> None:
 def flush(now: datetime | None = None) -> str:
     """The due task: every counted view (Redis and this process) into the daily statistics."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    counts = _take_buffer() + _take_redis(app)
+    queue = app.extensions.get("offer_views")
+    counts = _take_buffer() + (queue.take() if queue is not None else Counter()) + _take_redis(app)
     if not counts:
         return "0 offer view(s) written"
     try:
@@ -193,11 +315,14 @@ def flush(now: datetime | None = None) -> str:
 
 
 def pending() -> int:
-    """Views waiting in this process's buffer (not yet in the statistics)."""
+    """Views waiting in this process (for the database or for Redis)."""
     with _lock:
-        return sum(_buffer.values())
+        buffered = sum(_buffer.values())
+    return buffered + sum(queue.pending() for queue in list(_queues))
 
 
 def reset() -> None:
-    """Forget this process's buffer (tests: views of rolled-back offers)."""
+    """Forget the views waiting in this process (tests: views of rolled-back offers)."""
     _take_buffer()
+    for queue in list(_queues):
+        queue.take()
