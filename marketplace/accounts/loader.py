@@ -218,3 +218,40 @@ def load_cached_reader(user_id: int) -> User | None:
     if snapshot is False:
         return None
     return _rebuild(snapshot)
+
+
+def load_cached_token_reader(token_hash: str) -> tuple[ApiToken, User] | None:
+    """``load_token_reader`` through the application cache: a script calling the API with
+    one token reads it, its user and the facts once, then from the cache until a committed
+    write to what they are read from (a token issued or revoked included)."""
+    loaded: list[tuple[ApiToken, User] | None] = []
+
+    def load() -> dict[str, Any] | bool:
+        row = load_token_reader(token_hash)
+        loaded.append(row)
+        if row is None:
+            return False  # no such token
+        return {"token": _columns(row[0]), "reader": _snapshot(row[1])}
+
+    today = utcnow().date()
+    snapshot = cache_module.cached(
+        "token-reader",
+        [*READER_TABLES, "api_tokens"],
+        (token_hash, today.isoformat()),
+        load,
+        timeout=READER_CACHE_SECONDS,
+    )
+    if loaded:
+        return loaded[0]
+    if snapshot is False:
+        return None
+    identity_map = db.session.identity_map
+    if (
+        identity_map.get(identity_key(User, snapshot["reader"]["user"]["id"])) is not None
+        or identity_map.get(identity_key(ApiToken, snapshot["token"]["id"])) is not None
+    ):
+        return load_token_reader(token_hash)  # already in this session: its own state wins
+    token = ApiToken(**snapshot["token"])
+    make_transient_to_detached(token)
+    db.session.add(token)
+    return token, _rebuild(snapshot["reader"])

@@ -124,13 +124,17 @@ def load_user(user_id: str):
 @login_manager.request_loader
 def load_user_from_token(req):
     """Bearer tokens authenticate API calls (never page requests)."""
-    from marketplace.accounts.loader import load_token_reader
+    from marketplace.accounts.loader import load_cached_token_reader, load_token_reader
 
     header = req.headers.get("Authorization", "")
     if not req.path.startswith("/api/") or not header.startswith("Bearer "):
         return None
     digest = token_digest(header[len("Bearer ") :].strip())
-    row = load_token_reader(digest)
+    # A script calls with one token many times: its row and its user from the cache.
+    if current_app.config.get("READER_CACHE_ENABLED", True):
+        row = load_cached_token_reader(digest)
+    else:
+        row = load_token_reader(digest)
     if row is None:
         return None
     token, user = row

@@ -77,3 +77,28 @@ def test_secrets_never_reach_the_cache_and_load_when_read(app, reader_cache, cre
         # Read on the rebuilt object, they come from the database.
         assert rebuilt.password_hash.startswith("$argon2")
         assert rebuilt.totp_secret
+
+
+def test_a_token_is_read_once_then_from_the_cache_until_revoked(
+    app, client, reader_cache, create_user, count_queries
+):
+    from marketplace.accounts.models import ApiToken
+    from marketplace.accounts.services import issue_api_token
+
+    user = create_user(alumni=True, status="verified", locale="en")
+    with app.app_context():
+        token, row = issue_api_token(db.session.get(User, user.id))
+        db.session.commit()
+        token_id = row.id
+    db.session.expunge_all()  # as in production: each request starts with an empty session
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    db.session.expunge_all()
+    with count_queries() as statements:
+        assert client.get("/api/v1/me", headers=headers).get_json()["id"] == user.id
+    assert statements == []
+    with app.app_context():
+        db.session.get(ApiToken, token_id).revoked_at = utcnow()
+        db.session.commit()
+    db.session.expunge_all()
+    assert client.get("/api/v1/me", headers=headers).status_code == 401

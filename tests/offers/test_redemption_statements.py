@@ -170,6 +170,29 @@ def test_a_shared_code_redemption_is_one_transaction_of_few_statements(lean_app)
         )
 
 
+def test_a_script_with_a_known_token_redeems_without_reading_its_caller(lean_app):
+    """With the cached reader (production's default), a token already seen costs no query:
+    the redemption is its own three statements (and PostgreSQL's lock timeout)."""
+    lean_app.config["READER_CACHE_ENABLED"] = True
+    try:
+        offers = [_offer(lean_app, shared_code=f"WARM{index}") for index in range(2)]
+        _user_id, headers = _member(lean_app)
+        client = lean_app.test_client()
+        assert (
+            client.post(f"/api/v1/offers/{offers[0]}/redemptions", headers=headers).status_code
+            == 201
+        )
+        with statements(lean_app) as sent:
+            response = client.post(f"/api/v1/offers/{offers[1]}/redemptions", headers=headers)
+        assert response.status_code == 201, response.get_json()
+        expected = ["BEGIN", "UPDATE", "INSERT", "INSERT", "COMMIT"]
+        if conftest.BACKEND == "postgresql":
+            expected.insert(1, "SET")
+        assert _kinds(sent) == expected, "\n".join(sent)
+    finally:
+        lean_app.config["READER_CACHE_ENABLED"] = False
+
+
 def test_a_second_redemption_of_the_day_updates_the_same_statistics_row(lean_app):
     offer_id = _offer(lean_app, shared_code="TWICE", per_member_limit=1)
     client = lean_app.test_client()
