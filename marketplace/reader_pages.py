@@ -118,11 +118,12 @@ def reader_page(
     tables: Iterable[str],
     *,
     signature: Callable[[], tuple[Any, ...]],
-    personal: Callable[[tuple[int, ...]], bool],
+    personal: Callable[[tuple[int, ...]], bool] = lambda offer_ids: False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Serve the decorated view's page to signed-in readers from the cache, per ``signature``
-    (what the page depends on about its reader); ``personal(offer_ids)``: whether this
-    reader has something of their own on a page showing those offers."""
+    (what the page depends on about its reader, besides roles and loaded facts, which every
+    key holds); ``personal(offer_ids)``: whether this reader has something of their own on a
+    page showing those offers (by default, nobody has)."""
     names = tuple(tables)
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:

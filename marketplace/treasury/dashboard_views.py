@@ -21,6 +21,7 @@ from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.money import from_minor, is_known
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
+from marketplace.reader_pages import reader_page
 from marketplace.routing import RouteTable
 from marketplace.security import treasurer_required
 from marketplace.treasury import dashboard as figures
@@ -197,8 +198,14 @@ def _render_page(today: date) -> DashboardPage:
     )
 
 
+def _today() -> tuple[str, ...]:
+    """What the whole page depends on besides its address and its reader: the day."""
+    return (figures.accounting_today(utcnow()).isoformat(), utcnow().date().isoformat())
+
+
 @routes.get("/")
 @treasurer_required
+@reader_page(PAGE_TABLES, signature=_today)  # the navigation too: once per kind of staff
 def dashboard():
     today = figures.accounting_today(utcnow())
     # The page's body (form, sums, tables, chart data) is rendered once per version of the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import template_rendered
 
 from marketplace.database import utcnow
 from marketplace.extensions import db
@@ -32,6 +33,13 @@ def _states(html: str) -> set[str]:
     return set(re.findall(r'data-reader-state="(\w+)"', html))
 
 
+def _record(rendered: list[str]):
+    def record(sender, template, context, **extra):
+        rendered.append(template.name)
+
+    return record
+
+
 def _csrf_tokens(html: str) -> set[str]:
     return set(re.findall(r'name="csrf_token" value="([^"]+)"', html))
 
@@ -48,9 +56,16 @@ def test_a_second_reader_of_the_same_kind_gets_the_page_without_a_query(
     for path in ("/offers/", "/offers/?q=cinema", f"/offers/{offer.id}"):
         mine = first.get(path, headers=EN)
         assert mine.status_code == 200, path
-        with count_queries() as statements:
-            theirs = second.get(path, headers=EN)
+        rendered: list[str] = []
+        record = _record(rendered)
+        template_rendered.connect(record, app)
+        try:
+            with count_queries() as statements:
+                theirs = second.get(path, headers=EN)
+        finally:
+            template_rendered.disconnect(record, app)
         assert statements == [], (path, statements)
+        assert rendered == [], path  # the stored page, the reader's two strings spliced in
         assert theirs.status_code == 200
         assert theirs.headers["Cache-Control"] == "no-store"
         # Each reader's own name and token, nothing of the other's, no slot left.

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
+from flask import template_rendered
 from sqlalchemy import event
 
 from marketplace.extensions import db
@@ -94,3 +95,33 @@ def test_each_period_has_its_own_rendering(signed_in, create_payment):
     for _ in range(2):
         html, found = _load(signed_in, "?period=custom&start=2031-02-01&end=2031-01-01")
         assert "period-alert" in found
+
+
+def test_a_second_treasurer_gets_the_whole_page_without_a_query(
+    app, page_cache, reader_cache, login, create_user, create_payment
+):
+    """The whole page once per kind of staff (marketplace/reader_pages.py): another treasurer
+    gets it with their own name in the navigation and no query at all."""
+    create_payment(amount=4000, fee=100, created_at=datetime(2031, 3, 5, 10, tzinfo=UTC))
+    first = login(app.test_client(), create_user(roles=("treasurer",), full_name="Ines Alves"))
+    second = login(app.test_client(), create_user(roles=("treasurer",), full_name="Joao Reis"))
+    mine, found = _load(first)
+    second.get("/treasury/?period=this-month")  # the second treasurer's row, cached
+    db.session.expunge_all()  # each request starts with an empty session, as in production
+    rendered: list[str] = []
+
+    def record(sender, template, context, **extra):
+        rendered.append(template.name)
+
+    template_rendered.connect(record, app)
+    try:
+        with statements(app) as sent:
+            theirs, found_again = _load(second)
+    finally:
+        template_rendered.disconnect(record, app)
+    assert sent == []
+    assert rendered == []  # no template rendered: the stored page, two strings spliced in
+    assert found_again["kpi-eur-gross"] == found["kpi-eur-gross"]
+    assert '<summary id="nav-me">Ines</summary>' in mine
+    assert '<summary id="nav-me">Joao</summary>' in theirs
+    assert "Ines" not in theirs
