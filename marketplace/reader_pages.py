@@ -13,9 +13,9 @@ their own name and token put in the slots, without running the view.
 What keeps it right:
 
 - The view says which offers the page shows (``shows_offers``); a reader who redeemed one
-  of them (their code, their limit: ``personal``) gets the page rendered for them alone, and
-  a view that rendered something personal says so (``personal_rendering``): that rendering
-  is never kept.
+  of them (their code, their limit: ``personal``) gets a rendering of their own, kept under
+  their id and the versions of their redemptions (``own_versions``), as is a rendering the
+  view says is personal (``personal_rendering``).
 - Only GETs; never with a flashed message waiting, nor while the account's deletion is
   scheduled (its banner is the reader's own).
 - The answer itself stays ``Cache-Control: no-store`` (a signed-in page), and the reader was
@@ -40,17 +40,19 @@ from markupsafe import escape
 
 from marketplace import cache as cache_module
 from marketplace import page_cache
-from marketplace.accounts.loader import FACTS
+from marketplace.accounts.loader import kind_facts
 
 SECONDS = 60
 
 
 class Entry(NamedTuple):
-    """A stored page: its HTML with slots, the offers it shows, the work of each view."""
+    """A stored page: its HTML with slots, the offers it shows, the work of each view, and
+    whether it shows something of its reader's own (then it is kept for them alone)."""
 
     html: str
     offer_ids: tuple[int, ...]
     actions: tuple[tuple[str, Any], ...]
+    personal: bool = False
 
 
 def _slot(name: str) -> str:
@@ -94,7 +96,6 @@ def _eligible() -> bool:
 
 
 def _key(signature: tuple[Any, ...]) -> tuple[Any, ...]:
-    facts = getattr(current_user._get_current_object(), FACTS, None) or {}
     return (
         request.endpoint,
         request.path,
@@ -103,7 +104,7 @@ def _key(signature: tuple[Any, ...]) -> tuple[Any, ...]:
         str(get_timezone()),
         *signature,
         *sorted(current_user.roles),
-        *sorted((name, value) for name, value in facts.items() if name != "day"),
+        *kind_facts(current_user),
     )
 
 
@@ -119,11 +120,13 @@ def reader_page(
     *,
     signature: Callable[[], tuple[Any, ...]],
     personal: Callable[[tuple[int, ...]], bool] = lambda offer_ids: False,
+    own_versions: Callable[[], tuple[str, ...]] = tuple,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Serve the decorated view's page to signed-in readers from the cache, per ``signature``
     (what the page depends on about its reader, besides roles and loaded facts, which every
     key holds); ``personal(offer_ids)``: whether this reader has something of their own on a
-    page showing those offers (by default, nobody has)."""
+    page showing those offers (by default, nobody has); such a reader's own rendering is
+    kept for them alone, under ``own_versions()`` besides ``tables`` (their redemptions)."""
     names = tuple(tables)
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -131,14 +134,23 @@ def reader_page(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not _eligible():
                 return view(*args, **kwargs)
-            slot, entry = cache_module.lookup("reader-page", names, _key(signature()))
+            key = _key(signature())
+
+            def own_lookup() -> tuple[cache_module.Slot | None, Entry | None]:
+                """The reader's own rendering: their id in the key, their versions too."""
+                own = (*names, *own_versions())
+                return cache_module.lookup("own-page", own, (*key, current_user.id))
+
+            slot, entry = cache_module.lookup("reader-page", names, key)
+            if entry is not None and personal(entry.offer_ids):
+                slot, entry = own_lookup()
             if entry is not None:
-                if personal(entry.offer_ids):
-                    return view(*args, **kwargs)
                 page_cache.replay_hit_actions(entry.actions)
                 return _splice(entry.html)
             result, entry = _render(view, args, kwargs)
-            if entry is not None and not personal(entry.offer_ids):
+            if entry is not None:
+                if entry.personal or personal(entry.offer_ids):
+                    slot, _kept = own_lookup()
                 seconds = int(current_app.config.get("PAGE_CACHE_SECONDS", SECONDS))
                 cache_module.store(slot, entry, timeout=min(seconds, SECONDS))
             return _splice(result) if isinstance(result, str) else result
@@ -166,9 +178,10 @@ def _render(
     finally:
         g.pop(field, None)
         g._reader_page = None
-    if not isinstance(result, str) or state["personal"]:
+    if not isinstance(result, str):
         return result, None
-    return result, Entry(result, tuple(sorted(state["offer_ids"])), tuple(actions))
+    offer_ids = tuple(sorted(state["offer_ids"]))
+    return result, Entry(result, offer_ids, tuple(actions), state["personal"])
 
 
 def init_app(app: Flask) -> None:

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     ``featured.placement_paid_for``. The partners' billing pages sell it
     (``partners.billing.buy_featured``) through the ``FeaturedOffers`` registered below.
     """
+    from marketplace.accounts.loader import register_cached_fact
     from marketplace.api import register_api_blueprints
     from marketplace.cache import ignore_writes_to
     from marketplace.notifications.alerts import register_alert_source
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
         partner_api,
         partner_hooks,
         privacy,
+        reader_state,
         redemption_api,
         seed_scale,
         tasks,
@@ -73,6 +75,12 @@ def init_app(app: Flask) -> None:
     # with the page lookups' round trips.
     add_due_task("offer-views", view_counts.flush)
     register_hit_action("offer-view", view_counts.served_from_cache)
+    # The member's redeemed offers travel with their cached row (no query on their pages).
+    register_cached_fact(
+        reader_state.REDEEMED_FACT,
+        reader_state.load_redeemed_offer_ids,
+        versions=lambda user_id: (reader_state.redeemed_by(user_id),),
+    )
     register_rider("offer-views", view_counts.ride)
     register_alert_source(
         "offers",

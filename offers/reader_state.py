@@ -21,6 +21,7 @@ from functools import cached_property
 from sqlalchemy import select
 
 from marketplace import cache as cache_module
+from marketplace.accounts.loader import MISSING, reader_fact
 from marketplace.accounts.models import User, VerificationStatus
 from marketplace.database import utcnow
 from marketplace.extensions import db
@@ -103,26 +104,36 @@ def redeemed_by(user_id: int) -> str:
 
 # A member's redeemed offers, kept until they redeem again (their version moves then).
 REDEEMED_CACHE_SECONDS = 3600
+REDEEMED_FACT = "redeemed_offer_ids"
 
 
-def redeemed_offer_ids(user_id: int) -> frozenset[int]:
-    """The offers the user ever redeemed (one query, then cached until their next one)."""
+def load_redeemed_offer_ids(user_id: int) -> frozenset[int]:
+    """The offers the user ever redeemed (one query)."""
+    return frozenset(
+        db.session.scalars(
+            select(Redemption.offer_id).where(Redemption.user_id == user_id).distinct()
+        )
+    )
+
+
+def redeemed_offer_ids(user: User) -> frozenset[int]:
+    """The offers the user ever redeemed: kept with their cached row (``offers.init_app``
+    registers it), else one query cached until their next redemption."""
+    known = reader_fact(user, REDEEMED_FACT)
+    if known is not MISSING:
+        return known
     return cache_module.cached(
         "redeemed-offers",
-        (redeemed_by(user_id),),
-        (user_id,),
-        lambda: frozenset(
-            db.session.scalars(
-                select(Redemption.offer_id).where(Redemption.user_id == user_id).distinct()
-            )
-        ),
+        (redeemed_by(user.id),),
+        (user.id,),
+        lambda: load_redeemed_offer_ids(user.id),
         timeout=REDEEMED_CACHE_SECONDS,
     )
 
 
-def has_redeemed_any(user_id: int, offer_ids: Iterable[int]) -> bool:
+def has_redeemed_any(user: User, offer_ids: Iterable[int]) -> bool:
     """Whether the user redeemed one of these offers."""
-    return not redeemed_offer_ids(user_id).isdisjoint(offer_ids)
+    return not redeemed_offer_ids(user).isdisjoint(offer_ids)
 
 
 @dataclass(frozen=True)
@@ -218,7 +229,7 @@ def read_offers(
         _redemptions_by_offer(ids, reader.user.id)
         if reader.user is not None
         and not without_redemptions
-        and has_redeemed_any(reader.user.id, ids)  # cached: no query for a newcomer
+        and has_redeemed_any(reader.user, ids)  # cached: no query for a newcomer
         else {}
     )
     return {offer.id: _read(offer, reader, by_offer.get(offer.id, []), now) for offer in offers}

@@ -137,7 +137,7 @@ def _shared_results(
         timeout=LISTING_CACHE_SECONDS,
     )
     reader_pages.shows_offers(results.offer_ids)
-    if reader.user is not None and reader_state.has_redeemed_any(reader.user.id, results.offer_ids):
+    if reader.user is not None and reader_state.has_redeemed_any(reader.user, results.offer_ids):
         reader_pages.personal_rendering()
         results = _results(filters, page_number, reader)
     return results.html
@@ -183,12 +183,20 @@ def _reader_kind() -> tuple[object, ...]:
 
 
 def _redeemed_any(offer_ids: tuple[int, ...]) -> bool:
-    return reader_state.has_redeemed_any(current_user.id, offer_ids)
+    return reader_state.has_redeemed_any(current_user, offer_ids)
 
 
 # Signed-in readers of one kind share a rendering of these pages (marketplace/reader_pages.py).
+def _own_versions() -> tuple[str, ...]:
+    """What a reader's own rendering also depends on: their redemptions (and their states)."""
+    return (reader_state.redeemed_by(current_user.id), "redemptions")
+
+
 reader_page = reader_pages.reader_page(
-    page_cache.PAGE_TABLES, signature=_reader_kind, personal=_redeemed_any
+    page_cache.PAGE_TABLES,
+    signature=_reader_kind,
+    personal=_redeemed_any,
+    own_versions=_own_versions,
 )
 
 

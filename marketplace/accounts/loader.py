@@ -53,6 +53,27 @@ UNCACHED_COLUMNS = frozenset({"password_hash", "totp_secret"})
 READER_CACHE_SECONDS = 300
 
 
+# name → (load(user id), names(user id)): facts of a query of their own, read only when the
+# cached reader is (re)built and kept with it; ``names`` are the versions that rebuild it.
+CachedFact = tuple[Callable[[int], Any], Callable[[int], tuple[str, ...]]]
+_CACHED_FACTS: dict[str, CachedFact] = {}
+
+
+def register_cached_fact(
+    name: str, load: Callable[[int], Any], *, versions: Callable[[int], tuple[str, ...]]
+) -> None:
+    """Keep ``load(user id)`` with each cached reader, as the fact ``name``, until one of
+    ``versions(user id)`` moves (``marketplace.cache.written``); readers loaded from the
+    database (a form's POST) do not carry it: ``reader_fact`` says ``MISSING`` there."""
+    _CACHED_FACTS[name] = (load, versions)
+
+
+def _reader_versions(user_id: int, *extra: str) -> list[str]:
+    """What a cached reader is stored under: the tables, its own facts' names, ``extra``."""
+    own = [name for _load, versions in _CACHED_FACTS.values() for name in versions(user_id)]
+    return [*READER_TABLES, *own, *extra]
+
+
 def register_reader_column(
     name: str, factory: ReaderColumn, *, tables: tuple[str, ...] = ()
 ) -> None:
@@ -142,6 +163,19 @@ def reader_fact(user: Any, name: str, *, on: date | None = None) -> Any:
     return facts[name]
 
 
+def kind_facts(user: Any) -> tuple[tuple[str, Any], ...]:
+    """The facts that say what kind of reader ``user`` is (member, partner), by name: the
+    loaded columns, not the day nor the facts of their own (``register_cached_fact``)."""
+    facts = getattr(user, FACTS, None) or {}
+    return tuple(
+        sorted(
+            (name, value)
+            for name, value in facts.items()
+            if name != "day" and name not in _CACHED_FACTS
+        )
+    )
+
+
 def forget_facts(user: Any) -> None:
     """Drop the facts loaded with ``user`` (after a change to one of them)."""
     if getattr(user, FACTS, None) is not None:
@@ -159,8 +193,13 @@ def _columns(row: Any) -> dict[str, Any]:
     }
 
 
-def _snapshot(user: User) -> dict[str, Any]:
-    """The reader as plain values (what ``_rebuild`` turns back into ORM objects)."""
+def _snapshot(user: User, *, cached_facts: bool = True) -> dict[str, Any]:
+    """The reader as plain values (what ``_rebuild`` turns back into ORM objects), with the
+    cached facts (``register_cached_fact``) read now and kept on ``user`` too."""
+    facts = getattr(user, FACTS, None)
+    if facts is not None and cached_facts:
+        for name, (load, _versions) in _CACHED_FACTS.items():
+            facts[name] = load(user.id)
     profile = user.alumni_profile
     return {
         "user": _columns(user),
@@ -208,7 +247,7 @@ def load_cached_reader(user_id: int) -> User | None:
     today = utcnow().date()
     snapshot = cache_module.cached(
         "reader",
-        READER_TABLES,
+        _reader_versions(user_id),
         (user_id, today.isoformat()),
         load,
         timeout=READER_CACHE_SECONDS,
@@ -231,7 +270,8 @@ def load_cached_token_reader(token_hash: str) -> tuple[ApiToken, User] | None:
         loaded.append(row)
         if row is None:
             return False  # no such token
-        return {"token": _columns(row[0]), "reader": _snapshot(row[1])}
+        # Without the cached facts: the token's key cannot name the user's own versions.
+        return {"token": _columns(row[0]), "reader": _snapshot(row[1], cached_facts=False)}
 
     today = utcnow().date()
     snapshot = cache_module.cached(

@@ -181,3 +181,48 @@ def test_flashed_messages_and_scheduled_deletions_are_the_readers_own(
     page = login(app.test_client(), leaving).get("/offers/", headers=EN).text
     assert 'id="deletion-banner"' in page
     assert 'id="deletion-banner"' not in other.get("/offers/", headers=EN).text
+
+
+def test_a_reader_who_redeemed_gets_their_own_rendering_kept_for_them(
+    app,
+    client,
+    page_cache,
+    reader_cache,
+    create_partner,
+    create_offer,
+    create_user,
+    login,
+    api_headers,
+    count_queries,
+):
+    partner = create_partner()
+    first, second = (create_offer(partner, title_en=f"Deal {n}") for n in (1, 2))
+    me = create_user(alumni=True, status="verified", locale="en")
+    api = app.test_client()
+    assert (
+        api.post(f"/api/v1/offers/{first.id}/redemptions", headers=api_headers(me)).status_code
+        == 201
+    )
+    login(client, me)
+    other = _reader(app, create_user, login, "Ana Sousa")
+    assert _states(other.get("/offers/", headers=EN).text) == {"can_redeem"}
+    assert _states(client.get("/offers/", headers=EN).text) == {"already_redeemed", "can_redeem"}
+    db.session.expunge_all()  # each request starts with an empty session, as in production
+    rendered: list[str] = []
+    record = _record(rendered)
+    template_rendered.connect(record, app)
+    try:
+        with count_queries() as statements:
+            again = client.get("/offers/", headers=EN).text
+    finally:
+        template_rendered.disconnect(record, app)
+    assert statements == []
+    assert rendered == []  # their own rendering, kept for them
+    assert _states(again) == {"already_redeemed", "can_redeem"}
+    # A second redemption moves their versions: their page shows it at once.
+    assert (
+        api.post(f"/api/v1/offers/{second.id}/redemptions", headers=api_headers(me)).status_code
+        == 201
+    )
+    assert _states(client.get("/offers/", headers=EN).text) == {"already_redeemed"}
+    assert _states(other.get("/offers/", headers=EN).text) == {"can_redeem"}
