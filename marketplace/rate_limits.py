@@ -195,7 +195,8 @@ class OneTripLimiter(Limiter):
         request's final list of limits; the checks below are its loop, step for step. Meta
         limits are read before the hits there, so with any the stock path runs.
         """
-        strategy = self.limiter
+        # No limits (or the limiter off): nothing to send, and no strategy may exist.
+        strategy = self.limiter if limits else None
         if isinstance(strategy, OneTripMovingWindow) and not self._has_meta_limits(limits):
             strategy.prepare(
                 self._checks(endpoint, limits), stop_at_refusal=bool(self._fail_on_first_breach)
