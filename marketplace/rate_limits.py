@@ -23,15 +23,18 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import flask
 from flask.globals import request_ctx
 from flask_limiter import Limiter
-from flask_limiter._limits import RuntimeLimit
 from limits import RateLimitItem
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
+
+if TYPE_CHECKING:
+    from flask_limiter._limits import RuntimeLimit
 
 # KEYS: one list per check. ARGV: now, 1 to stop at the first refusal, then four values per
 # check: the limit, its window in seconds, the cost, 1 to hit (0 to test only). Each check is
@@ -149,11 +152,14 @@ class OneTripMovingWindow(MovingWindowRateLimiter):
             )
         request_ctx._get_current_object()._one_trip_limits = answers  # type: ignore[attr-defined]
 
-    def _prepared(self, item: RateLimitItem, identifiers: tuple[str, ...], cost: int, hit: bool):
+    def _prepared(
+        self, item: RateLimitItem, identifiers: tuple[str, ...], cost: int, hit: bool
+    ) -> bool | None:
+        """The prepared answer to this hit or test, or None when there is none."""
         answers = self._answers()
-        key = item.key_for(*identifiers)
         if answers is None:
             return None
+        key = item.key_for(*identifiers)
         pending = answers.allowed.get((key, cost, hit))
         if pending:
             return pending.popleft()
