@@ -198,8 +198,11 @@ class OneTripLimiter(Limiter):
         """Send the checks Flask-Limiter is about to make in one script, then let it make them.
 
         Overrides Flask-Limiter's private ``__evaluate_limits`` (4.1), which receives the
-        request's final list of limits; the checks below are its loop, step for step. Meta
-        limits are read before the hits there, so with any the stock path runs.
+        request's final list of limits; the checks below are its loop, step for step, so a
+        limit's ``key_func``, ``exempt_when`` and ``cost`` are asked twice and must answer
+        the same within a request (ours do). Meta limits are read before the hits there, so
+        with any the stock path runs. Pinned by tests/test_rate_limit_round_trips.py: were
+        the override no longer called, a request would cost several round trips again.
         """
         # No limits (or the limiter off): nothing to send, and no strategy may exist.
         strategy = self.limiter if limits else None
