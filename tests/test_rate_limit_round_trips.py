@@ -159,6 +159,24 @@ def test_the_thirty_first_redemption_of_the_minute_is_refused_in_one_round_trip(
     assert stock_window(redis_limits, "300/minute", f"user:{user_id}", "api")[1] == 270
 
 
+def test_a_sign_in_attempt_costs_one_round_trip_for_its_two_limits(client, redis_limits):
+    """The sign-in page: 10 a minute per account and 60 per address, both in one script."""
+
+    def attempt():
+        data = {"email": "nobody@example.org", "password": "not the password"}
+        return client.post("/accounts/login", data=data, headers=EN)
+
+    assert attempt().status_code == 422
+    with redis_commands() as sent:
+        assert attempt().status_code == 422
+    assert sent == ["EVALSHA"]
+    with redis_commands() as sent:
+        assert client.get("/accounts/login").status_code == 200  # a GET is not counted
+    assert sent == []
+    statuses = [attempt().status_code for _ in range(9)]
+    assert statuses == [422] * 8 + [429]
+
+
 def test_the_window_slides_over_entries_the_stock_strategy_wrote(redis_limits, redeemer):
     redeem, user_id = redeemer
     stock = MovingWindowRateLimiter(RedisStorage(REDIS_URL))
