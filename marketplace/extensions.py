@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import g, request
 from flask_babel import Babel
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
@@ -14,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from marketplace.rate_limits import OneTripLimiter
 from marketplace.text import normalise_email
 
 # Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
@@ -69,5 +69,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=rate_limit_key, headers_enabled=True)
+# Flask-Limiter, all of a request's limits in one Redis round trip (marketplace/rate_limits.py).
+limiter = OneTripLimiter(key_func=rate_limit_key, headers_enabled=True)
 api = Api()

@@ -23,9 +23,19 @@ from typing import Any, NoReturn
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, String, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
@@ -43,7 +53,6 @@ from offers.models import (
     Offer,
     OfferCode,
     OfferCountry,
-    OfferDailyStat,
     OfferStatus,
     Redemption,
     RedemptionMethod,
@@ -259,7 +268,7 @@ def redeem(offer_id: int, *, user: User, now: datetime | None = None) -> Benefit
             _give_back(offer_id)
             raise OfferSoldOut()
         _alert_pool(offer_id)
-    connection.execute(_count_statement(dialect), {"offer_id": offer_id, "day": now.date()})
+    connection.execute(_count_statement(), {"offer_id": offer_id, "day": now.date()})
     # The member's redeemed offers, cached for their pages, are read afresh after the commit.
     cache_module.written(db.session(), redeemed_by(user.id))
     logger.info("offer %s redeemed by user %s (redemption %s)", offer_id, user.id, redemption_id)
@@ -354,20 +363,19 @@ def _insert_statement() -> Any:
 
 
 @cache
-def _count_statement(dialect: str) -> Any:
-    """One more redemption on the offer's day row, made when missing (bound: offer_id, day)."""
-    stats = OfferDailyStat.__table__
-    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(stats)
-    return upsert.values(
-        offer_id=bindparam("offer_id"),
-        day=bindparam("day"),
-        views=0,
-        reveals=0,
-        redemptions=1,
-    ).on_conflict_do_update(
-        index_elements=["offer_id", "day"],
-        set_={"redemptions": stats.c.redemptions + 1},
-    )
+def _count_statement() -> Any:
+    """One more redemption on the offer's day row, made when missing (bound: offer_id, day).
+
+    Written as text: SQLAlchemy gives an ``ON CONFLICT`` upsert no cache key, so the built
+    statement was compiled again on every redemption; the text is compiled once. The same SQL
+    runs on PostgreSQL and SQLite (3.24+).
+    """
+    return text(
+        "INSERT INTO offer_daily_stats (offer_id, day, views, reveals, redemptions) "
+        "VALUES (:offer_id, :day, 0, 0, 1) "
+        "ON CONFLICT (offer_id, day) "
+        "DO UPDATE SET redemptions = offer_daily_stats.redemptions + 1"
+    ).bindparams(bindparam("offer_id", type_=Integer()), bindparam("day", type_=Date()))
 
 
 def _refuse(offer_id: int, *, user: User, now: datetime) -> NoReturn:

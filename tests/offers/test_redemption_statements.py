@@ -19,6 +19,7 @@ import pytest
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import event, func, select
+from sqlalchemy.engine.default import CACHE_HIT
 
 from marketplace import create_app
 from marketplace.accounts.models import AlumniProfile, User, VerificationStatus
@@ -255,3 +256,28 @@ def test_limits_hold_and_a_refusal_gives_the_counter_back(lean_app):
             select(func.count(Redemption.id)).where(Redemption.offer_id == offer_id)
         )
         assert offer.redeemed_count == rows == 2
+
+
+def test_no_statement_of_a_redemption_is_compiled_again(lean_app):
+    """Each statement comes from SQLAlchemy's compiled cache from the second redemption on:
+    one compiled per request (an ``ON CONFLICT`` upsert has no cache key) costs CPU for
+    nothing."""
+    offer_id = _offer(lean_app, shared_code="CACHED", per_member_limit=1)
+    client = lean_app.test_client()
+    url = f"/api/v1/offers/{offer_id}/redemptions"
+    assert client.post(url, headers=_member(lean_app)[1]).status_code == 201
+    _user_id, headers = _member(lean_app)
+    with lean_app.app_context():
+        engine = db.engine
+    compiled: list[str] = []
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        if context.compiled is not None and context.cache_hit is not CACHE_HIT:
+            compiled.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        assert client.post(url, headers=headers).status_code == 201
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    assert compiled == []
