@@ -120,6 +120,18 @@ class Slot(NamedTuple):
     versions: tuple[int, ...]
 
 
+def _version_keys(tables: Iterable[str]) -> list[str]:
+    """The keys of the versions of ``tables``: one group's key for all the tables of a group
+    (``version_group``), one key per table for the others."""
+    rest = set(tables)
+    keys = []
+    for group, members in sorted(_GROUPS.items()):
+        if members and members <= rest:
+            keys.append(group_version_key(group))
+            rest -= members
+    return keys + [_version_key(table) for table in sorted(rest)]
+
+
 def lookup(name: str, tables: Iterable[str], key: Iterable[Any]) -> tuple[Slot | None, Any]:
     """The value kept for ``key`` while ``tables`` have not changed (None when missing), and
     the slot to ``store`` a fresh one in (None when the cache is unavailable).
@@ -128,10 +140,9 @@ def lookup(name: str, tables: Iterable[str], key: Iterable[Any]) -> tuple[Slot |
     with the current versions in one ``MGET``; it counts only if they are the same."""
     if not available():
         return None, None
-    names = list(tables)
     cache_key = f"{name}:{':'.join(map(str, key))}"
     try:
-        *raw, kept = cache.get_many(*[_version_key(table) for table in names], cache_key)
+        *raw, kept = cache.get_many(*_version_keys(tables), cache_key)
     except Exception as error:
         _failed(f"reading {name}", error)
         return None, None

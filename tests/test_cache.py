@@ -126,3 +126,20 @@ def test_versions_move_in_redis_when_redis_is_the_cache(app):
         finally:
             cache_module.cache = original
             shared.cache._write_client.delete(f"{prefix}table-version:payments")
+
+
+def test_a_group_of_tables_is_read_with_one_key_and_moves_with_any_of_them(app):
+    """``version_group``: the reader's tables (and the visitor pages') are checked with one
+    version key, which a committed write to any member moves (marketplace/cache.py)."""
+    from marketplace.accounts.loader import READER_TABLES
+    from marketplace.cache import _version_keys, bump, lookup, store
+
+    keys = _version_keys([*READER_TABLES, "redemptions-of-user:7"])
+    assert keys == ["table-group-version:reader", "table-version:redemptions-of-user:7"]
+    with app.app_context():
+        slot, value = lookup("grouped", READER_TABLES, ("x",))
+        assert value is None
+        store(slot, "kept")
+        assert lookup("grouped", READER_TABLES, ("x",))[1] == "kept"
+        bump(["partner_members"])  # a member of the group, registered by partners
+        assert lookup("grouped", READER_TABLES, ("x",))[1] is None

@@ -48,6 +48,8 @@ MISSING = object()
 # What a reader is read from: a committed write to one of these tables loads every reader
 # from the database again (domains add the tables of their facts).
 READER_TABLES = ["users", "user_roles", "alumni_profiles", "schools", "memberships"]
+# One version for them all (read with one key), moved by a write to any of them.
+cache_module.version_group("reader", READER_TABLES)
 # Never copied into the cache: secrets that no page reading its reader needs.
 UNCACHED_COLUMNS = frozenset({"password_hash", "totp_secret"})
 READER_CACHE_SECONDS = 300
@@ -81,6 +83,7 @@ def register_reader_column(
     ``tables``: what the fact is read from (a write to them reloads cached readers)."""
     _COLUMNS[name] = factory
     READER_TABLES.extend(table for table in tables if table not in READER_TABLES)
+    cache_module.version_group("reader", READER_TABLES)
 
 
 def _paid_member(user_id: Any, today: Any) -> ColumnElement[bool]:

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from wtforms import DateField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from marketplace.cache import cached
+from marketplace.cache import cached, version_group
 from marketplace.database import utcnow
 from marketplace.errors import DomainError
 from marketplace.extensions import db
@@ -159,6 +159,8 @@ def _payments_link(period: figures.Period, **filters: str) -> str:
 
 # A committed write to one of these moves the page's version: it is rendered afresh.
 PAGE_TABLES = (*figures.LEDGER_TABLES, *figures.MEMBERSHIP_TABLES, "payouts")
+# One version for them all (read with one key), moved by a write to any of them.
+version_group("treasury-dashboard", PAGE_TABLES)
 
 
 class DashboardPage(NamedTuple):
