@@ -142,15 +142,18 @@ def reader_page(
                 return cache_module.lookup("own-page", own, (*key, current_user.id))
 
             slot, entry = cache_module.lookup("reader-page", names, key)
-            if entry is not None and personal(entry.offer_ids):
-                slot, entry = own_lookup()
+            own_slot = None
+            if entry is None or personal(entry.offer_ids):
+                # Theirs (a reader who redeemed an offer of the page), if they have one: the
+                # shared rendering may be missing because they were the first of their kind.
+                own_slot, entry = own_lookup()
             if entry is not None:
                 page_cache.replay_hit_actions(entry.actions)
                 return _splice(entry.html)
             result, entry = _render(view, args, kwargs)
             if entry is not None:
                 if entry.personal or personal(entry.offer_ids):
-                    slot, _kept = own_lookup()
+                    slot = own_slot or own_lookup()[0]
                 seconds = int(current_app.config.get("PAGE_CACHE_SECONDS", SECONDS))
                 cache_module.store(slot, entry, timeout=min(seconds, SECONDS))
             return _splice(result) if isinstance(result, str) else result

@@ -226,3 +226,27 @@ def test_a_reader_who_redeemed_gets_their_own_rendering_kept_for_them(
     )
     assert _states(client.get("/offers/", headers=EN).text) == {"already_redeemed"}
     assert _states(other.get("/offers/", headers=EN).text) == {"can_redeem"}
+
+
+def test_the_first_reader_of_a_kind_who_redeemed_still_gets_their_page_kept(
+    app, client, page_cache, reader_cache, offer, create_user, login, api_headers
+):
+    me = create_user(alumni=True, status="verified", locale="en")
+    api = app.test_client()
+    assert (
+        api.post(f"/api/v1/offers/{offer.id}/redemptions", headers=api_headers(me)).status_code
+        == 201
+    )
+    login(client, me)
+    for path in ("/offers/", f"/offers/{offer.id}"):
+        assert _states(client.get(path, headers=EN).text) == {"already_redeemed"}
+        db.session.expunge_all()
+        rendered: list[str] = []
+        record = _record(rendered)
+        template_rendered.connect(record, app)
+        try:
+            again = client.get(path, headers=EN).text
+        finally:
+            template_rendered.disconnect(record, app)
+        assert rendered == [], path
+        assert _states(again) == {"already_redeemed"}
