@@ -41,6 +41,7 @@ from markupsafe import escape
 from marketplace import cache as cache_module
 from marketplace import page_cache
 from marketplace.accounts.loader import kind_facts
+from marketplace.extensions import limiter
 
 SECONDS = 60
 
@@ -158,9 +159,17 @@ def reader_page(
                 cache_module.store(slot, entry, timeout=min(seconds, SECONDS))
             return _splice(result) if isinstance(result, str) else result
 
+        wrapper.reader_page = True  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
+
+
+def _is_reader_page() -> bool:
+    """Whether the request is for a page of this module's (its views carry no rate limit:
+    reads, mostly served from the cache; Flask-Limiter skips them instead of resolving none)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "reader_page", False))
 
 
 def _render(
@@ -185,6 +194,10 @@ def _render(
         return result, None
     offer_ids = tuple(sorted(state["offer_ids"]))
     return result, Entry(result, offer_ids, tuple(actions), state["personal"])
+
+
+# Once per process (the limiter is one object for every app of the process).
+limiter.request_filter(_is_reader_page)
 
 
 def init_app(app: Flask) -> None:
