@@ -29,6 +29,8 @@ class Result:
     p99_ms: float
     statuses: dict[str, int] = field(default_factory=dict)
     socket_errors: int = 0
+    # CPU milliseconds per request of each part and in all (benchmarks/cpu_account.py).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def non_2xx(self) -> int:
@@ -80,6 +82,43 @@ def judge(
     return Verdict(target, met, ", ".join(reasons))
 
 
+def cpu_needed(scenario: scenarios.Scenario, result: Result, ceiling: Result) -> float | None:
+    """The CPU milliseconds per request, in all, that would meet the scenario's throughput
+    target: the machine's cores are the bound, so req/s goes as 1 / CPU per request."""
+    total = result.cpu_ms.get("total")
+    ratio = result.ratio(ceiling)
+    if not total or scenario.min_ratio is None or not ratio:
+        return None
+    return total * ratio / scenario.min_ratio
+
+
+CPU_PARTS = (("app", "app"), ("postgres", "PostgreSQL"), ("redis", "Redis"), ("wrk", "wrk"))
+
+
+def cpu_rows(results: dict[str, Result], ceiling: Result) -> list[str]:
+    """Where each scenario's CPU goes, and for a missed target what would meet it."""
+    rows = [
+        "",
+        "| CPU ms per request | "
+        + " | ".join(label for _key, label in CPU_PARTS)
+        + " | in all | what would meet the target |",
+        "|---|" + "---:|" * (len(CPU_PARTS) + 1) + "---|",
+    ]
+    entries = [(scenarios.CEILING_LABEL, ceiling, None)]
+    entries += [(s.label, results[s.key], s) for s in scenarios.SCENARIOS if s.key in results]
+    for label, result, scenario in entries:
+        if not result.cpu_ms:
+            continue
+        need = ""
+        if scenario is not None and result.ratio(ceiling) < (scenario.min_ratio or 0):
+            needed = cpu_needed(scenario, result, ceiling)
+            if needed is not None:
+                need = f"≤ {needed:.2f} ms in all (now {result.cpu_ms['total']:.2f})"
+        parts = " | ".join(f"{result.cpu_ms.get(key, 0.0):.2f}" for key, _label in CPU_PARTS)
+        rows.append(f"| {label} | {parts} | {result.cpu_ms['total']:.2f} | {need} |")
+    return rows if len(rows) > 3 else []
+
+
 def growth(key: str, results: dict[str, Result], small: dict[str, Result]) -> float | None:
     """p50 at the target size over p50 at the small size, when both were measured."""
     if key not in results or key not in small or not small[key].p50_ms:
@@ -104,6 +143,7 @@ def figures(
             "non_2xx": result.non_2xx,
             "socket_errors": result.socket_errors,
             "statuses": dict(sorted(result.statuses.items())),
+            "cpu_ms": result.cpu_ms,
         }
 
     data = {"ceiling": {**entry(ceiling), "label": scenarios.CEILING_LABEL}}
@@ -114,6 +154,9 @@ def figures(
         verdict = judge(scenario, results[scenario.key], ceiling, integrity)
         if verdict is not None:
             item.update(target=verdict.target, met=verdict.met)
+            needed = cpu_needed(scenario, results[scenario.key], ceiling)
+            if not verdict.met and needed is not None:
+                item.update(cpu_ms_needed=round(needed, 3))
         data[scenario.key] = item
     for key, (limit, label) in scenarios.GROWTH_TARGETS.items():
         if key in small:
@@ -207,4 +250,4 @@ def render(
                 f"| {label} | {results[key].p50_ms:.1f} | {small[key].p50_ms:.1f} | "
                 f"{ratio:.2f} | ≤ {limit:g} | {'met' if ratio <= limit else '**missed**'} |"
             )
-    return "\n".join(rows + targets + growth_rows)
+    return "\n".join(rows + targets + growth_rows + cpu_rows(results, ceiling))
