@@ -8,6 +8,7 @@ comes from the environment, with defaults for a small dedicated machine behind n
 | ``GUNICORN_BIND`` | ``127.0.0.1:8000`` | address (comma-separated for several) |
 | ``GUNICORN_WORKERS`` (or ``WEB_CONCURRENCY``) | CPU count | worker processes |
 | ``GUNICORN_THREADS`` | 8 | threads per worker (gthread) |
+| ``GUNICORN_WORKER_CONNECTIONS`` | 1000 | client connections one worker holds at once |
 | ``GUNICORN_TIMEOUT`` | 30 | seconds before a silent worker is killed and replaced |
 | ``GUNICORN_GRACEFUL_TIMEOUT`` | 30 | seconds a stopping worker has to finish its requests |
 | ``GUNICORN_KEEPALIVE`` | 5 | seconds an idle keep-alive connection (from nginx) stays open |
@@ -54,6 +55,10 @@ bind = [
 worker_class = "gthread"
 workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", os.cpu_count() or 1))
 threads = _int("GUNICORN_THREADS", 8)
+# A worker accepts connections until it holds this many: with few long-lived connections
+# (nginx's keep-alive pool, a load tester) one worker may take most of them and leave the
+# other cores idle; a cap near connections ÷ workers shares them out (benchmarks/run sets it).
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
