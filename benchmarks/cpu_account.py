@@ -35,11 +35,12 @@ def _stat(pid: int) -> tuple[str, int, float] | None:
     return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def snapshot(app_pid: int | None) -> dict[str, float]:
-    """CPU seconds used so far by each part (the app: ``app_pid`` and its children)."""
-    totals = dict.fromkeys(["app", *PARTS, "wrk"], 0.0)  # wrk's: from the caller's children
+def snapshot(app_pid: int | None) -> dict[str, dict[int, float]]:
+    """CPU seconds used so far by each process of each part (the app: ``app_pid`` and its
+    children), by process id: a process that ends during the run must not count negative."""
+    parts: dict[str, dict[int, float]] = {part: {} for part in ["app", *PARTS, "wrk"]}
     if not PROC.is_dir():
-        return totals
+        return parts
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
             continue
@@ -49,18 +50,25 @@ def snapshot(app_pid: int | None) -> dict[str, float]:
         name, parent, seconds = found
         pid = int(entry.name)
         if app_pid is not None and app_pid in (pid, parent):
-            totals["app"] += seconds
+            parts["app"][pid] = seconds
             continue
         for part, names in PARTS.items():
             if name in names:
-                totals[part] += seconds
-    return totals
+                parts[part][pid] = seconds
+    return parts
 
 
-def per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict:
-    """Milliseconds of CPU per request of each part between two snapshots (and ``total``)."""
+def per_request(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], requests: int
+) -> dict[str, float]:
+    """Milliseconds of CPU per request of each part between two snapshots (and ``total``):
+    what each process running at the end used since the start (or since it started)."""
     if requests <= 0:
         return {}
-    spent = {part: max(after[part] - before[part], 0.0) * 1000 / requests for part in before}
+    spent = {}
+    for part, processes in after.items():
+        earlier = before.get(part, {})
+        seconds = sum(max(now - earlier.get(pid, 0.0), 0.0) for pid, now in processes.items())
+        spent[part] = seconds * 1000 / requests
     spent["total"] = sum(spent.values())
     return {part: round(value, 3) for part, value in spent.items()}

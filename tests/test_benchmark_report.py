@@ -210,3 +210,14 @@ def test_a_missed_target_says_where_the_cpu_goes_and_what_would_meet_it():
     assert data["redemption"]["cpu_ms_needed"] == 2.0
     assert data["redemption"]["cpu_ms"]["app"] == 3.0
     assert "cpu_ms_needed" not in data["visitor_offer_search"]
+
+
+def test_cpu_per_request_counts_each_process_once_and_none_negative():
+    from benchmarks import cpu_account
+
+    # Process 1 ended during the run (its time is not taken back), 3 started during it.
+    before = {"app": {10: 2.0}, "postgres": {1: 5.0, 2: 1.0}}
+    after = {"app": {10: 3.0}, "postgres": {2: 1.5, 3: 0.2}}
+    spent = cpu_account.per_request(before, after, 100)
+    assert spent == {"app": 10.0, "postgres": 7.0, "total": 17.0}
+    assert cpu_account.snapshot(None).keys() >= {"app", "postgres", "redis", "wrk"}
