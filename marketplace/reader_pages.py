@@ -79,7 +79,7 @@ def shows_offers(offer_ids: Iterable[int]) -> None:
 
 
 def personal_rendering() -> None:
-    """The page being rendered shows something of its reader's own: do not keep it."""
+    """The page being rendered shows something of its reader's own: keep it for them alone."""
     state = g.get("_reader_page")
     if state is not None:
         state["personal"] = True
