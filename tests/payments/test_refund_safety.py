@@ -158,26 +158,31 @@ def test_the_daily_sweep_lists_refunds_once_instead_of_every_charge(
         intent = db.session.get(Payment, payments[1]).stripe_payment_intent_id
     stripe_api(localstripe, "POST", "/v1/refunds", payment_intent=intent, amount=700)
     # Live servers of other tests may still be told of the refund by webhook: let them finish
-    # before counting this test's calls.
+    # before counting this test's calls, and hold what localstripe relays late (on a busy
+    # machine its events may reach the proxy after this point): only the sweep is counted.
     strict_stripe.webhooks.wait_idle()
     strict_stripe.reset()
-    with stripe_app.app_context():
-        lines = run_due(echo=lambda line: None)
-    sweep = next(line for line in lines if line.startswith("payments-refund-sweep"))
-    assert "1 recorded" in sweep
-    assert reload(stripe_app, payments[1]).refunded_amount == 700
-    with stripe_app.app_context():
-        [row] = db.session.scalars(select(Refund).where(Refund.payment_id == payments[1])).all()
-        assert (row.settled_amount, row.settled_currency) == (700, "eur")
-    listings = strict_stripe.calls("GET", "/v1/refunds")
-    assert len(listings) == 1
-    assert "gte" in listings[0]["created"]
-    assert strict_stripe.calls("GET", r"/v1/charges/\w+") == []  # no call per charge
-    with stripe_app.app_context():
-        assert db.session.get(StripeSweep, "refunds") is not None
-        again = run_due(echo=lambda line: None)
-    assert any("refund sweep not due" in line for line in again)
-    assert len(strict_stripe.calls("GET", "/v1/refunds")) == 1
+    strict_stripe.webhooks.holding = True
+    try:
+        with stripe_app.app_context():
+            lines = run_due(echo=lambda line: None)
+        sweep = next(line for line in lines if line.startswith("payments-refund-sweep"))
+        assert "1 recorded" in sweep
+        assert reload(stripe_app, payments[1]).refunded_amount == 700
+        with stripe_app.app_context():
+            [row] = db.session.scalars(select(Refund).where(Refund.payment_id == payments[1])).all()
+            assert (row.settled_amount, row.settled_currency) == (700, "eur")
+        listings = strict_stripe.calls("GET", "/v1/refunds")
+        assert len(listings) == 1
+        assert "gte" in listings[0]["created"]
+        assert strict_stripe.calls("GET", r"/v1/charges/\w+") == []  # no call per charge
+        with stripe_app.app_context():
+            assert db.session.get(StripeSweep, "refunds") is not None
+            again = run_due(echo=lambda line: None)
+        assert any("refund sweep not due" in line for line in again)
+        assert len(strict_stripe.calls("GET", "/v1/refunds")) == 1
+    finally:
+        strict_stripe.webhooks.reset()  # what was held is dropped: the sweep recorded it
 
 
 def test_a_charge_refunded_event_never_loses_a_refund_whose_sum_matches_a_stale_row(
