@@ -236,58 +236,55 @@ def _rebuild(snapshot: dict[str, Any]) -> User:
     return user
 
 
+def _through_cache(
+    name: str,
+    tables: list[str],
+    key: str | int,
+    load: Callable[[], Any],
+    snapshot_of: Callable[[Any], dict[str, Any]],
+) -> tuple[Any, dict[str, Any] | None]:
+    """``load()`` through the application cache, kept as ``snapshot_of`` its result for the
+    day: ``(row, None)`` when this request loaded it from the database (those objects serve
+    it), ``(None, snapshot)`` from the cache, ``(None, None)`` when there is no such row."""
+    loaded: list[Any] = []
+
+    def compute() -> dict[str, Any] | bool:
+        row = load()
+        loaded.append(row)
+        return snapshot_of(row) if row is not None else False  # False: no such row
+
+    snapshot = cache_module.cached(
+        name, tables, (key, utcnow().date().isoformat()), compute, timeout=READER_CACHE_SECONDS
+    )
+    if loaded:
+        return loaded[0], None
+    return None, (snapshot or None)
+
+
 def load_cached_reader(user_id: int) -> User | None:
     """``load_reader`` through the application cache (for pages that only read)."""
     if db.session.identity_map.get(identity_key(User, user_id)) is not None:
         return load_reader(user_id)  # already in this session: its own state wins
-    loaded: list[User | None] = []
-
-    def load() -> dict[str, Any] | bool:
-        user = load_reader(user_id)
-        loaded.append(user)
-        return _snapshot(user) if user is not None else False  # False: no such user
-
-    today = utcnow().date()
-    snapshot = cache_module.cached(
-        "reader",
-        _reader_versions(user_id),
-        (user_id, today.isoformat()),
-        load,
-        timeout=READER_CACHE_SECONDS,
+    user, snapshot = _through_cache(
+        "reader", _reader_versions(user_id), user_id, lambda: load_reader(user_id), _snapshot
     )
-    if loaded:  # loaded from the database by this request: those objects
-        return loaded[0]
-    if snapshot is False:
-        return None
-    return _rebuild(snapshot)
+    return user if snapshot is None else _rebuild(snapshot)
 
 
 def load_cached_token_reader(token_hash: str) -> tuple[ApiToken, User] | None:
     """``load_token_reader`` through the application cache: a script calling the API with
     one token reads it, its user and the facts once, then from the cache until a committed
     write to what they are read from (a token issued or revoked included)."""
-    loaded: list[tuple[ApiToken, User] | None] = []
-
-    def load() -> dict[str, Any] | bool:
-        row = load_token_reader(token_hash)
-        loaded.append(row)
-        if row is None:
-            return False  # no such token
-        # Without the cached facts: the token's key cannot name the user's own versions.
-        return {"token": _columns(row[0]), "reader": _snapshot(row[1], cached_facts=False)}
-
-    today = utcnow().date()
-    snapshot = cache_module.cached(
+    row, snapshot = _through_cache(
         "token-reader",
         [*READER_TABLES, "api_tokens"],
-        (token_hash, today.isoformat()),
-        load,
-        timeout=READER_CACHE_SECONDS,
+        token_hash,
+        lambda: load_token_reader(token_hash),
+        # Without the cached facts: the token's key cannot name the user's own versions.
+        lambda row: {"token": _columns(row[0]), "reader": _snapshot(row[1], cached_facts=False)},
     )
-    if loaded:
-        return loaded[0]
-    if snapshot is False:
-        return None
+    if snapshot is None:
+        return row
     identity_map = db.session.identity_map
     if (
         identity_map.get(identity_key(User, snapshot["reader"]["user"]["id"])) is not None
