@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, NamedTuple
 
 from flask import Flask, current_app, g, request, session
@@ -57,9 +57,13 @@ class Entry(NamedTuple):
 
 
 def _slot(name: str) -> str:
-    digest = hmac.new(
-        current_app.secret_key.encode(), f"reader-page-slot:{name}".encode(), hashlib.sha256
-    )
+    return _slot_of(current_app.secret_key, name)
+
+
+@lru_cache(maxsize=16)
+def _slot_of(secret_key: str, name: str) -> str:
+    """A slot's string: derived from the secret key, so nobody can type it (computed once)."""
+    digest = hmac.new(secret_key.encode(), f"reader-page-slot:{name}".encode(), hashlib.sha256)
     return f"slot-{digest.hexdigest()[:24]}"
 
 
